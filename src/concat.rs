@@ -1,0 +1,168 @@
+//! [`Concat`]: branches of any depth on the same input, outputs concatenated.
+
+use crate::activation::ActivationSet;
+use crate::error::{Error, Result};
+use crate::layer::{Layer, Param};
+use crate::matrix::{Buf, MatRef};
+use crate::network::{BoxedLayer, Network};
+use crate::real::Real;
+
+/// Several branches on the same input, their outputs side by side.
+///
+/// Use it when a branch is deeper than one layer (a two-layer branch is a
+/// [`Network`] of two layers). When every branch is a single dense layer,
+/// prefer [`Dense::branches`](crate::Dense::branches), which fuses them into one
+/// matrix product and computes the same thing.
+///
+/// # Example
+/// ```
+/// use mixact::{Act, Concat, Dense, Layer, Network};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let deep = |act, rng: &mut rand_chacha::ChaCha8Rng| -> mixact::Result<Network<Act, f64>> {
+///     Network::new(vec![Dense::new(4, 8, act, rng)?.into(), Dense::new(8, 8, act, rng)?.into()])
+/// };
+/// let concat = Concat::new(vec![deep(Act::Relu, &mut rng)?.into(), deep(Act::Tanh, &mut rng)?.into()])?;
+/// assert_eq!((concat.input_width(), concat.output_width()), (4, 16));
+/// # Ok::<(), mixact::Error>(())
+/// ```
+pub struct Concat<A: ActivationSet, T: Real = f32> {
+    branches: Vec<BoxedLayer<A, T>>,
+    y: Buf<T>,
+    dx: Buf<T>,
+}
+
+impl<A: ActivationSet, T: Real> Concat<A, T> {
+    /// Concatenates `branches`, which must all take the same input width.
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for no branches; [`Error::Shape`] naming the first
+    /// branch (as `layer`) whose input width differs from the first branch's.
+    pub fn new(branches: Vec<BoxedLayer<A, T>>) -> Result<Self> {
+        let first = branches.first().ok_or(Error::Empty { what: "branches" })?;
+        let inputs = first.input_width();
+        if let Some(i) = branches.iter().position(|b| b.input_width() != inputs) {
+            return Err(Error::Shape {
+                layer: Some(i),
+                what: "branch input",
+                expected_rows: None,
+                expected_cols: Some(inputs),
+                got_rows: 0,
+                got_cols: branches[i].input_width(),
+            });
+        }
+        Ok(Concat {
+            branches,
+            y: Buf::new(),
+            dx: Buf::new(),
+        })
+    }
+
+    /// Convenience: branches given as networks.
+    ///
+    /// # Errors
+    /// As [`Concat::new`].
+    pub fn of_networks(branches: Vec<Network<A, T>>) -> Result<Self> {
+        Self::new(branches.into_iter().map(Into::into).collect())
+    }
+
+    /// The branches, in output order.
+    pub fn branches(&self) -> &[BoxedLayer<A, T>] {
+        &self.branches
+    }
+}
+
+impl<A: ActivationSet, T: Real> Layer<A, T> for Concat<A, T> {
+    fn input_width(&self) -> usize {
+        self.branches[0].input_width()
+    }
+
+    fn output_width(&self) -> usize {
+        self.branches.iter().map(|b| b.output_width()).sum()
+    }
+
+    fn forward(&mut self, x: MatRef<'_, T>) -> Result<()> {
+        let batch = x.nrows();
+        self.y.resize(batch, self.output_width());
+        let mut col = 0;
+        for b in &mut self.branches {
+            b.forward(x)?;
+            let out = b.output();
+            for j in 0..out.ncols() {
+                crate::matrix::copy_col(&out, j, self.y.cols_mut(col + j, 1));
+            }
+            col += out.ncols();
+        }
+        Ok(())
+    }
+
+    fn output(&self) -> MatRef<'_, T> {
+        self.y.view()
+    }
+
+    fn backward(
+        &mut self,
+        x: MatRef<'_, T>,
+        dy: MatRef<'_, T>,
+        need_input_grad: bool,
+    ) -> Result<()> {
+        let (batch, width) = (x.nrows(), self.output_width());
+        if dy.shape() != (batch, width) || self.y.nrows() != batch {
+            return Err(Error::shape(
+                "upstream gradient",
+                (Some(self.y.nrows()), Some(width)),
+                dy.shape(),
+            ));
+        }
+        if need_input_grad {
+            self.dx.resize(batch, self.input_width());
+            self.dx.as_mut_slice().fill(T::zero());
+        }
+        let mut col = 0;
+        for b in &mut self.branches {
+            let w = b.output_width();
+            b.backward(x, dy.columns(col, w), need_input_grad)?;
+            if need_input_grad {
+                let g = b.input_grad();
+                for j in 0..g.ncols() {
+                    let dst = self.dx.cols_mut(j, 1);
+                    for (i, d) in dst.iter_mut().enumerate() {
+                        *d += g[(i, j)];
+                    }
+                }
+            }
+            col += w;
+        }
+        Ok(())
+    }
+
+    fn input_grad(&self) -> MatRef<'_, T> {
+        self.dx.view()
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
+        for b in &mut self.branches {
+            b.visit_params(f);
+        }
+    }
+
+    fn param_count(&self) -> usize {
+        self.branches.iter().map(|b| b.param_count()).sum()
+    }
+
+    fn activations(&self) -> Vec<A> {
+        self.branches.iter().flat_map(|b| b.activations()).collect()
+    }
+
+    fn describe(&self) -> String {
+        let parts: Vec<String> = self.branches.iter().map(|b| b.describe()).collect();
+        format!("concat[{}]", parts.join(" ++ "))
+    }
+}
+
+impl<A: ActivationSet, T: Real> From<Concat<A, T>> for BoxedLayer<A, T> {
+    fn from(c: Concat<A, T>) -> Self {
+        Box::new(c)
+    }
+}

@@ -1,0 +1,389 @@
+//! [`Dense`]: the one affine-plus-activation core behind every layer kind.
+
+use nalgebra::DMatrix;
+use rand::Rng;
+
+use crate::activation::ActivationSet;
+use crate::error::{Error, Result};
+use crate::init;
+use crate::layer::{Layer, Param};
+use crate::matrix::{contiguous, copy_col, gemm, Buf, MatRef, Operand};
+use crate::plan::{Block, Plan};
+use crate::real::Real;
+
+/// A fully connected layer whose neurons may each have their own activation:
+/// `y = f(x·W + b)` with `f` applied per neuron.
+///
+/// The three layer kinds are three constructors of this one type, sharing one
+/// forward and one backward pass:
+/// - [`Dense::new`]: one activation for the whole layer;
+/// - [`Dense::branches`]: several branches on the same input, each with its
+///   width and activation, outputs concatenated (fused into one matrix product);
+/// - [`Dense::per_neuron`]: one activation per neuron (see [`mask`](crate::mask)
+///   for patterns, proportions and random masks).
+///
+/// Internally, neurons that share an activation are stored together, so each
+/// activation runs once over one contiguous block; from the outside, neuron i
+/// is always the user's neuron i (its activation, weights, bias and output column).
+///
+/// # Shapes
+/// `x`: batch × inputs; `W`: inputs × outputs; `b`: outputs; `y`: batch × outputs.
+///
+/// # Example
+/// ```
+/// use mixact::{mask, Act, Dense, Layer};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+/// let mixed = mask::pattern(&[Act::Relu, Act::Sin], 4)?;
+/// let mut layer = Dense::<Act, f64>::per_neuron(3, &mixed, &mut rng)?;
+/// let x = nalgebra::DMatrix::from_element(5, 3, 0.5);
+/// layer.forward(x.as_view())?;
+/// assert_eq!(layer.output().shape(), (5, 4));
+/// # Ok::<(), mixact::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dense<A, T: Real = f32> {
+    plan: Plan<A>,
+    /// inputs × outputs, columns in storage order.
+    weight: DMatrix<T>,
+    /// Storage order.
+    bias: Vec<T>,
+    grad_weight: DMatrix<T>,
+    grad_bias: Vec<T>,
+    /// Pre-activations, storage order.
+    z: Buf<T>,
+    /// Activations, storage order.
+    y: Buf<T>,
+    /// Activations in user order, used only when the plan permutes.
+    y_user: Buf<T>,
+    /// Upstream gradient gathered into storage order, when it is not already.
+    dy: Buf<T>,
+    dz: Buf<T>,
+    dx: Buf<T>,
+    /// Batch size of the last forward pass.
+    forward_rows: Option<usize>,
+}
+
+impl<A: ActivationSet, T: Real> Dense<A, T> {
+    /// A dense layer: every neuron has activation `act`.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidth`] when `inputs` or `outputs` is 0.
+    pub fn new<R: Rng + ?Sized>(
+        inputs: usize,
+        outputs: usize,
+        act: A,
+        rng: &mut R,
+    ) -> Result<Self> {
+        if outputs == 0 {
+            return Err(Error::ZeroWidth { what: "outputs" });
+        }
+        Self::per_neuron(inputs, &vec![act; outputs], rng)
+    }
+
+    /// Concatenated branches on the same input: `(width, activation)` per
+    /// branch, outputs side by side in the order given. One-layer branches
+    /// fuse into this single layer; for deeper branches see [`Concat`](crate::Concat).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for no branches, [`Error::ZeroWidth`] for a zero-width branch or `inputs == 0`.
+    pub fn branches<R: Rng + ?Sized>(
+        inputs: usize,
+        branches: &[(usize, A)],
+        rng: &mut R,
+    ) -> Result<Self> {
+        if branches.is_empty() {
+            return Err(Error::Empty { what: "branches" });
+        }
+        if branches.iter().any(|&(w, _)| w == 0) {
+            return Err(Error::ZeroWidth {
+                what: "branch width",
+            });
+        }
+        let mask: Vec<A> = branches
+            .iter()
+            .flat_map(|&(w, a)| std::iter::repeat_n(a, w))
+            .collect();
+        Self::per_neuron(inputs, &mask, rng)
+    }
+
+    /// One activation per neuron: neuron i gets `mask[i]`; weights initialised
+    /// per neuron by its activation's gain (see [`init`](crate::init)).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for an empty mask, [`Error::ZeroWidth`] for `inputs == 0`.
+    pub fn per_neuron<R: Rng + ?Sized>(inputs: usize, mask: &[A], rng: &mut R) -> Result<Self> {
+        if inputs == 0 {
+            return Err(Error::ZeroWidth { what: "inputs" });
+        }
+        if mask.is_empty() {
+            return Err(Error::Empty {
+                what: "activation mask",
+            });
+        }
+        let weight = init::weights(inputs, mask, rng);
+        Self::from_parts(weight, vec![T::zero(); mask.len()], mask)
+    }
+
+    /// A layer with given parameters, in user order: `weight` is inputs × outputs
+    /// (column j holds neuron j's incoming weights), `bias[j]` and `mask[j]` are neuron j's.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidth`] / [`Error::Empty`] for empty dimensions,
+    /// [`Error::Length`] when `bias` or `mask` does not have one entry per column of `weight`.
+    pub fn from_parts(weight: DMatrix<T>, bias: Vec<T>, mask: &[A]) -> Result<Self> {
+        let (inputs, outputs) = weight.shape();
+        if inputs == 0 {
+            return Err(Error::ZeroWidth { what: "inputs" });
+        }
+        if outputs == 0 {
+            return Err(Error::ZeroWidth { what: "outputs" });
+        }
+        if mask.len() != outputs {
+            return Err(Error::Length {
+                what: "activation mask",
+                expected: outputs,
+                got: mask.len(),
+            });
+        }
+        if bias.len() != outputs {
+            return Err(Error::Length {
+                what: "bias",
+                expected: outputs,
+                got: bias.len(),
+            });
+        }
+        let plan = Plan::new(mask)?;
+        let (weight, bias) = match plan.order() {
+            None => (weight, bias),
+            Some(order) => (
+                DMatrix::from_fn(inputs, outputs, |i, s| weight[(i, order[s])]),
+                order.iter().map(|&u| bias[u]).collect(),
+            ),
+        };
+        Ok(Dense {
+            plan,
+            grad_weight: DMatrix::zeros(inputs, outputs),
+            grad_bias: vec![T::zero(); outputs],
+            weight,
+            bias,
+            z: Buf::new(),
+            y: Buf::new(),
+            y_user: Buf::new(),
+            dy: Buf::new(),
+            dz: Buf::new(),
+            dx: Buf::new(),
+            forward_rows: None,
+        })
+    }
+
+    /// Neuron j's activation is `mask()[j]`.
+    pub fn mask(&self) -> &[A] {
+        self.plan.mask()
+    }
+
+    /// The contiguous blocks of the internal storage order, one per distinct activation.
+    pub fn blocks(&self) -> &[Block<A>] {
+        self.plan.blocks()
+    }
+
+    /// The weights in user order (inputs × outputs; column j is neuron j's). Copies.
+    pub fn weight(&self) -> DMatrix<T> {
+        self.to_user_cols(&self.weight)
+    }
+
+    /// The biases in user order. Copies.
+    pub fn bias(&self) -> Vec<T> {
+        self.to_user(&self.bias)
+    }
+
+    /// The weight gradient of the last backward pass, in user order. Copies.
+    pub fn grad_weight(&self) -> DMatrix<T> {
+        self.to_user_cols(&self.grad_weight)
+    }
+
+    /// The bias gradient of the last backward pass, in user order. Copies.
+    pub fn grad_bias(&self) -> Vec<T> {
+        self.to_user(&self.grad_bias)
+    }
+
+    fn to_user_cols(&self, m: &DMatrix<T>) -> DMatrix<T> {
+        let mut out = m.clone();
+        for s in 0..m.ncols() {
+            out.set_column(self.plan.user_index(s), &m.column(s));
+        }
+        out
+    }
+
+    fn to_user(&self, v: &[T]) -> Vec<T> {
+        let mut out = v.to_vec();
+        for (s, &x) in v.iter().enumerate() {
+            out[self.plan.user_index(s)] = x;
+        }
+        out
+    }
+
+    fn check_input(&self, x: &MatRef<'_, T>, rows: Option<usize>) -> Result<()> {
+        let (r, c) = x.shape();
+        if c != self.input_width() || rows.is_some_and(|b| b != r) {
+            return Err(Error::shape("input", (rows, Some(self.input_width())), (r, c)));
+        }
+        if r == 0 {
+            return Err(Error::ZeroWidth { what: "batch" });
+        }
+        Ok(())
+    }
+}
+
+impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
+    fn input_width(&self) -> usize {
+        self.weight.nrows()
+    }
+
+    fn output_width(&self) -> usize {
+        self.weight.ncols()
+    }
+
+    fn forward(&mut self, x: MatRef<'_, T>) -> Result<()> {
+        self.check_input(&x, None)?;
+        let (batch, outputs) = (x.nrows(), self.output_width());
+        self.z.resize(batch, outputs);
+        for (s, &b) in self.bias.iter().enumerate() {
+            self.z.cols_mut(s, 1).fill(b);
+        }
+        gemm(
+            Operand::of(&x),
+            Operand::of_owned(&self.weight),
+            T::one(),
+            self.z.as_mut_slice(),
+        );
+        self.y.resize(batch, outputs);
+        for blk in self.plan.blocks() {
+            blk.act.forward(
+                self.z.cols(blk.start, blk.len),
+                self.y.cols_mut(blk.start, blk.len),
+            );
+        }
+        if let Some(order) = self.plan.order() {
+            self.y_user.resize(batch, outputs);
+            for (s, &u) in order.iter().enumerate() {
+                self.y_user
+                    .cols_mut(u, 1)
+                    .copy_from_slice(self.y.cols(s, 1));
+            }
+        }
+        self.forward_rows = Some(batch);
+        Ok(())
+    }
+
+    fn output(&self) -> MatRef<'_, T> {
+        match self.plan.order() {
+            None => self.y.view(),
+            Some(_) => self.y_user.view(),
+        }
+    }
+
+    fn backward(
+        &mut self,
+        x: MatRef<'_, T>,
+        dy: MatRef<'_, T>,
+        need_input_grad: bool,
+    ) -> Result<()> {
+        let batch = self
+            .forward_rows
+            .ok_or(Error::BackwardBeforeForward { layer: None })?;
+        self.check_input(&x, Some(batch))?;
+        let outputs = self.output_width();
+        if dy.shape() != (batch, outputs) {
+            return Err(Error::shape(
+                "upstream gradient",
+                (Some(batch), Some(outputs)),
+                dy.shape(),
+            ));
+        }
+        let dy_storage: &[T] = match (self.plan.order(), contiguous(&dy)) {
+            (None, Some(s)) => s,
+            _ => {
+                self.dy.resize(batch, outputs);
+                for s in 0..outputs {
+                    copy_col(&dy, self.plan.user_index(s), self.dy.cols_mut(s, 1));
+                }
+                self.dy.as_slice()
+            }
+        };
+        self.dz.resize(batch, outputs);
+        for blk in self.plan.blocks() {
+            let range = blk.start * batch..(blk.start + blk.len) * batch;
+            blk.act.backward(
+                self.z.cols(blk.start, blk.len),
+                self.y.cols(blk.start, blk.len),
+                &dy_storage[range],
+                self.dz.cols_mut(blk.start, blk.len),
+            );
+        }
+        let dz = self.dz.view();
+        // dW = xᵀ · dz, both as strided views: no transposed copy.
+        gemm(
+            Operand::of(&x).t(),
+            Operand::of(&dz),
+            T::zero(),
+            self.grad_weight.as_mut_slice(),
+        );
+        for (s, g) in self.grad_bias.iter_mut().enumerate() {
+            *g = self.dz.cols(s, 1).iter().copied().sum();
+        }
+        if need_input_grad {
+            self.dx.resize(batch, self.weight.nrows());
+            gemm(
+                Operand::of(&dz),
+                Operand::of_owned(&self.weight).t(),
+                T::zero(),
+                self.dx.as_mut_slice(),
+            );
+        }
+        Ok(())
+    }
+
+    fn input_grad(&self) -> MatRef<'_, T> {
+        self.dx.view()
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
+        f(Param {
+            name: "weight",
+            value: self.weight.as_mut_slice(),
+            grad: self.grad_weight.as_slice(),
+            decay: true,
+        });
+        f(Param {
+            name: "bias",
+            value: &mut self.bias,
+            grad: &self.grad_bias,
+            decay: false,
+        });
+    }
+
+    fn param_count(&self) -> usize {
+        self.weight.len() + self.bias.len()
+    }
+
+    fn activations(&self) -> Vec<A> {
+        self.plan.mask().to_vec()
+    }
+
+    fn describe(&self) -> String {
+        let blocks: Vec<String> = self
+            .plan
+            .blocks()
+            .iter()
+            .map(|b| format!("{} x{}", b.act.name(), b.len))
+            .collect();
+        format!(
+            "dense {} -> {} [{}]",
+            self.input_width(),
+            self.output_width(),
+            blocks.join(", ")
+        )
+    }
+}

@@ -1,0 +1,228 @@
+//! One error type for the whole crate, and its `Result` alias.
+//!
+//! Every user-facing constructor and call validates its input and returns one
+//! of these; the library does not panic on user input. Each variant names what
+//! was wrong precisely enough to fix it without reading the source: which
+//! layer, which shape was expected and which came.
+
+use std::fmt;
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in mixact.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A matrix had the wrong shape.
+    Shape {
+        /// Index of the layer in its network, when known.
+        layer: Option<usize>,
+        /// What the matrix is ("input", "upstream gradient", "targets", ...).
+        what: &'static str,
+        /// Expected rows; `None` when any number is accepted (the batch).
+        expected_rows: Option<usize>,
+        /// Expected columns; `None` when any number is accepted.
+        expected_cols: Option<usize>,
+        /// Rows received.
+        got_rows: usize,
+        /// Columns received.
+        got_cols: usize,
+    },
+    /// A width (inputs, neurons, branch, batch size, ...) was zero.
+    ZeroWidth {
+        /// Which width.
+        what: &'static str,
+    },
+    /// A list that must not be empty was empty (a mask, a set of branches, candidates, layers).
+    Empty {
+        /// Which list.
+        what: &'static str,
+    },
+    /// A per-neuron list had the wrong length.
+    Length {
+        /// Which list.
+        what: &'static str,
+        /// The length required.
+        expected: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// A hyper-parameter (learning rate, momentum, proportion, ...) was out of range or not finite.
+    HyperParameter {
+        /// Its name.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// What it must satisfy.
+        requirement: &'static str,
+    },
+    /// Input data contained a NaN or an infinity.
+    NonFiniteData {
+        /// Which data ("inputs", "targets", ...).
+        what: &'static str,
+        /// Row of the first offending value.
+        row: usize,
+        /// Column of the first offending value.
+        col: usize,
+    },
+    /// A class label was outside `0..classes`.
+    LabelOutOfRange {
+        /// The label.
+        label: usize,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// `backward` was called without a matching `forward` before it.
+    BackwardBeforeForward {
+        /// Index of the layer in its network, when known.
+        layer: Option<usize>,
+    },
+    /// Training diverged: a loss or a gradient became NaN or infinite.
+    Diverged {
+        /// Epoch (0-based) of the failing step.
+        epoch: usize,
+        /// Step within the epoch (0-based).
+        step: usize,
+        /// The layer whose gradient first went non-finite; `None` when the loss itself did.
+        layer: Option<usize>,
+    },
+    /// A file or data source could not be read or written.
+    Io {
+        /// The path or source.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+    /// A file's contents were malformed.
+    Format {
+        /// Where (file, line, or header field).
+        location: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Attaches a layer index to errors raised inside a layer that did not know its position.
+    pub(crate) fn at_layer(self, index: usize) -> Self {
+        match self {
+            Error::Shape {
+                layer: None,
+                what,
+                expected_rows,
+                expected_cols,
+                got_rows,
+                got_cols,
+            } => Error::Shape {
+                layer: Some(index),
+                what,
+                expected_rows,
+                expected_cols,
+                got_rows,
+                got_cols,
+            },
+            Error::BackwardBeforeForward { layer: None } => Error::BackwardBeforeForward {
+                layer: Some(index),
+            },
+            other => other,
+        }
+    }
+
+    pub(crate) fn shape(
+        what: &'static str,
+        expected: (Option<usize>, Option<usize>),
+        got: (usize, usize),
+    ) -> Self {
+        Error::Shape {
+            layer: None,
+            what,
+            expected_rows: expected.0,
+            expected_cols: expected.1,
+            got_rows: got.0,
+            got_cols: got.1,
+        }
+    }
+}
+
+fn dim(d: Option<usize>) -> String {
+    d.map_or_else(|| "any".to_string(), |d| d.to_string())
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Shape {
+                layer,
+                what,
+                expected_rows,
+                expected_cols,
+                got_rows,
+                got_cols,
+            } => {
+                if let Some(l) = layer {
+                    write!(f, "layer {l}: ")?;
+                }
+                write!(
+                    f,
+                    "{what} has shape {got_rows} x {got_cols}, expected {} x {}",
+                    dim(*expected_rows),
+                    dim(*expected_cols)
+                )
+            }
+            Error::ZeroWidth { what } => write!(f, "{what} must be at least 1, got 0"),
+            Error::Empty { what } => write!(f, "{what} must not be empty"),
+            Error::Length {
+                what,
+                expected,
+                got,
+            } => write!(f, "{what} has length {got}, expected {expected}"),
+            Error::HyperParameter {
+                name,
+                value,
+                requirement,
+            } => write!(f, "hyper-parameter {name} = {value}: must be {requirement}"),
+            Error::NonFiniteData { what, row, col } => {
+                write!(f, "{what} contain a NaN or infinity at row {row}, column {col}")
+            }
+            Error::LabelOutOfRange { label, classes } => {
+                write!(f, "label {label} is out of range for {classes} classes")
+            }
+            Error::BackwardBeforeForward { layer } => {
+                if let Some(l) = layer {
+                    write!(f, "layer {l}: ")?;
+                }
+                write!(f, "backward called without a forward pass on the same batch")
+            }
+            Error::Diverged { epoch, step, layer } => {
+                write!(f, "training diverged at epoch {epoch}, step {step}: ")?;
+                match layer {
+                    Some(l) => write!(f, "the gradient of layer {l} became NaN or infinite"),
+                    None => write!(f, "the loss became NaN or infinite"),
+                }
+            }
+            Error::Io { path, message } => write!(f, "{path}: {message}"),
+            Error::Format { location, message } => write!(f, "{location}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Checks that a hyper-parameter is finite and satisfies `ok`.
+pub(crate) fn check_hyper(
+    name: &'static str,
+    value: f64,
+    ok: bool,
+    requirement: &'static str,
+) -> Result<()> {
+    if value.is_finite() && ok {
+        Ok(())
+    } else {
+        Err(Error::HyperParameter {
+            name,
+            value,
+            requirement,
+        })
+    }
+}

@@ -1,0 +1,42 @@
+//! Weight initialisation scaled per neuron by that neuron's activation.
+//!
+//! Neuron j's incoming weights are drawn from N(0, std_j²) with
+//! `std_j = gain(a_j) / sqrt(fan(a_j))`: He-style (`fan_in`, gain √2) for the
+//! relu family, Glorot-style (mean of `fan_in` and `fan_out`, gain 1) for tanh
+//! and sigmoid, as the activation set says. Draws go column by column in the
+//! user's neuron order, so a given seed gives neuron j the same weights
+//! whichever layer kind holds it. Biases start at zero.
+
+use nalgebra::DMatrix;
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::activation::{ActivationSet, Fan};
+use crate::real::Real;
+
+/// The standard deviation of the initial weights of a neuron with activation `act`.
+pub fn weight_std<A: ActivationSet>(act: A, fan_in: usize, fan_out: usize) -> f64 {
+    let fan = match act.fan() {
+        Fan::In => fan_in as f64,
+        Fan::Average => (fan_in + fan_out) as f64 / 2.0,
+    };
+    act.gain() / fan.max(1.0).sqrt()
+}
+
+/// An `inputs × mask.len()` weight matrix in user order, neuron j scaled for `mask[j]`.
+pub fn weights<T: Real, A: ActivationSet, R: Rng + ?Sized>(
+    inputs: usize,
+    mask: &[A],
+    rng: &mut R,
+) -> DMatrix<T> {
+    let outputs = mask.len();
+    let mut w = DMatrix::zeros(inputs, outputs);
+    for (j, &act) in mask.iter().enumerate() {
+        let std = weight_std(act, inputs, outputs);
+        for i in 0..inputs {
+            let n: f64 = StandardNormal.sample(rng);
+            w[(i, j)] = T::lit(n * std);
+        }
+    }
+    w
+}

@@ -1,0 +1,89 @@
+//! # mixact: neural networks whose layers mix activation functions
+//!
+//! Frameworks choose one activation per layer. mixact also lets a layer's
+//! neurons choose: per branch (several dense branches on the same input, each
+//! with its own activation, outputs concatenated) or per neuron (a mask). It
+//! exists so that the question "why one activation per layer?" can be tried
+//! and measured, on a CPU, cheaply.
+//!
+//! ## One core, three faces
+//! A dense layer, concatenated one-layer branches and a per-neuron mask are
+//! all [`Dense`]: an affine map `z = x·W + b` followed by an activation that is
+//! constant on contiguous blocks of neurons. Because a layer's neurons can be
+//! permuted without changing what the network computes, the core stores the
+//! neurons of each activation together, so mixing costs one extra loop
+//! dispatch per distinct activation, not a branch per element. Outside, neuron
+//! i is always the neuron you called i. Deeper branches use [`Concat`].
+//!
+//! ## Quick start
+//! ```
+//! use mixact::{data, mask, Act, Dense, FitConfig, Loss, Network, Adam, Trainer};
+//! use rand::SeedableRng;
+//!
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
+//! let spirals = data::two_spirals::<f32, _>(200, 1.5, 0.02, &mut rng)?;
+//! let mut net: Network<Act> = Network::new(vec![
+//!     // 32 neurons: relu, sin, relu, sin, ...
+//!     Dense::per_neuron(2, &mask::pattern(&[Act::Relu, Act::Sin], 32)?, &mut rng)?.into(),
+//!     // two fused branches: 16 tanh neurons next to 16 gelu neurons
+//!     Dense::branches(32, &[(16, Act::Tanh), (16, Act::Gelu)], &mut rng)?.into(),
+//!     Dense::new(32, 1, Act::Identity, &mut rng)?.into(),
+//! ])?;
+//! let config = FitConfig { epochs: 150, batch_size: 32, seed: 42, shuffle: true };
+//! let mut trainer = Trainer::new(Loss::BceWithLogits, Adam::new(0.01)?, config)?;
+//! let history = trainer.fit(&mut net, &spirals)?;
+//! assert!(history.last().unwrap().train.accuracy.unwrap() > 0.9);
+//! # Ok::<(), mixact::Error>(())
+//! ```
+//!
+//! ## Your own activations
+//! Implement [`ActivationSet`] for a small `Copy` enum (value, derivative,
+//! name, gain) and use it in every layer kind; see
+//! `examples/custom_activation.rs`.
+//!
+//! ## Errors, determinism, threads
+//! - Every user-facing call validates its input and returns [`Result`] with an
+//!   [`Error`] that names the problem; the library does not panic on user input.
+//! - Reproducible: initialisers take an explicit RNG, and the fit loop shuffles
+//!   with ChaCha8 from [`FitConfig::seed`]. Use `rand_chacha::ChaCha8Rng` for
+//!   initialisation too and the same seed gives bit-identical weights on every
+//!   run, for a given thread count.
+//! - Large matrix products run on up to 4 threads through `matrixmultiply`
+//!   (its `threading` feature); set `MATMUL_NUM_THREADS=1` (read once, at the
+//!   first product) to use one.
+//!
+//! MSRV: Rust 1.80.
+
+#![warn(missing_docs)]
+
+pub mod activation;
+mod concat;
+pub mod data;
+mod dense;
+mod error;
+#[doc(hidden)]
+pub mod fastmath;
+pub mod init;
+mod layer;
+mod loss;
+pub mod mask;
+mod matrix;
+mod network;
+mod optim;
+mod plan;
+mod real;
+mod train;
+
+pub use activation::{Act, ActivationSet, Fan};
+pub use concat::Concat;
+pub use data::Dataset;
+pub use dense::Dense;
+pub use error::{Error, Result};
+pub use layer::{Layer, Param};
+pub use loss::Loss;
+pub use matrix::MatRef;
+pub use network::{BoxedLayer, Network};
+pub use optim::{Adam, Optimizer, Sgd};
+pub use plan::Block;
+pub use real::Real;
+pub use train::{evaluate, Control, EpochStats, FitConfig, Metrics, Trainer};

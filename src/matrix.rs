@@ -1,0 +1,185 @@
+//! Matrices as the layers see them: borrowed nalgebra views in, reusable
+//! owned buffers inside, and the one matrix product everything is built on.
+//!
+//! Layout: batch × features, column-major, so each neuron's values over the
+//! batch are one contiguous column and a block of neurons is one contiguous slice.
+
+use std::marker::PhantomData;
+
+use nalgebra::{DMatrix, DMatrixView};
+
+use crate::real::Real;
+
+/// A borrowed batch × features matrix (any strides).
+pub type MatRef<'a, T> = DMatrixView<'a, T>;
+
+/// A column-major buffer that keeps its capacity: resizing it to a shape that
+/// fits in what it once held does not allocate, so the steady-state training
+/// step (same batch size, or a smaller last batch) allocates nothing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Buf<T> {
+    data: Vec<T>,
+    nrows: usize,
+    ncols: usize,
+}
+
+impl<T: Real> Buf<T> {
+    pub(crate) fn new() -> Self {
+        Buf {
+            data: Vec::new(),
+            nrows: 0,
+            ncols: 0,
+        }
+    }
+
+    /// Sets the shape; contents are unspecified afterwards (callers overwrite them).
+    pub(crate) fn resize(&mut self, nrows: usize, ncols: usize) {
+        self.data.resize(nrows * ncols, T::zero());
+        self.nrows = nrows;
+        self.ncols = ncols;
+    }
+
+    pub(crate) fn nrows(&self) -> usize {
+        self.nrows
+    }
+
+    pub(crate) fn view(&self) -> MatRef<'_, T> {
+        MatRef::from_slice(&self.data, self.nrows, self.ncols)
+    }
+
+    pub(crate) fn as_slice(&self) -> &[T] {
+        &self.data
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.data
+    }
+
+    /// Columns `start..start + len`, one contiguous slice.
+    pub(crate) fn cols(&self, start: usize, len: usize) -> &[T] {
+        &self.data[start * self.nrows..(start + len) * self.nrows]
+    }
+
+    pub(crate) fn cols_mut(&mut self, start: usize, len: usize) -> &mut [T] {
+        &mut self.data[start * self.nrows..(start + len) * self.nrows]
+    }
+}
+
+/// The view's elements as one column-major slice, when its storage is that.
+pub(crate) fn contiguous<'a, T: Real>(m: &MatRef<'a, T>) -> Option<&'a [T]> {
+    let (rs, cs) = m.strides();
+    let (r, c) = m.shape();
+    if r * c == 0 {
+        return Some(&[]);
+    }
+    if rs == 1 && (cs == r || c == 1) {
+        // SAFETY: a view with these strides addresses exactly r * c consecutive
+        // elements from its first, all inside the borrowed storage.
+        Some(unsafe { std::slice::from_raw_parts(m.as_ptr(), r * c) })
+    } else {
+        None
+    }
+}
+
+/// Copies column `src_col` of `src` into the contiguous `dst` (len = rows).
+pub(crate) fn copy_col<T: Real>(src: &MatRef<'_, T>, src_col: usize, dst: &mut [T]) {
+    match contiguous(src) {
+        Some(s) => {
+            let r = src.nrows();
+            dst.copy_from_slice(&s[src_col * r..(src_col + 1) * r]);
+        }
+        None => {
+            for (i, d) in dst.iter_mut().enumerate() {
+                *d = src[(i, src_col)];
+            }
+        }
+    }
+}
+
+/// One operand of a product: a matrix, or the transpose of one, as pointer and strides.
+#[derive(Clone, Copy)]
+pub(crate) struct Operand<'a, T> {
+    ptr: *const T,
+    rows: usize,
+    cols: usize,
+    rs: isize,
+    cs: isize,
+    /// The operand borrows the storage `ptr` points into.
+    _storage: PhantomData<&'a T>,
+}
+
+impl<'a, T: Real> Operand<'a, T> {
+    pub(crate) fn of(m: &'a MatRef<'_, T>) -> Self {
+        let (rs, cs) = m.strides();
+        Operand {
+            ptr: m.as_ptr(),
+            rows: m.nrows(),
+            cols: m.ncols(),
+            rs: rs as isize,
+            cs: cs as isize,
+            _storage: PhantomData,
+        }
+    }
+
+    pub(crate) fn of_owned(m: &'a DMatrix<T>) -> Self {
+        Operand {
+            ptr: m.as_ptr(),
+            rows: m.nrows(),
+            cols: m.ncols(),
+            rs: 1,
+            cs: m.nrows() as isize,
+            _storage: PhantomData,
+        }
+    }
+
+    /// The transpose, as strides: no copy.
+    pub(crate) fn t(self) -> Self {
+        Operand {
+            ptr: self.ptr,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            _storage: PhantomData,
+        }
+    }
+}
+
+/// `c = a · b + beta · c`, with `c` a column-major `a.rows × b.cols` slice.
+///
+/// Panics (an internal invariant) when the shapes do not agree.
+pub(crate) fn gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &mut [T]) {
+    assert_eq!(a.cols, b.rows, "gemm: inner dimensions differ");
+    assert_eq!(c.len(), a.rows * b.cols, "gemm: output has the wrong size");
+    if c.is_empty() {
+        return;
+    }
+    if a.cols == 0 {
+        for v in c.iter_mut() {
+            *v *= beta;
+        }
+        return;
+    }
+    // SAFETY: `a` and `b` borrow live views or matrices (their lifetimes
+    // outlast this call) and carry those matrices' own shapes and strides;
+    // `c` is an exclusive slice of exactly rows × cols elements, so it cannot
+    // overlap them.
+    unsafe {
+        T::gemm_raw(
+            a.rows,
+            a.cols,
+            b.cols,
+            T::one(),
+            a.ptr,
+            a.rs,
+            a.cs,
+            b.ptr,
+            b.rs,
+            b.cs,
+            beta,
+            c.as_mut_ptr(),
+            1,
+            a.rows as isize,
+        );
+    }
+}

@@ -1,0 +1,332 @@
+//! The fit loop: seeded shuffling, mini-batches, per-epoch metrics, divergence guard.
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::activation::ActivationSet;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::layer::Layer;
+use crate::loss::Loss;
+use crate::matrix::{Buf, MatRef};
+use crate::network::Network;
+use crate::optim::Optimizer;
+use crate::real::Real;
+
+/// How to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FitConfig {
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Samples per step (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// Seeds the shuffling (ChaCha8, a fixed algorithm: the same seed gives the
+    /// same batch order on every platform and across dependency updates).
+    pub seed: u64,
+    /// Shuffle the samples at the start of every epoch.
+    pub shuffle: bool,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            epochs: 100,
+            batch_size: 32,
+            seed: 0,
+            shuffle: true,
+        }
+    }
+}
+
+/// Loss and accuracy of one pass over a data set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    /// Mean loss per sample.
+    pub loss: f64,
+    /// Fraction correct, for losses that define it (see [`Loss::correct`]).
+    pub accuracy: Option<f64>,
+}
+
+/// What the fit loop reports after each epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochStats {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Training metrics, accumulated over the epoch's batches.
+    pub train: Metrics,
+}
+
+/// Whether the fit loop should go on after an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Keep training.
+    Continue,
+    /// Stop now (early stopping).
+    Stop,
+}
+
+/// Trains a network: owns the loss, the optimiser, the shuffling RNG and
+/// every buffer a step needs, so that steps after the first allocate nothing.
+///
+/// # Example
+/// ```
+/// use mixact::{data, mask, Act, Dense, FitConfig, Loss, Network, Sgd, Trainer};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+/// let mut net: Network<Act> = Network::new(vec![
+///     Dense::per_neuron(2, &mask::pattern(&[Act::Tanh, Act::Relu], 8)?, &mut rng)?.into(),
+///     Dense::new(8, 1, Act::Identity, &mut rng)?.into(),
+/// ])?;
+/// let config = FitConfig { epochs: 500, batch_size: 4, seed: 3, shuffle: true };
+/// let mut trainer = Trainer::new(Loss::BceWithLogits, Sgd::with_momentum(0.1, 0.9)?, config)?;
+/// let history = trainer.fit(&mut net, &data::xor())?;
+/// assert_eq!(history.last().unwrap().train.accuracy, Some(1.0));
+/// # Ok::<(), mixact::Error>(())
+/// ```
+pub struct Trainer<T: Real, O> {
+    loss: Loss,
+    optimizer: O,
+    config: FitConfig,
+    rng: ChaCha8Rng,
+    order: Vec<usize>,
+    xb: Buf<T>,
+    yb: Buf<T>,
+    grad: Vec<T>,
+    epoch: usize,
+    step_in_epoch: usize,
+}
+
+impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
+    /// A trainer with `loss`, `optimizer` and `config`.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidth`] for `batch_size == 0`.
+    pub fn new(loss: Loss, optimizer: O, config: FitConfig) -> Result<Self> {
+        if config.batch_size == 0 {
+            return Err(Error::ZeroWidth { what: "batch size" });
+        }
+        Ok(Trainer {
+            loss,
+            optimizer,
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            config,
+            order: Vec::new(),
+            xb: Buf::new(),
+            yb: Buf::new(),
+            grad: Vec::new(),
+            epoch: 0,
+            step_in_epoch: 0,
+        })
+    }
+
+    /// The optimiser (for its learning rate, say).
+    pub fn optimizer_mut(&mut self) -> &mut O {
+        &mut self.optimizer
+    }
+
+    /// The loss.
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// One training step on the batch (`x`, `y`): forward, loss, backward,
+    /// update. Returns the batch's mean loss.
+    ///
+    /// # Errors
+    /// Shape errors from the network or the loss; [`Error::Diverged`] when the
+    /// loss or a gradient is NaN or infinite, in which case the parameters are
+    /// left as they were before the step.
+    pub fn step<A: ActivationSet>(
+        &mut self,
+        net: &mut Network<A, T>,
+        x: MatRef<'_, T>,
+        y: MatRef<'_, T>,
+    ) -> Result<T> {
+        let loss = self.forward_backward(net, x, y)?;
+        self.optimizer.step(net);
+        Ok(loss)
+    }
+
+    fn forward_backward<A: ActivationSet>(
+        &mut self,
+        net: &mut Network<A, T>,
+        x: MatRef<'_, T>,
+        y: MatRef<'_, T>,
+    ) -> Result<T> {
+        net.forward(x)?;
+        let out = net.output();
+        self.grad.resize(out.len(), T::zero());
+        let loss = self.loss.value_and_grad(out, y, &mut self.grad)?;
+        let diverged = |layer| Error::Diverged {
+            epoch: self.epoch,
+            step: self.step_in_epoch,
+            layer,
+        };
+        if !loss.is_finite() {
+            return Err(diverged(None));
+        }
+        let dy = MatRef::from_slice(&self.grad, out.nrows(), out.ncols());
+        net.backward_params(x, dy)?;
+        if let Some(layer) = net.first_non_finite_grad() {
+            return Err(diverged(Some(layer)));
+        }
+        Ok(loss)
+    }
+
+    /// Trains for `config.epochs` epochs.
+    ///
+    /// # Errors
+    /// As [`Trainer::fit_with`].
+    pub fn fit<A: ActivationSet>(
+        &mut self,
+        net: &mut Network<A, T>,
+        data: &Dataset<T>,
+    ) -> Result<Vec<EpochStats>> {
+        self.fit_with(net, data, |_| Control::Continue)
+    }
+
+    /// Trains for `config.epochs` epochs, calling `on_epoch` after each; it may stop early.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the data do not fit the network, and
+    /// [`Error::Diverged`] (naming epoch, step and layer) when training blows
+    /// up; the network then keeps the parameters of its last good step.
+    pub fn fit_with<A: ActivationSet>(
+        &mut self,
+        net: &mut Network<A, T>,
+        data: &Dataset<T>,
+        mut on_epoch: impl FnMut(&EpochStats) -> Control,
+    ) -> Result<Vec<EpochStats>> {
+        check_data(net, data)?;
+        let n = data.len();
+        let per_row = self.loss.predictions_per_row(data.y().ncols()) as f64;
+        self.order.clear();
+        self.order.extend(0..n);
+        let mut history = Vec::with_capacity(self.config.epochs);
+        for epoch in 0..self.config.epochs {
+            self.epoch = epoch;
+            if self.config.shuffle {
+                shuffle(&mut self.order, &mut self.rng);
+            }
+            let (mut loss_sum, mut correct, mut has_acc) = (0.0, 0usize, false);
+            for (step, start) in (0..n).step_by(self.config.batch_size).enumerate() {
+                self.step_in_epoch = step;
+                let end = (start + self.config.batch_size).min(n);
+                gather_rows(data.x(), &self.order[start..end], &mut self.xb);
+                gather_rows(data.y(), &self.order[start..end], &mut self.yb);
+                // Move the buffers out so the step can borrow self mutably.
+                let (xb, yb) = (std::mem::take(&mut self.xb), std::mem::take(&mut self.yb));
+                let result = self.forward_backward(net, xb.view(), yb.view());
+                let outcome = result.map(|loss| {
+                    let acc = self.loss.correct(net.output(), yb.view());
+                    (loss, acc)
+                });
+                self.xb = xb;
+                self.yb = yb;
+                let (loss, acc) = outcome?;
+                self.optimizer.step(net);
+                loss_sum += loss.as_f64() * (end - start) as f64;
+                if let Some(c) = acc {
+                    correct += c;
+                    has_acc = true;
+                }
+            }
+            let stats = EpochStats {
+                epoch,
+                train: Metrics {
+                    loss: loss_sum / n as f64,
+                    accuracy: has_acc.then(|| correct as f64 / (n as f64 * per_row)),
+                },
+            };
+            history.push(stats);
+            if on_epoch(&stats) == Control::Stop {
+                break;
+            }
+        }
+        Ok(history)
+    }
+}
+
+fn check_data<A: ActivationSet, T: Real>(net: &Network<A, T>, data: &Dataset<T>) -> Result<()> {
+    if data.x().ncols() != net.input_width() {
+        return Err(Error::shape(
+            "inputs",
+            (None, Some(net.input_width())),
+            data.x().shape(),
+        ));
+    }
+    if data.y().ncols() != net.output_width() {
+        return Err(Error::shape(
+            "targets",
+            (None, Some(net.output_width())),
+            data.y().shape(),
+        ));
+    }
+    Ok(())
+}
+
+/// Loss and accuracy of `net` on all of `data`, in batches of at most 1024 rows.
+///
+/// # Errors
+/// [`Error::Shape`] when the data do not fit the network.
+pub fn evaluate<A: ActivationSet, T: Real>(
+    net: &mut Network<A, T>,
+    data: &Dataset<T>,
+    loss: Loss,
+) -> Result<Metrics> {
+    check_data(net, data)?;
+    let n = data.len();
+    let (mut xb, mut yb, mut grad) = (Buf::new(), Buf::new(), Vec::new());
+    let (mut loss_sum, mut correct, mut has_acc) = (0.0, 0usize, false);
+    let rows: Vec<usize> = (0..n).collect();
+    for start in (0..n).step_by(1024) {
+        let end = (start + 1024).min(n);
+        gather_rows(data.x(), &rows[start..end], &mut xb);
+        gather_rows(data.y(), &rows[start..end], &mut yb);
+        net.forward(xb.view())?;
+        grad.resize(net.output().len(), T::zero());
+        let l = loss.value_and_grad(net.output(), yb.view(), &mut grad)?;
+        loss_sum += l.as_f64() * (end - start) as f64;
+        if let Some(c) = loss.correct(net.output(), yb.view()) {
+            correct += c;
+            has_acc = true;
+        }
+    }
+    let per_row = loss.predictions_per_row(data.y().ncols()) as f64;
+    Ok(Metrics {
+        loss: loss_sum / n as f64,
+        accuracy: has_acc.then(|| correct as f64 / (n as f64 * per_row)),
+    })
+}
+
+/// Copies rows `rows` of `m` into `out` (a rows.len() × m.ncols() batch).
+fn gather_rows<T: Real>(m: &nalgebra::DMatrix<T>, rows: &[usize], out: &mut Buf<T>) {
+    let (n, cols) = (m.nrows(), m.ncols());
+    out.resize(rows.len(), cols);
+    let src = m.as_slice();
+    let b = rows.len();
+    let dst = out.as_mut_slice();
+    for c in 0..cols {
+        let col = &src[c * n..(c + 1) * n];
+        for (d, &r) in dst[c * b..(c + 1) * b].iter_mut().zip(rows) {
+            *d = col[r];
+        }
+    }
+}
+
+/// Fisher-Yates with Lemire's unbiased bounded integers: written out so the
+/// order depends only on ChaCha8's output, not on a dependency's algorithm.
+fn shuffle(v: &mut [usize], rng: &mut ChaCha8Rng) {
+    for i in (1..v.len()).rev() {
+        let bound = (i + 1) as u64;
+        let j = loop {
+            let m = (rng.next_u64() as u128) * (bound as u128);
+            let low = m as u64;
+            if low >= bound.wrapping_neg() % bound {
+                break (m >> 64) as usize;
+            }
+        };
+        v.swap(i, j);
+    }
+}
