@@ -33,6 +33,12 @@ pub struct Concat<A: ActivationSet, T: Real = f32> {
     dx: Buf<T>,
 }
 
+impl<A: ActivationSet, T: Real> std::fmt::Debug for Concat<A, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 impl<A: ActivationSet, T: Real> Concat<A, T> {
     /// Concatenates `branches`, which must all take the same input width.
     ///

@@ -34,11 +34,7 @@ impl<T: Real> Dataset<T> {
             });
         }
         if y.nrows() != x.nrows() {
-            return Err(Error::shape(
-                "targets",
-                (Some(x.nrows()), None),
-                y.shape(),
-            ));
+            return Err(Error::shape("targets", (Some(x.nrows()), None), y.shape()));
         }
         check_finite("inputs", &x)?;
         check_finite("targets", &y)?;

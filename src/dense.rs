@@ -227,7 +227,11 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
     fn check_input(&self, x: &MatRef<'_, T>, rows: Option<usize>) -> Result<()> {
         let (r, c) = x.shape();
         if c != self.input_width() || rows.is_some_and(|b| b != r) {
-            return Err(Error::shape("input", (rows, Some(self.input_width())), (r, c)));
+            return Err(Error::shape(
+                "input",
+                (rows, Some(self.input_width())),
+                (r, c),
+            ));
         }
         if r == 0 {
             return Err(Error::ZeroWidth { what: "batch" });

@@ -122,9 +122,9 @@ impl Error {
                 got_rows,
                 got_cols,
             },
-            Error::BackwardBeforeForward { layer: None } => Error::BackwardBeforeForward {
-                layer: Some(index),
-            },
+            Error::BackwardBeforeForward { layer: None } => {
+                Error::BackwardBeforeForward { layer: Some(index) }
+            }
             other => other,
         }
     }
@@ -183,7 +183,10 @@ impl fmt::Display for Error {
                 requirement,
             } => write!(f, "hyper-parameter {name} = {value}: must be {requirement}"),
             Error::NonFiniteData { what, row, col } => {
-                write!(f, "{what} contain a NaN or infinity at row {row}, column {col}")
+                write!(
+                    f,
+                    "{what} contain a NaN or infinity at row {row}, column {col}"
+                )
             }
             Error::LabelOutOfRange { label, classes } => {
                 write!(f, "label {label} is out of range for {classes} classes")
@@ -192,7 +195,10 @@ impl fmt::Display for Error {
                 if let Some(l) = layer {
                     write!(f, "layer {l}: ")?;
                 }
-                write!(f, "backward called without a forward pass on the same batch")
+                write!(
+                    f,
+                    "backward called without a forward pass on the same batch"
+                )
             }
             Error::Diverged { epoch, step, layer } => {
                 write!(f, "training diverged at epoch {epoch}, step {step}: ")?;

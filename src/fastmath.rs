@@ -10,6 +10,9 @@
 //! relative error at most 1e-6 over the whole f32 range away from zero
 //! (absolute error at most 1e-7 near zero for `tanh`, `expm1`, `ln_1p`).
 
+// Coefficients are kept as Cephes publishes them.
+#![allow(clippy::excessive_precision)]
+
 /// a * b + c, unfused: `f32::mul_add` is a libm call on CPUs built without FMA,
 /// which would stop vectorisation.
 #[inline(always)]

@@ -59,8 +59,12 @@ pub trait Layer<A: ActivationSet, T: Real = f32>: Send {
     /// [`Error::BackwardBeforeForward`](crate::Error::BackwardBeforeForward)
     /// without a prior `forward`, [`Error::Shape`](crate::Error::Shape) when `x`
     /// or `dy` does not match that forward pass.
-    fn backward(&mut self, x: MatRef<'_, T>, dy: MatRef<'_, T>, need_input_grad: bool)
-        -> Result<()>;
+    fn backward(
+        &mut self,
+        x: MatRef<'_, T>,
+        dy: MatRef<'_, T>,
+        need_input_grad: bool,
+    ) -> Result<()>;
 
     /// The gradient with respect to the input, from the last `backward` that asked for it.
     fn input_grad(&self) -> MatRef<'_, T>;

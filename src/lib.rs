@@ -52,7 +52,7 @@
 //!   (its `threading` feature); set `MATMUL_NUM_THREADS=1` (read once, at the
 //!   first product) to use one.
 //!
-//! MSRV: Rust 1.80.
+//! MSRV: Rust 1.85.
 
 #![warn(missing_docs)]
 
@@ -87,3 +87,11 @@ pub use optim::{Adam, Optimizer, Sgd};
 pub use plan::Block;
 pub use real::Real;
 pub use train::{evaluate, Control, EpochStats, FitConfig, Metrics, Trainer};
+
+/// The traits and types most programs need: `use mixact::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        data, evaluate, mask, Act, ActivationSet, Adam, Concat, Dataset, Dense, FitConfig, Layer,
+        Loss, Network, Optimizer, Real, Sgd, Trainer,
+    };
+}

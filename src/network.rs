@@ -18,7 +18,7 @@ pub type BoxedLayer<A, T> = Box<dyn Layer<A, T>>;
 ///
 /// # Example
 /// ```
-/// use mixact::{mask, Act, Dense, Network};
+/// use mixact::{mask, Act, Dense, Layer, Network};
 /// use rand::SeedableRng;
 ///
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);

@@ -198,13 +198,7 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         ensure_state(&mut self.m, model);
         ensure_state(&mut self.v, model);
         self.t = self.t.saturating_add(1);
-        let (b1, b2, eps, lr, wd) = (
-            self.beta1,
-            self.beta2,
-            self.eps,
-            self.lr,
-            self.weight_decay,
-        );
+        let (b1, b2, eps, lr, wd) = (self.beta1, self.beta2, self.eps, self.lr, self.weight_decay);
         let c1 = T::one() - b1.powi(self.t);
         let c2 = T::one() - b2.powi(self.t);
         let step = lr / c1;

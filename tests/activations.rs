@@ -6,7 +6,9 @@ mod common;
 use mixact::{Act, ActivationSet};
 
 /// Points away from the kinks of relu / leaky relu / elu at 0.
-const POINTS: [f64; 12] = [-6.0, -3.1, -1.7, -0.9, -0.31, -0.04, 0.03, 0.27, 0.8, 1.6, 2.9, 5.5];
+const POINTS: [f64; 12] = [
+    -6.0, -3.1, -1.7, -0.9, -0.31, -0.04, 0.03, 0.27, 0.8, 1.6, 2.9, 5.5,
+];
 
 #[test]
 fn every_derivative_matches_central_differences_in_f64() {
@@ -31,7 +33,12 @@ fn slice_kernels_agree_with_scalar_definitions() {
         act.backward(&z, &y, &dy, &mut dz);
         for i in 0..z.len() {
             assert_eq!(y[i], act.value(z[i]), "{act} forward at {}", z[i]);
-            assert_eq!(dz[i], dy[i] * act.derivative(z[i], y[i]), "{act} backward at {}", z[i]);
+            assert_eq!(
+                dz[i],
+                dy[i] * act.derivative(z[i], y[i]),
+                "{act} backward at {}",
+                z[i]
+            );
         }
     }
 }
@@ -77,7 +84,10 @@ fn saturating_activations_reach_their_limits_in_f32() {
 fn names_are_unique_and_round_trip() {
     for act in Act::ALL {
         assert_eq!(Act::from_name(act.name()), Some(act));
-        assert_eq!(Act::ALL.iter().filter(|a| a.name() == act.name()).count(), 1);
+        assert_eq!(
+            Act::ALL.iter().filter(|a| a.name() == act.name()).count(),
+            1
+        );
     }
     assert_eq!(Act::from_name("swish2"), None);
 }
@@ -106,13 +116,21 @@ fn f32_activations_match_f64_within_2e_6_relative_or_1e_6_absolute() {
             let z = -20.0_f32 + 40.0 * i as f32 / 40_000.0;
             let want = act.value(z as f64);
             let got = act.value(z) as f64;
-            let err = if want.abs() > 0.5 { ((got - want) / want).abs() } else { (got - want).abs() * 2.0 };
+            let err = if want.abs() > 0.5 {
+                ((got - want) / want).abs()
+            } else {
+                (got - want).abs() * 2.0
+            };
             if err > worst.0 {
                 worst = (err, z);
             }
             let dwant = act.derivative(z as f64, want);
             let dgot = act.derivative(z, act.value(z)) as f64;
-            let derr = if dwant.abs() > 0.5 { ((dgot - dwant) / dwant).abs() } else { (dgot - dwant).abs() * 2.0 };
+            let derr = if dwant.abs() > 0.5 {
+                ((dgot - dwant) / dwant).abs()
+            } else {
+                (dgot - dwant).abs() * 2.0
+            };
             assert!(derr <= 4e-6, "{act}' at {z}: f32 {dgot} vs f64 {dwant}");
         }
         assert!(worst.0 <= 2e-6, "{act}: error {:e} at {}", worst.0, worst.1);

@@ -13,12 +13,21 @@ fn check(name: &str, f: fn(f32) -> f32, exact: fn(f64) -> f64, lo: f32, hi: f32)
     for x in grid(lo, hi, 200_000) {
         let want = exact(x as f64);
         let got = f(x) as f64;
-        let err = if want.abs() > 1e-1 { ((got - want) / want).abs() } else { (got - want).abs() * 10.0 };
+        let err = if want.abs() > 1e-1 {
+            ((got - want) / want).abs()
+        } else {
+            (got - want).abs() * 10.0
+        };
         if err > worst.0 {
             worst = (err, x);
         }
     }
-    assert!(worst.0 <= 1e-6, "{name}: error {:e} at {}", worst.0, worst.1);
+    assert!(
+        worst.0 <= 1e-6,
+        "{name}: error {:e} at {}",
+        worst.0,
+        worst.1
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Shared helpers: finite-difference gradient checks in f64.
 #![allow(dead_code)]
 
-use mixact::{Act, Layer, MatRef};
+use mixact::{ActivationSet, Layer, MatRef};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,12 +15,25 @@ pub fn random_matrix(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> DMatrix<
 }
 
 /// sum(output ⊙ r): a scalar whose gradient with respect to the output is r.
-fn projected_output<L: Layer<Act, f64> + ?Sized>(layer: &mut L, x: &DMatrix<f64>, r: &DMatrix<f64>) -> f64 {
+fn projected_output<A: ActivationSet, L: Layer<A, f64> + ?Sized>(
+    layer: &mut L,
+    x: &DMatrix<f64>,
+    r: &DMatrix<f64>,
+) -> f64 {
     layer.forward(x.as_view()).unwrap();
-    layer.output().iter().zip(r.iter()).map(|(a, b)| a * b).sum()
+    layer
+        .output()
+        .iter()
+        .zip(r.iter())
+        .map(|(a, b)| a * b)
+        .sum()
 }
 
-fn nudge_param<L: Layer<Act, f64> + ?Sized>(layer: &mut L, index: usize, delta: f64) {
+fn nudge_param<A: ActivationSet, L: Layer<A, f64> + ?Sized>(
+    layer: &mut L,
+    index: usize,
+    delta: f64,
+) {
     let mut base = 0;
     layer.visit_params(&mut |p| {
         if (base..base + p.value.len()).contains(&index) {
@@ -30,7 +43,7 @@ fn nudge_param<L: Layer<Act, f64> + ?Sized>(layer: &mut L, index: usize, delta: 
     });
 }
 
-fn analytic_param_grads<L: Layer<Act, f64> + ?Sized>(layer: &mut L) -> Vec<f64> {
+fn analytic_param_grads<A: ActivationSet, L: Layer<A, f64> + ?Sized>(layer: &mut L) -> Vec<f64> {
     let mut g = Vec::new();
     layer.visit_params(&mut |p| g.extend_from_slice(p.grad));
     g
@@ -46,7 +59,11 @@ pub fn assert_close(what: &str, analytic: f64, numeric: f64, tol: f64) {
 
 /// Checks every parameter gradient and every input gradient of `layer`
 /// against central differences of sum(output ⊙ r).
-pub fn check_layer_gradients<L: Layer<Act, f64> + ?Sized>(layer: &mut L, batch: usize, seed: u64) {
+pub fn check_layer_gradients<A: ActivationSet, L: Layer<A, f64> + ?Sized>(
+    layer: &mut L,
+    batch: usize,
+    seed: u64,
+) {
     let mut rng = rng(seed);
     let x = random_matrix(batch, layer.input_width(), &mut rng);
     let r = random_matrix(batch, layer.output_width(), &mut rng);
@@ -70,7 +87,12 @@ pub fn check_layer_gradients<L: Layer<Act, f64> + ?Sized>(layer: &mut L, batch: 
             let up = projected_output(layer, &xp, &r);
             xp[(i, j)] -= 2.0 * h;
             let down = projected_output(layer, &xp, &r);
-            assert_close(&format!("input ({i}, {j})"), dx[(i, j)], (up - down) / (2.0 * h), 1e-6);
+            assert_close(
+                &format!("input ({i}, {j})"),
+                dx[(i, j)],
+                (up - down) / (2.0 * h),
+                1e-6,
+            );
         }
     }
 }

@@ -1,0 +1,107 @@
+//! The three layer kinds are one computation: equal weights give equal outputs.
+
+mod common;
+
+use common::{random_matrix, rng};
+use mixact::{mask, Act, Dense, Layer, Network};
+use nalgebra::DMatrix;
+
+#[test]
+fn per_neuron_layer_with_uniform_mask_equals_dense_layer_exactly() {
+    let mut r = rng(1);
+    let (w, b) = (random_matrix(5, 8, &mut r), random_matrix(8, 1, &mut r));
+    let x = random_matrix(7, 5, &mut r);
+    let mut dense = Dense::from_parts(w.clone(), b.as_slice().to_vec(), &[Act::Tanh; 8]).unwrap();
+    let mut masked = Dense::from_parts(
+        w,
+        b.as_slice().to_vec(),
+        &mask::pattern(&[Act::Tanh], 8).unwrap(),
+    )
+    .unwrap();
+    dense.forward(x.as_view()).unwrap();
+    masked.forward(x.as_view()).unwrap();
+    assert_eq!(dense.output(), masked.output());
+}
+
+#[test]
+fn branch_layer_equals_per_neuron_layer_with_the_matching_block_mask_exactly() {
+    let branches = [(3, Act::Relu), (4, Act::Sin), (2, Act::Sigmoid)];
+    let block_mask: Vec<Act> = branches.iter().flat_map(|&(n, a)| vec![a; n]).collect();
+    let mut b = Dense::<Act, f64>::branches(6, &branches, &mut rng(2)).unwrap();
+    let mut m = Dense::<Act, f64>::per_neuron(6, &block_mask, &mut rng(2)).unwrap();
+    assert_eq!(b.weight(), m.weight(), "same seed, same initial weights");
+    let x = random_matrix(5, 6, &mut rng(3));
+    let dy = random_matrix(5, 9, &mut rng(4));
+    b.forward(x.as_view()).unwrap();
+    m.forward(x.as_view()).unwrap();
+    assert_eq!(b.output(), m.output());
+    b.backward(x.as_view(), dy.as_view(), true).unwrap();
+    m.backward(x.as_view(), dy.as_view(), true).unwrap();
+    assert_eq!(b.grad_weight(), m.grad_weight());
+    assert_eq!(b.input_grad(), m.input_grad());
+}
+
+#[test]
+fn grouped_storage_keeps_the_users_neuron_order_visible() {
+    // Neuron j of an interleaved mask must compute f_j(x · w_j + b_j) in output column j.
+    let m = mask::pattern(&[Act::Relu, Act::Sin, Act::Tanh], 7).unwrap();
+    let mut r = rng(5);
+    let (w, b) = (random_matrix(3, 7, &mut r), random_matrix(7, 1, &mut r));
+    let mut layer = Dense::from_parts(w.clone(), b.as_slice().to_vec(), &m).unwrap();
+    assert_eq!(layer.mask(), &m[..]);
+    assert_eq!(layer.weight(), w);
+    assert_eq!(layer.bias(), b.as_slice());
+    let x = random_matrix(4, 3, &mut r);
+    layer.forward(x.as_view()).unwrap();
+    for j in 0..7 {
+        for i in 0..4 {
+            let z = (x.row(i) * w.column(j))[0] + b[j];
+            let want = mixact::ActivationSet::value(m[j], z);
+            approx::assert_relative_eq!(layer.output()[(i, j)], want, max_relative = 1e-14);
+        }
+    }
+}
+
+#[test]
+fn permuting_a_layers_neurons_and_the_next_layers_inputs_leaves_the_network_output_unchanged() {
+    let mut r = rng(6);
+    let m = mask::pattern(&[Act::Relu, Act::Sin, Act::Gelu, Act::Sigmoid], 8).unwrap();
+    let (w1, b1) = (random_matrix(3, 8, &mut r), random_matrix(8, 1, &mut r));
+    let (w2, b2) = (random_matrix(8, 2, &mut r), random_matrix(2, 1, &mut r));
+    let perm = [5, 2, 7, 0, 3, 6, 1, 4];
+    let w1p = DMatrix::from_fn(3, 8, |i, j| w1[(i, perm[j])]);
+    let b1p: Vec<f64> = perm.iter().map(|&p| b1[p]).collect();
+    let mp: Vec<Act> = perm.iter().map(|&p| m[p]).collect();
+    let w2p = DMatrix::from_fn(8, 2, |i, j| w2[(perm[i], j)]);
+    let build = |w1, b1, m: &[Act], w2| {
+        Network::<Act, f64>::new(vec![
+            Dense::from_parts(w1, b1, m).unwrap().into(),
+            Dense::from_parts(w2, b2.as_slice().to_vec(), &[Act::Identity; 2])
+                .unwrap()
+                .into(),
+        ])
+        .unwrap()
+    };
+    let mut a = build(w1, b1.as_slice().to_vec(), &m, w2);
+    let mut b = build(w1p, b1p, &mp, w2p);
+    let x = random_matrix(6, 3, &mut r);
+    let (ya, yb) = (a.predict(&x).unwrap(), b.predict(&x).unwrap());
+    // Same values, summed in a different order in the second layer: equal to rounding.
+    approx::assert_relative_eq!(ya, yb, max_relative = 1e-12);
+}
+
+#[test]
+fn a_layer_used_in_f32_and_f64_agrees_to_f32_precision() {
+    let mut l64 =
+        Dense::<Act, f64>::per_neuron(4, &mask::pattern(&Act::ALL, 11).unwrap(), &mut rng(8))
+            .unwrap();
+    let mut l32 =
+        Dense::<Act, f32>::per_neuron(4, &mask::pattern(&Act::ALL, 11).unwrap(), &mut rng(8))
+            .unwrap();
+    let x = random_matrix(5, 4, &mut rng(9));
+    l64.forward(x.as_view()).unwrap();
+    l32.forward(x.map(|v| v as f32).as_view()).unwrap();
+    for (a, b) in l64.output().iter().zip(l32.output().iter()) {
+        assert!((a - *b as f64).abs() < 1e-5, "{a} vs {b}");
+    }
+}
