@@ -56,6 +56,11 @@
 
 #![warn(missing_docs)]
 
+/// The README's code sample, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
+
 pub mod activation;
 mod concat;
 pub mod data;
