@@ -145,6 +145,11 @@ impl<'a, T: Real> Operand<'a, T> {
     }
 }
 
+/// Products with at most this many multiply-adds (m·k·n) run in a plain loop:
+/// for them a library GEMM's packing and per-call buffer allocation cost more
+/// than the arithmetic (a 32-wide layer on a batch of 32 is 32³).
+const SMALL_PRODUCT: usize = 1 << 16;
+
 /// `c = a · b + beta · c`, with `c` a column-major `a.rows × b.cols` slice.
 ///
 /// Panics (an internal invariant) when the shapes do not agree.
@@ -154,10 +159,8 @@ pub(crate) fn gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &m
     if c.is_empty() {
         return;
     }
-    if a.cols == 0 {
-        for v in c.iter_mut() {
-            *v *= beta;
-        }
+    if a.rows * a.cols * b.cols <= SMALL_PRODUCT {
+        small_gemm(a, b, beta, c);
         return;
     }
     // SAFETY: `a` and `b` borrow live views or matrices (their lifetimes
@@ -181,5 +184,40 @@ pub(crate) fn gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &m
             1,
             a.rows as isize,
         );
+    }
+}
+
+/// The allocation-free loop for small products: column-axpy form when `a`'s
+/// columns are contiguous (vectorises over the rows), dot-product form otherwise.
+fn small_gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &mut [T]) {
+    let (m, k) = (a.rows, a.cols);
+    // SAFETY (all reads below): indices stay within each operand's own
+    // rows × cols, which its strides map inside the borrowed storage.
+    let at = |i: usize, p: usize| unsafe { *a.ptr.offset(i as isize * a.rs + p as isize * a.cs) };
+    let bt = |p: usize, j: usize| unsafe { *b.ptr.offset(p as isize * b.rs + j as isize * b.cs) };
+    for (j, cj) in c.chunks_exact_mut(m).enumerate() {
+        if beta == T::zero() {
+            cj.fill(T::zero());
+        } else if beta != T::one() {
+            cj.iter_mut().for_each(|v| *v *= beta);
+        }
+        if a.rs == 1 {
+            for p in 0..k {
+                let bpj = bt(p, j);
+                // SAFETY: with unit row stride, column p is m consecutive elements.
+                let ap = unsafe { std::slice::from_raw_parts(a.ptr.offset(p as isize * a.cs), m) };
+                for (ci, &ai) in cj.iter_mut().zip(ap) {
+                    *ci += ai * bpj;
+                }
+            }
+        } else {
+            for (i, ci) in cj.iter_mut().enumerate() {
+                let mut s = T::zero();
+                for p in 0..k {
+                    s += at(i, p) * bt(p, j);
+                }
+                *ci += s;
+            }
+        }
     }
 }

@@ -1,0 +1,245 @@
+//! The hot loop: one layer's forward + backward, whole training steps, and
+//! each activation over a million values. Group and id names are a contract
+//! (scripts compare `target/criterion/<group>/<id>/` from run to run).
+//!
+//! ```text
+//! cargo bench                      # everything, under 10 minutes on 2 cores
+//! cargo bench -- layer_fwd_bwd     # one group
+//! ```
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use mixact::{mask, Act, ActivationSet, Dense, FitConfig, Layer, Loss, Network, Sgd, Trainer};
+use nalgebra::DMatrix;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const BATCH: usize = 256;
+const WIDTH: usize = 1024;
+const MIXED4: [Act; 4] = [Act::Relu, Act::Tanh, Act::Sigmoid, Act::Gelu];
+
+fn random(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> DMatrix<f32> {
+    DMatrix::from_fn(rows, cols, |_, _| rng.random_range(-1.0..1.0))
+}
+
+fn layer_fwd_bwd(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let x = random(BATCH, WIDTH, &mut rng);
+    let dy = random(BATCH, WIDTH, &mut rng);
+    let mut group = c.benchmark_group("layer_fwd_bwd");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .throughput(Throughput::Elements(BATCH as u64));
+
+    let mut layers: Vec<(&str, Dense<Act>)> = vec![];
+    for (id, act) in [
+        ("dense_relu", Act::Relu),
+        ("dense_tanh", Act::Tanh),
+        ("dense_sigmoid", Act::Sigmoid),
+        ("dense_gelu", Act::Gelu),
+    ] {
+        layers.push((id, Dense::new(WIDTH, WIDTH, act, &mut rng).unwrap()));
+    }
+    let mixed = mask::pattern(&MIXED4, WIDTH).unwrap();
+    layers.push((
+        "mask_mixed4",
+        Dense::per_neuron(WIDTH, &mixed, &mut rng).unwrap(),
+    ));
+    let branches: Vec<(usize, Act)> = MIXED4.iter().map(|&a| (256, a)).collect();
+    layers.push((
+        "concat_4x256",
+        Dense::branches(WIDTH, &branches, &mut rng).unwrap(),
+    ));
+
+    for (id, mut layer) in layers {
+        group.bench_function(id, |b| {
+            b.iter(|| {
+                layer.forward(x.as_view()).unwrap();
+                layer.backward(x.as_view(), dy.as_view(), true).unwrap();
+                black_box(layer.input_grad()[(0, 0)])
+            })
+        });
+    }
+
+    // The three products of a layer step, nothing else: the floor the layers are held to.
+    let w = random(WIDTH, WIDTH, &mut rng);
+    let (mut z, mut dw, mut dx) = (
+        DMatrix::<f32>::zeros(BATCH, WIDTH),
+        DMatrix::<f32>::zeros(WIDTH, WIDTH),
+        DMatrix::<f32>::zeros(BATCH, WIDTH),
+    );
+    group.bench_function("gemm_floor", |b| {
+        b.iter(|| unsafe {
+            let (m, k, n) = (BATCH, WIDTH, WIDTH);
+            // z = x · w
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                x.as_ptr(),
+                1,
+                m as isize,
+                w.as_ptr(),
+                1,
+                k as isize,
+                0.0,
+                z.as_mut_ptr(),
+                1,
+                m as isize,
+            );
+            // dw = xᵀ · dy
+            matrixmultiply::sgemm(
+                k,
+                m,
+                n,
+                1.0,
+                x.as_ptr(),
+                m as isize,
+                1,
+                dy.as_ptr(),
+                1,
+                m as isize,
+                0.0,
+                dw.as_mut_ptr(),
+                1,
+                k as isize,
+            );
+            // dx = dy · wᵀ
+            matrixmultiply::sgemm(
+                m,
+                n,
+                k,
+                1.0,
+                dy.as_ptr(),
+                1,
+                m as isize,
+                w.as_ptr(),
+                k as isize,
+                1,
+                0.0,
+                dx.as_mut_ptr(),
+                1,
+                m as isize,
+            );
+            black_box(dx[(0, 0)])
+        })
+    });
+    group.finish();
+}
+
+fn mlp(widths: &[usize], hidden: impl Fn(usize) -> Vec<Act>, rng: &mut ChaCha8Rng) -> Network<Act> {
+    let mut layers: Vec<mixact::BoxedLayer<Act, f32>> = vec![];
+    for i in 0..widths.len() - 1 {
+        let last = i == widths.len() - 2;
+        let acts = if last {
+            vec![Act::Identity; widths[i + 1]]
+        } else {
+            hidden(widths[i + 1])
+        };
+        layers.push(Dense::per_neuron(widths[i], &acts, rng).unwrap().into());
+    }
+    Network::new(layers).unwrap()
+}
+
+fn train_step_bench(
+    c: &mut Criterion,
+    group_name: &str,
+    widths: &[usize],
+    batch: usize,
+    loss: Loss,
+    ids: &[(&str, fn(usize) -> Vec<Act>)],
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let x = random(batch, widths[0], &mut rng);
+    let outputs = widths[widths.len() - 1];
+    let y = match loss {
+        Loss::SoftmaxCrossEntropy => {
+            let labels: Vec<usize> = (0..batch).map(|i| i % outputs).collect();
+            mixact::data::one_hot::<f32>(&labels, outputs).unwrap()
+        }
+        _ => random(batch, outputs, &mut rng),
+    };
+    let mut group = c.benchmark_group(group_name);
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(batch as u64));
+    for &(id, hidden) in ids {
+        let mut net = mlp(widths, hidden, &mut rng);
+        let mut trainer =
+            Trainer::new(loss, Sgd::new(0.01).unwrap(), FitConfig::default()).unwrap();
+        group.bench_function(id, |b| {
+            b.iter(|| black_box(trainer.step(&mut net, x.as_view(), y.as_view()).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+fn relu_mask(n: usize) -> Vec<Act> {
+    vec![Act::Relu; n]
+}
+
+fn mixed4_mask(n: usize) -> Vec<Act> {
+    mask::pattern(&MIXED4, n).unwrap()
+}
+
+fn mlp_train_step(c: &mut Criterion) {
+    train_step_bench(
+        c,
+        "mlp_train_step",
+        &[784, 512, 512, 10],
+        128,
+        Loss::SoftmaxCrossEntropy,
+        &[("relu", relu_mask), ("mixed4", mixed4_mask)],
+    );
+}
+
+fn tiny_train_step(c: &mut Criterion) {
+    train_step_bench(
+        c,
+        "tiny_train_step",
+        &[2, 32, 32, 1],
+        32,
+        Loss::Mse,
+        &[("mixed4", mixed4_mask)],
+    );
+}
+
+fn activation(c: &mut Criterion) {
+    const N: usize = 1 << 20;
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let z: Vec<f32> = (0..N).map(|_| rng.random_range(-6.0..6.0)).collect();
+    let dy: Vec<f32> = (0..N).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let (mut y, mut dz) = (vec![0.0_f32; N], vec![0.0_f32; N]);
+    let mut group = c.benchmark_group("activation");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(N as u64));
+    for act in Act::ALL {
+        group.bench_function(BenchmarkId::from_parameter(act.name()), |b| {
+            b.iter(|| {
+                act.forward(&z, &mut y);
+                act.backward(&z, &y, &dy, &mut dz);
+                black_box(dz[N / 2])
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    layer_fwd_bwd,
+    mlp_train_step,
+    tiny_train_step,
+    activation
+);
+criterion_main!(benches);

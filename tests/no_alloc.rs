@@ -1,0 +1,102 @@
+//! A steady-state training step allocates nothing: a counting global
+//! allocator watches a few steps after warm-up.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mixact::{mask, Act, Adam, Dense, FitConfig, Loss, Network, Sgd, Trainer};
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn tiny_mixed_net() -> Network<Act> {
+    let mut r = ChaCha8Rng::seed_from_u64(1);
+    let m = mask::pattern(&[Act::Relu, Act::Tanh, Act::Sigmoid, Act::Gelu], 32).unwrap();
+    Network::new(vec![
+        Dense::per_neuron(2, &m, &mut r).unwrap().into(),
+        Dense::branches(32, &[(16, Act::Sin), (16, Act::Silu)], &mut r)
+            .unwrap()
+            .into(),
+        Dense::new(32, 1, Act::Identity, &mut r).unwrap().into(),
+    ])
+    .unwrap()
+}
+
+/// The counter is process-wide, so the tests take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn take_turn() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn steady_state_training_steps_allocate_nothing() {
+    let _turn = take_turn();
+    let mut net = tiny_mixed_net();
+    let x = DMatrix::<f32>::from_fn(32, 2, |i, j| (i as f32 * 0.37 + j as f32).sin());
+    let y = DMatrix::<f32>::from_fn(32, 1, |i, _| (i % 2) as f32);
+    let mut sgd = Trainer::new(
+        Loss::Mse,
+        Sgd::with_momentum(0.01, 0.9).unwrap(),
+        FitConfig::default(),
+    )
+    .unwrap();
+    let mut adam = Trainer::new(
+        Loss::BceWithLogits,
+        Adam::adamw(0.01, 1e-4).unwrap(),
+        FitConfig::default(),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        sgd.step(&mut net, x.as_view(), y.as_view()).unwrap();
+        adam.step(&mut net, x.as_view(), y.as_view()).unwrap();
+    }
+    let n = allocations_during(|| {
+        for _ in 0..10 {
+            sgd.step(&mut net, x.as_view(), y.as_view()).unwrap();
+            adam.step(&mut net, x.as_view(), y.as_view()).unwrap();
+        }
+    });
+    assert_eq!(n, 0, "allocations in 20 steady-state steps");
+}
+
+#[test]
+fn a_smaller_last_batch_reuses_the_buffers() {
+    let _turn = take_turn();
+    let mut net = tiny_mixed_net();
+    let x = DMatrix::<f32>::from_element(32, 2, 0.5);
+    let y = DMatrix::<f32>::from_element(32, 1, 1.0);
+    let mut t = Trainer::new(Loss::Mse, Sgd::new(0.01).unwrap(), FitConfig::default()).unwrap();
+    t.step(&mut net, x.as_view(), y.as_view()).unwrap();
+    let n = allocations_during(|| {
+        t.step(&mut net, x.rows(0, 7), y.rows(0, 7)).unwrap();
+        t.step(&mut net, x.as_view(), y.as_view()).unwrap();
+    });
+    assert_eq!(n, 0);
+}
