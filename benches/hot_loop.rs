@@ -132,6 +132,9 @@ fn layer_fwd_bwd(c: &mut Criterion) {
     group.finish();
 }
 
+/// Builds the activation mask of a hidden layer of the given width.
+type HiddenMask = fn(usize) -> Vec<Act>;
+
 fn mlp(widths: &[usize], hidden: impl Fn(usize) -> Vec<Act>, rng: &mut ChaCha8Rng) -> Network<Act> {
     let mut layers: Vec<mixact::BoxedLayer<Act, f32>> = vec![];
     for i in 0..widths.len() - 1 {
@@ -152,7 +155,7 @@ fn train_step_bench(
     widths: &[usize],
     batch: usize,
     loss: Loss,
-    ids: &[(&str, fn(usize) -> Vec<Act>)],
+    ids: &[(&str, HiddenMask)],
 ) {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let x = random(batch, widths[0], &mut rng);
