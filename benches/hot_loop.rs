@@ -32,7 +32,7 @@ fn layer_fwd_bwd(c: &mut Criterion) {
     group
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
+        .measurement_time(Duration::from_secs(6))
         .throughput(Throughput::Elements(BATCH as u64));
 
     let mut layers: Vec<(&str, Dense<Act>)> = vec![];

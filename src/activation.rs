@@ -405,11 +405,7 @@ impl ActivationSet for Act {
 
     fn forward<T: Real>(self, z: &[T], y: &mut [T]) {
         assert_eq!(z.len(), y.len(), "activation block lengths differ");
-        with_kernels!(self, T, |f, _df| {
-            for (y, &z) in y.iter_mut().zip(z) {
-                *y = f(z);
-            }
-        })
+        with_kernels!(self, T, |f, _df| simd::map(f, z, y))
     }
 
     fn backward<T: Real>(self, z: &[T], y: &[T], dy: &[T], dz: &mut [T]) {
@@ -418,11 +414,37 @@ impl ActivationSet for Act {
             z.len() == n && y.len() == n && dy.len() == n,
             "activation block lengths differ"
         );
-        with_kernels!(self, T, |_f, df| {
-            for i in 0..n {
-                dz[i] = dy[i] * df(z[i], y[i]);
-            }
-        })
+        with_kernels!(self, T, |_f, df| simd::map_grad(df, z, y, dy, dz))
+    }
+}
+
+/// The two element-wise loops every activation runs (see [`crate::cpu`]).
+mod simd {
+    use crate::cpu::multiversion;
+    use crate::real::Real;
+
+    #[inline(always)]
+    fn map_scalar<T: Real, F: Fn(T) -> T>(f: F, z: &[T], y: &mut [T]) {
+        for (y, &z) in y.iter_mut().zip(z) {
+            *y = f(z);
+        }
+    }
+
+    #[inline(always)]
+    fn map_grad_scalar<T: Real, F: Fn(T, T) -> T>(df: F, z: &[T], y: &[T], dy: &[T], dz: &mut [T]) {
+        for (((dz, &z), &y), &dy) in dz.iter_mut().zip(z).zip(y).zip(dy) {
+            *dz = dy * df(z, y);
+        }
+    }
+
+    multiversion! {
+        /// `y[i] = f(z[i])`.
+        pub(super) fn map<T: Real, F: Fn(T) -> T>(f: F, z: &[T], y: &mut [T]) => map_scalar
+    }
+
+    multiversion! {
+        /// `dz[i] = dy[i] * df(z[i], y[i])`.
+        pub(super) fn map_grad<T: Real, F: Fn(T, T) -> T>(df: F, z: &[T], y: &[T], dy: &[T], dz: &mut [T]) => map_grad_scalar
     }
 }
 

@@ -7,7 +7,9 @@ use crate::activation::ActivationSet;
 use crate::error::{Error, Result};
 use crate::init;
 use crate::layer::{Layer, Param};
-use crate::matrix::{contiguous, copy_col, gemm, Buf, MatRef, Operand};
+use crate::matrix::{
+    contiguous, copy_col, gemm, is_small_product, transpose_into, Buf, MatRef, Operand,
+};
 use crate::plan::{Block, Plan};
 use crate::real::Real;
 
@@ -61,6 +63,8 @@ pub struct Dense<A, T: Real = f32> {
     dy: Buf<T>,
     dz: Buf<T>,
     dx: Buf<T>,
+    /// The input transposed, for small weight-gradient products.
+    xt: Buf<T>,
     /// Batch size of the last forward pass.
     forward_rows: Option<usize>,
 }
@@ -174,6 +178,7 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
             dy: Buf::new(),
             dz: Buf::new(),
             dx: Buf::new(),
+            xt: Buf::new(),
             forward_rows: None,
         })
     }
@@ -327,9 +332,22 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
             );
         }
         let dz = self.dz.view();
-        // dW = xᵀ · dz, both as strided views: no transposed copy.
+        // dW = xᵀ · dz. Large: xᵀ as a strided view, no copy. Small: a
+        // transposed copy first, so the loop runs over contiguous columns
+        // instead of short dot products.
+        let inputs = self.weight.nrows();
+        let small = is_small_product(inputs, batch, outputs);
+        if small {
+            transpose_into(&x, &mut self.xt);
+        }
+        let xt = self.xt.view();
+        let x_t = if small {
+            Operand::of(&xt)
+        } else {
+            Operand::of(&x).t()
+        };
         gemm(
-            Operand::of(&x).t(),
+            x_t,
             Operand::of(&dz),
             T::zero(),
             self.grad_weight.as_mut_slice(),

@@ -63,6 +63,7 @@ struct ReadmeDoctest;
 
 pub mod activation;
 mod concat;
+mod cpu;
 pub mod data;
 mod dense;
 mod error;

@@ -96,6 +96,19 @@ pub(crate) fn copy_col<T: Real>(src: &MatRef<'_, T>, src_col: usize, dst: &mut [
     }
 }
 
+/// Writes the transpose of `m` into `out` (column-major), so that products
+/// with `mᵀ` can run over contiguous columns.
+pub(crate) fn transpose_into<T: Real>(m: &MatRef<'_, T>, out: &mut Buf<T>) {
+    let (r, c) = m.shape();
+    out.resize(c, r);
+    let dst = out.as_mut_slice();
+    for j in 0..c {
+        for i in 0..r {
+            dst[i * c + j] = m[(i, j)];
+        }
+    }
+}
+
 /// One operand of a product: a matrix, or the transpose of one, as pointer and strides.
 #[derive(Clone, Copy)]
 pub(crate) struct Operand<'a, T> {
@@ -150,6 +163,11 @@ impl<'a, T: Real> Operand<'a, T> {
 /// than the arithmetic (a 32-wide layer on a batch of 32 is 32³).
 const SMALL_PRODUCT: usize = 1 << 16;
 
+/// Whether an m × k by k × n product takes the small-product loop.
+pub(crate) fn is_small_product(m: usize, k: usize, n: usize) -> bool {
+    m * k * n <= SMALL_PRODUCT
+}
+
 /// `c = a · b + beta · c`, with `c` a column-major `a.rows × b.cols` slice.
 ///
 /// Panics (an internal invariant) when the shapes do not agree.
@@ -159,7 +177,7 @@ pub(crate) fn gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &m
     if c.is_empty() {
         return;
     }
-    if a.rows * a.cols * b.cols <= SMALL_PRODUCT {
+    if is_small_product(a.rows, a.cols, b.cols) {
         small_gemm(a, b, beta, c);
         return;
     }
@@ -187,14 +205,28 @@ pub(crate) fn gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &m
     }
 }
 
-/// The allocation-free loop for small products: column-axpy form when `a`'s
-/// columns are contiguous (vectorises over the rows), dot-product form otherwise.
-fn small_gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &mut [T]) {
+crate::cpu::multiversion! {
+    /// The allocation-free loop for small products.
+    fn small_gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &mut [T]) => small_gemm_loops
+}
+
+/// Column-axpy form when `a`'s columns are contiguous (vectorises over rows);
+/// dot-product form when `a`'s rows and `b`'s columns are (as in `xᵀ · dz`);
+/// element by element otherwise.
+#[inline(always)]
+fn small_gemm_loops<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &mut [T]) {
     let (m, k) = (a.rows, a.cols);
     // SAFETY (all reads below): indices stay within each operand's own
-    // rows × cols, which its strides map inside the borrowed storage.
+    // rows × cols, which its strides map inside the borrowed storage; a unit
+    // stride makes a row or column that many consecutive elements.
     let at = |i: usize, p: usize| unsafe { *a.ptr.offset(i as isize * a.rs + p as isize * a.cs) };
     let bt = |p: usize, j: usize| unsafe { *b.ptr.offset(p as isize * b.rs + j as isize * b.cs) };
+    let a_col =
+        |p: usize| unsafe { std::slice::from_raw_parts(a.ptr.offset(p as isize * a.cs), m) };
+    let a_row =
+        |i: usize| unsafe { std::slice::from_raw_parts(a.ptr.offset(i as isize * a.rs), k) };
+    let b_col =
+        |j: usize| unsafe { std::slice::from_raw_parts(b.ptr.offset(j as isize * b.cs), k) };
     for (j, cj) in c.chunks_exact_mut(m).enumerate() {
         if beta == T::zero() {
             cj.fill(T::zero());
@@ -202,13 +234,31 @@ fn small_gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &mut [T
             cj.iter_mut().for_each(|v| *v *= beta);
         }
         if a.rs == 1 {
+            // Eight rows of the output column stay in registers across the whole sum.
+            let mut rows = cj.chunks_exact_mut(8);
+            for (block, c8) in (&mut rows).enumerate() {
+                let mut acc = [T::zero(); 8];
+                acc.copy_from_slice(c8);
+                for p in 0..k {
+                    let bpj = bt(p, j);
+                    let a8 = &a_col(p)[block * 8..block * 8 + 8];
+                    for l in 0..8 {
+                        acc[l] += a8[l] * bpj;
+                    }
+                }
+                c8.copy_from_slice(&acc);
+            }
+            let done = m - rows.into_remainder().len();
             for p in 0..k {
                 let bpj = bt(p, j);
-                // SAFETY: with unit row stride, column p is m consecutive elements.
-                let ap = unsafe { std::slice::from_raw_parts(a.ptr.offset(p as isize * a.cs), m) };
-                for (ci, &ai) in cj.iter_mut().zip(ap) {
+                for (ci, &ai) in cj[done..].iter_mut().zip(&a_col(p)[done..]) {
                     *ci += ai * bpj;
                 }
+            }
+        } else if a.cs == 1 && b.rs == 1 {
+            let bj = b_col(j);
+            for (i, ci) in cj.iter_mut().enumerate() {
+                *ci += dot(a_row(i), bj);
             }
         } else {
             for (i, ci) in cj.iter_mut().enumerate() {
@@ -220,4 +270,23 @@ fn small_gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &mut [T
             }
         }
     }
+}
+
+/// A dot product with eight independent partial sums, so it vectorises
+/// without reassociating a single running sum (which the compiler may not do).
+#[inline(always)]
+fn dot<T: Real>(x: &[T], y: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (xs, ys) in xc.zip(yc) {
+        for l in 0..8 {
+            acc[l] += xs[l] * ys[l];
+        }
+    }
+    let mut tail = T::zero();
+    for (&a, &b) in xr.iter().zip(yr) {
+        tail += a * b;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }

@@ -1,8 +1,10 @@
 //! A steady-state training step allocates nothing: a counting global
-//! allocator watches a few steps after warm-up.
+//! allocator watches a few steps after warm-up. It counts the allocations of
+//! the test's own thread, so the test harness's threads cannot disturb it
+//! (the tiny network's products run on the calling thread).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use mixact::{mask, Act, Adam, Dense, FitConfig, Loss, Network, Sgd, Trainer};
 use nalgebra::DMatrix;
@@ -10,18 +12,24 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    ALLOCATIONS.with(|c| c.set(c.get() + 1));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count_one();
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count_one();
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -42,22 +50,14 @@ fn tiny_mixed_net() -> Network<Act> {
     .unwrap()
 }
 
-/// The counter is process-wide, so the tests take turns.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn take_turn() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = ALLOCATIONS.with(Cell::get);
     f();
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    ALLOCATIONS.with(Cell::get) - before
 }
 
 #[test]
 fn steady_state_training_steps_allocate_nothing() {
-    let _turn = take_turn();
     let mut net = tiny_mixed_net();
     let x = DMatrix::<f32>::from_fn(32, 2, |i, j| (i as f32 * 0.37 + j as f32).sin());
     let y = DMatrix::<f32>::from_fn(32, 1, |i, _| (i % 2) as f32);
@@ -88,7 +88,6 @@ fn steady_state_training_steps_allocate_nothing() {
 
 #[test]
 fn a_smaller_last_batch_reuses_the_buffers() {
-    let _turn = take_turn();
     let mut net = tiny_mixed_net();
     let x = DMatrix::<f32>::from_element(32, 2, 0.5);
     let y = DMatrix::<f32>::from_element(32, 1, 1.0);
