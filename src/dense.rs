@@ -4,12 +4,11 @@ use nalgebra::DMatrix;
 use rand::Rng;
 
 use crate::activation::ActivationSet;
+use crate::affine::{check_parts, Affine};
 use crate::error::{Error, Result};
 use crate::init;
 use crate::layer::{Layer, Param};
-use crate::matrix::{
-    contiguous, copy_col, gemm, is_small_product, transpose_into, Buf, MatRef, Operand,
-};
+use crate::matrix::{contiguous, copy_col, Buf, MatRef};
 use crate::plan::{Block, Plan};
 use crate::real::Real;
 
@@ -47,14 +46,8 @@ use crate::real::Real;
 #[derive(Debug, Clone)]
 pub struct Dense<A, T: Real = f32> {
     plan: Plan<A>,
-    /// inputs × outputs, columns in storage order.
-    weight: DMatrix<T>,
-    /// Storage order.
-    bias: Vec<T>,
-    grad_weight: DMatrix<T>,
-    grad_bias: Vec<T>,
-    /// Pre-activations, storage order.
-    z: Buf<T>,
+    /// The shared affine core, its columns in storage order.
+    affine: Affine<T>,
     /// Activations, storage order.
     y: Buf<T>,
     /// Activations in user order, used only when the plan permutes.
@@ -62,11 +55,6 @@ pub struct Dense<A, T: Real = f32> {
     /// Upstream gradient gathered into storage order, when it is not already.
     dy: Buf<T>,
     dz: Buf<T>,
-    dx: Buf<T>,
-    /// The input transposed, for small weight-gradient products.
-    xt: Buf<T>,
-    /// Batch size of the last forward pass.
-    forward_rows: Option<usize>,
 }
 
 impl<A: ActivationSet, T: Real> Dense<A, T> {
@@ -137,49 +125,22 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
     /// [`Error::ZeroWidth`] / [`Error::Empty`] for empty dimensions,
     /// [`Error::Length`] when `bias` or `mask` does not have one entry per column of `weight`.
     pub fn from_parts(weight: DMatrix<T>, bias: Vec<T>, mask: &[A]) -> Result<Self> {
-        let (inputs, outputs) = weight.shape();
-        if inputs == 0 {
-            return Err(Error::ZeroWidth { what: "inputs" });
-        }
-        if outputs == 0 {
-            return Err(Error::ZeroWidth { what: "outputs" });
-        }
-        if mask.len() != outputs {
-            return Err(Error::Length {
-                what: "activation mask",
-                expected: outputs,
-                got: mask.len(),
-            });
-        }
-        if bias.len() != outputs {
-            return Err(Error::Length {
-                what: "bias",
-                expected: outputs,
-                got: bias.len(),
-            });
-        }
+        check_parts(&weight, &bias, mask.len(), "activation mask")?;
         let plan = Plan::new(mask)?;
         let (weight, bias) = match plan.order() {
             None => (weight, bias),
             Some(order) => (
-                DMatrix::from_fn(inputs, outputs, |i, s| weight[(i, order[s])]),
+                DMatrix::from_fn(weight.nrows(), weight.ncols(), |i, s| weight[(i, order[s])]),
                 order.iter().map(|&u| bias[u]).collect(),
             ),
         };
         Ok(Dense {
             plan,
-            grad_weight: DMatrix::zeros(inputs, outputs),
-            grad_bias: vec![T::zero(); outputs],
-            weight,
-            bias,
-            z: Buf::new(),
+            affine: Affine::new(weight, bias),
             y: Buf::new(),
             y_user: Buf::new(),
             dy: Buf::new(),
             dz: Buf::new(),
-            dx: Buf::new(),
-            xt: Buf::new(),
-            forward_rows: None,
         })
     }
 
@@ -195,22 +156,22 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
 
     /// The weights in user order (inputs × outputs; column j is neuron j's). Copies.
     pub fn weight(&self) -> DMatrix<T> {
-        self.to_user_cols(&self.weight)
+        self.to_user_cols(&self.affine.weight)
     }
 
     /// The biases in user order. Copies.
     pub fn bias(&self) -> Vec<T> {
-        self.to_user(&self.bias)
+        self.to_user(&self.affine.bias)
     }
 
     /// The weight gradient of the last backward pass, in user order. Copies.
     pub fn grad_weight(&self) -> DMatrix<T> {
-        self.to_user_cols(&self.grad_weight)
+        self.to_user_cols(&self.affine.grad_weight)
     }
 
     /// The bias gradient of the last backward pass, in user order. Copies.
     pub fn grad_bias(&self) -> Vec<T> {
-        self.to_user(&self.grad_bias)
+        self.to_user(&self.affine.grad_bias)
     }
 
     fn to_user_cols(&self, m: &DMatrix<T>) -> DMatrix<T> {
@@ -228,49 +189,24 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
         }
         out
     }
-
-    fn check_input(&self, x: &MatRef<'_, T>, rows: Option<usize>) -> Result<()> {
-        let (r, c) = x.shape();
-        if c != self.input_width() || rows.is_some_and(|b| b != r) {
-            return Err(Error::shape(
-                "input",
-                (rows, Some(self.input_width())),
-                (r, c),
-            ));
-        }
-        if r == 0 {
-            return Err(Error::ZeroWidth { what: "batch" });
-        }
-        Ok(())
-    }
 }
 
 impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
     fn input_width(&self) -> usize {
-        self.weight.nrows()
+        self.affine.inputs()
     }
 
     fn output_width(&self) -> usize {
-        self.weight.ncols()
+        self.affine.outputs()
     }
 
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<()> {
-        self.check_input(&x, None)?;
+        self.affine.forward(&x)?;
         let (batch, outputs) = (x.nrows(), self.output_width());
-        self.z.resize(batch, outputs);
-        for (s, &b) in self.bias.iter().enumerate() {
-            self.z.cols_mut(s, 1).fill(b);
-        }
-        gemm(
-            Operand::of(&x),
-            Operand::of_owned(&self.weight),
-            T::one(),
-            self.z.as_mut_slice(),
-        );
         self.y.resize(batch, outputs);
         for blk in self.plan.blocks() {
             blk.act.forward(
-                self.z.cols(blk.start, blk.len),
+                self.affine.z.cols(blk.start, blk.len),
                 self.y.cols_mut(blk.start, blk.len),
             );
         }
@@ -282,7 +218,6 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
                     .copy_from_slice(self.y.cols(s, 1));
             }
         }
-        self.forward_rows = Some(batch);
         Ok(())
     }
 
@@ -299,95 +234,33 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
         dy: MatRef<'_, T>,
         need_input_grad: bool,
     ) -> Result<()> {
-        let batch = self
-            .forward_rows
-            .ok_or(Error::BackwardBeforeForward { layer: None })?;
-        self.check_input(&x, Some(batch))?;
         let outputs = self.output_width();
-        if dy.shape() != (batch, outputs) {
-            return Err(Error::shape(
-                "upstream gradient",
-                (Some(batch), Some(outputs)),
-                dy.shape(),
-            ));
-        }
-        let dy_storage: &[T] = match (self.plan.order(), contiguous(&dy)) {
-            (None, Some(s)) => s,
-            _ => {
-                self.dy.resize(batch, outputs);
-                for s in 0..outputs {
-                    copy_col(&dy, self.plan.user_index(s), self.dy.cols_mut(s, 1));
-                }
-                self.dy.as_slice()
-            }
-        };
+        let batch = self.affine.check_backward(&x, dy.shape(), outputs)?;
+        let dy_storage = storage_order_gradient(&dy, self.plan.order(), &mut self.dy);
         self.dz.resize(batch, outputs);
         for blk in self.plan.blocks() {
             let range = blk.start * batch..(blk.start + blk.len) * batch;
             blk.act.backward(
-                self.z.cols(blk.start, blk.len),
+                self.affine.z.cols(blk.start, blk.len),
                 self.y.cols(blk.start, blk.len),
                 &dy_storage[range],
                 self.dz.cols_mut(blk.start, blk.len),
             );
         }
-        let dz = self.dz.view();
-        // dW = xᵀ · dz. Large: xᵀ as a strided view, no copy. Small: a
-        // transposed copy first, so the loop runs over contiguous columns
-        // instead of short dot products.
-        let inputs = self.weight.nrows();
-        let small = is_small_product(inputs, batch, outputs);
-        if small {
-            transpose_into(&x, &mut self.xt);
-        }
-        let xt = self.xt.view();
-        let x_t = if small {
-            Operand::of(&xt)
-        } else {
-            Operand::of(&x).t()
-        };
-        gemm(
-            x_t,
-            Operand::of(&dz),
-            T::zero(),
-            self.grad_weight.as_mut_slice(),
-        );
-        for (s, g) in self.grad_bias.iter_mut().enumerate() {
-            *g = self.dz.cols(s, 1).iter().copied().sum();
-        }
-        if need_input_grad {
-            self.dx.resize(batch, self.weight.nrows());
-            gemm(
-                Operand::of(&dz),
-                Operand::of_owned(&self.weight).t(),
-                T::zero(),
-                self.dx.as_mut_slice(),
-            );
-        }
+        self.affine.backward(&x, &self.dz, need_input_grad);
         Ok(())
     }
 
     fn input_grad(&self) -> MatRef<'_, T> {
-        self.dx.view()
+        self.affine.input_grad()
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        f(Param {
-            name: "weight",
-            value: self.weight.as_mut_slice(),
-            grad: self.grad_weight.as_slice(),
-            decay: true,
-        });
-        f(Param {
-            name: "bias",
-            value: &mut self.bias,
-            grad: &self.grad_bias,
-            decay: false,
-        });
+        self.affine.visit_params(f);
     }
 
     fn param_count(&self) -> usize {
-        self.weight.len() + self.bias.len()
+        self.affine.param_count()
     }
 
     fn activations(&self) -> Vec<A> {
@@ -408,4 +281,23 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
             blocks.join(", ")
         )
     }
+}
+
+/// The upstream gradient as one storage-order slice: `dy` itself when it is
+/// contiguous and storage is in user order, else gathered into `scratch`.
+pub(crate) fn storage_order_gradient<'a, T: Real>(
+    dy: &MatRef<'a, T>,
+    order: Option<&[usize]>,
+    scratch: &'a mut Buf<T>,
+) -> &'a [T] {
+    if let (None, Some(s)) = (order, contiguous(dy)) {
+        return s;
+    }
+    let (batch, outputs) = dy.shape();
+    scratch.resize(batch, outputs);
+    for s in 0..outputs {
+        let u = order.map_or(s, |o| o[s]);
+        copy_col(dy, u, scratch.cols_mut(s, 1));
+    }
+    scratch.as_slice()
 }

@@ -62,6 +62,7 @@
 struct ReadmeDoctest;
 
 pub mod activation;
+mod affine;
 mod concat;
 mod cpu;
 pub mod data;
