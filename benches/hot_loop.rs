@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use mixact::{mask, Act, ActivationSet, Dense, FitConfig, Layer, Loss, Network, Sgd, Trainer};
+use mixact::{mask, Act, ActivationSet, Dense, FitConfig, Loss, Mixture, Network, Sgd, Trainer};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -55,7 +55,15 @@ fn layer_fwd_bwd(c: &mut Criterion) {
         Dense::branches(WIDTH, &branches, &mut rng).unwrap(),
     ));
 
-    for (id, mut layer) in layers {
+    let mut boxed: Vec<(&str, mixact::BoxedLayer<Act, f32>)> =
+        layers.into_iter().map(|(id, l)| (id, l.into())).collect();
+    boxed.push((
+        "mixture_k4",
+        Mixture::new(WIDTH, WIDTH, &MIXED4, &mut rng)
+            .unwrap()
+            .into(),
+    ));
+    for (id, mut layer) in boxed {
         group.bench_function(id, |b| {
             b.iter(|| {
                 layer.forward(x.as_view()).unwrap();

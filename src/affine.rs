@@ -149,12 +149,14 @@ impl<T: Real> Affine<T> {
             value: self.weight.as_mut_slice(),
             grad: self.grad_weight.as_slice(),
             decay: true,
+            lr_scale: T::one(),
         });
         f(Param {
             name: "bias",
             value: &mut self.bias,
             grad: &self.grad_bias,
             decay: false,
+            lr_scale: T::one(),
         });
     }
 

@@ -161,6 +161,19 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Concat<A, T> {
         self.branches.iter().flat_map(|b| b.activations()).collect()
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn harden(self: Box<Self>) -> BoxedLayer<A, T> {
+        let branches = self.branches.into_iter().map(|b| b.harden()).collect();
+        Box::new(Concat {
+            branches,
+            y: Buf::new(),
+            dx: Buf::new(),
+        })
+    }
+
     fn describe(&self) -> String {
         let parts: Vec<String> = self.branches.iter().map(|b| b.describe()).collect();
         format!("concat[{}]", parts.join(" ++ "))

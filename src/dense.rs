@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::init;
 use crate::layer::{Layer, Param};
 use crate::matrix::{contiguous, copy_col, Buf, MatRef};
+use crate::network::BoxedLayer;
 use crate::plan::{Block, Plan};
 use crate::real::Real;
 
@@ -265,6 +266,14 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
 
     fn activations(&self) -> Vec<A> {
         self.plan.mask().to_vec()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn harden(self: Box<Self>) -> BoxedLayer<A, T> {
+        self
     }
 
     fn describe(&self) -> String {

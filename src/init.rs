@@ -30,12 +30,28 @@ pub fn weights<T: Real, A: ActivationSet, R: Rng + ?Sized>(
     rng: &mut R,
 ) -> DMatrix<T> {
     let outputs = mask.len();
+    weights_with_std(
+        inputs,
+        outputs,
+        |j| weight_std(mask[j], inputs, outputs),
+        rng,
+    )
+}
+
+/// An `inputs × outputs` matrix whose column j is drawn from N(0, std(j)²),
+/// column by column.
+pub fn weights_with_std<T: Real, R: Rng + ?Sized>(
+    inputs: usize,
+    outputs: usize,
+    std: impl Fn(usize) -> f64,
+    rng: &mut R,
+) -> DMatrix<T> {
     let mut w = DMatrix::zeros(inputs, outputs);
-    for (j, &act) in mask.iter().enumerate() {
-        let std = weight_std(act, inputs, outputs);
+    for j in 0..outputs {
+        let s = std(j);
         for i in 0..inputs {
             let n: f64 = StandardNormal.sample(rng);
-            w[(i, j)] = T::lit(n * std);
+            w[(i, j)] = T::lit(n * s);
         }
     }
     w

@@ -1,5 +1,7 @@
 //! The [`Layer`] trait: what a network sees of a layer.
 
+use std::any::Any;
+
 use crate::activation::ActivationSet;
 use crate::error::Result;
 use crate::matrix::MatRef;
@@ -16,6 +18,9 @@ pub struct Param<'a, T> {
     pub grad: &'a [T],
     /// Whether weight decay applies (weights yes, biases no).
     pub decay: bool,
+    /// A factor on the optimiser's learning rate for this tensor (1 for most;
+    /// mixture logits may have their own).
+    pub lr_scale: T,
 }
 
 /// A differentiable map from a batch of inputs to a batch of outputs, with its own parameters.
@@ -80,4 +85,12 @@ pub trait Layer<A: ActivationSet, T: Real = f32>: Send {
 
     /// A one-line description ("dense 2 -> 32 [relu x16, sin x16]").
     fn describe(&self) -> String;
+
+    /// The layer as `Any`, to reach its concrete type (`downcast_ref::<Mixture<A, T>>()`).
+    fn as_any(&self) -> &dyn Any;
+
+    /// This layer with every learnable mixture of activations replaced by a
+    /// per-neuron mask of each neuron's most-weighted activation (see
+    /// [`Mixture::harden`](crate::Mixture::harden)); other layers come back unchanged.
+    fn harden(self: Box<Self>) -> Box<dyn Layer<A, T>>;
 }

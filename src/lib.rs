@@ -75,10 +75,12 @@ mod layer;
 mod loss;
 pub mod mask;
 mod matrix;
+mod mixture;
 mod network;
 mod optim;
 mod plan;
 mod real;
+mod slope;
 mod train;
 
 pub use activation::{Act, ActivationSet, Fan};
@@ -89,16 +91,18 @@ pub use error::{Error, Result};
 pub use layer::{Layer, Param};
 pub use loss::Loss;
 pub use matrix::MatRef;
+pub use mixture::Mixture;
 pub use network::{BoxedLayer, Network};
 pub use optim::{Adam, Optimizer, Sgd};
 pub use plan::Block;
 pub use real::Real;
+pub use slope::Slope;
 pub use train::{evaluate, Control, EpochStats, FitConfig, Metrics, Trainer};
 
 /// The traits and types most programs need: `use mixact::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         data, evaluate, mask, Act, ActivationSet, Adam, Concat, Dataset, Dense, FitConfig, Layer,
-        Loss, Network, Optimizer, Real, Sgd, Trainer,
+        Loss, Mixture, Network, Optimizer, Real, Sgd, Slope, Trainer,
     };
 }

@@ -98,6 +98,16 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
         self.backward(x, dy, false)
     }
 
+    /// The network with every [`Mixture`](crate::Mixture) layer hardened to a
+    /// per-neuron mask of each neuron's most-weighted activation, weights
+    /// carried over: it then runs at dense-layer cost. Compare the loss
+    /// before and after with [`evaluate`](crate::evaluate).
+    pub fn hardened(self) -> Self {
+        Network {
+            layers: self.layers.into_iter().map(|l| l.harden()).collect(),
+        }
+    }
+
     /// Index of the first layer with a non-finite parameter gradient, if any.
     pub fn first_non_finite_grad(&mut self) -> Option<usize> {
         self.layers.iter_mut().position(|l| {
@@ -175,6 +185,14 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Network<A, T> {
 
     fn activations(&self) -> Vec<A> {
         self.layers[self.layers.len() - 1].activations()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn harden(self: Box<Self>) -> BoxedLayer<A, T> {
+        Box::new((*self).hardened())
     }
 
     fn describe(&self) -> String {

@@ -111,6 +111,7 @@ impl<T: Real> Optimizer<T> for Sgd<T> {
         model.visit_params(&mut |p| {
             let v = &mut velocity[i];
             let decay = if p.decay { wd } else { T::zero() };
+            let lr = lr * p.lr_scale;
             for ((w, &g), v) in p.value.iter_mut().zip(p.grad).zip(v.iter_mut()) {
                 *v = mu * *v + g + decay * *w;
                 *w -= lr * *v;
@@ -201,10 +202,11 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         let (b1, b2, eps, lr, wd) = (self.beta1, self.beta2, self.eps, self.lr, self.weight_decay);
         let c1 = T::one() - b1.powi(self.t);
         let c2 = T::one() - b2.powi(self.t);
-        let step = lr / c1;
         let (ms, vs) = (&mut self.m, &mut self.v);
         let mut i = 0;
         model.visit_params(&mut |p| {
+            let lr = lr * p.lr_scale;
+            let step = lr / c1;
             let decay = if p.decay { lr * wd } else { T::zero() };
             for (((w, &g), m), v) in p
                 .value
