@@ -340,7 +340,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Mixture<A, T> {
                 .iter()
                 .map(|&p| if p > T::zero() { p * p.ln() } else { T::zero() })
                 .sum::<T>();
-            for j in 0..k {
+            for (j, &p) in p_n.iter().enumerate() {
                 let f_n = self.fk.cols(j * outputs + n, 1);
                 let s: T = dy_n
                     .iter()
@@ -348,7 +348,6 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Mixture<A, T> {
                     .zip(y_n)
                     .map(|((&d, &f), &y)| d * (f - y))
                     .sum();
-                let p = p_n[j];
                 let ln_p = if p > T::zero() { p.ln() } else { T::zero() };
                 self.grad_alpha[n * k + j] = p / t * s - lambda * p / t * (ln_p + entropy);
             }
