@@ -163,3 +163,62 @@ pub fn two_spirals<T: Real, R: Rng + ?Sized>(
     }
     Ok(Dataset { x, y })
 }
+
+/// Which 1-D regression target [`regression_1d`] samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target1d {
+    /// sin(w x) + |x|: periodic plus piecewise linear.
+    SinPlusAbs {
+        /// Angular frequency w.
+        w: f64,
+    },
+    /// sin(w x) alone (where a periodic activation should help).
+    Sin {
+        /// Angular frequency w.
+        w: f64,
+    },
+    /// |x| alone (where a piecewise-linear activation should help).
+    Abs,
+}
+
+impl Target1d {
+    /// The noiseless target at `x`.
+    pub fn value(self, x: f64) -> f64 {
+        match self {
+            Target1d::SinPlusAbs { w } => (w * x).sin() + x.abs(),
+            Target1d::Sin { w } => (w * x).sin(),
+            Target1d::Abs => x.abs(),
+        }
+    }
+}
+
+/// `n` points with x uniform in [-range, range] and y = target(x) + N(0, noise²).
+///
+/// # Errors
+/// [`Error::ZeroWidth`] for `n == 0`, [`Error::HyperParameter`] for a
+/// non-positive `range`, a negative `noise` or a non-finite frequency.
+pub fn regression_1d<T: Real, R: Rng + ?Sized>(
+    target: Target1d,
+    n: usize,
+    range: f64,
+    noise: f64,
+    rng: &mut R,
+) -> Result<Dataset<T>> {
+    if n == 0 {
+        return Err(Error::ZeroWidth { what: "samples" });
+    }
+    crate::error::check_hyper("range", range, range > 0.0, "finite and > 0")?;
+    crate::error::check_hyper("noise", noise, noise >= 0.0, "finite and >= 0")?;
+    if let Target1d::SinPlusAbs { w } | Target1d::Sin { w } = target {
+        crate::error::check_hyper("frequency", w, true, "finite")?;
+    }
+    let mut x = DMatrix::zeros(n, 1);
+    let mut y = DMatrix::zeros(n, 1);
+    for i in 0..n {
+        let xi = rng.random_range(-range..=range);
+        let e: f64 = StandardNormal.sample(rng);
+        x[(i, 0)] = T::lit(xi);
+        y[(i, 0)] = T::lit(target.value(xi) + noise * e);
+    }
+    Ok(Dataset { x, y })
+}
