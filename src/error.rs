@@ -101,6 +101,39 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// A model file could not be loaded (or a network could not be saved).
+    Model {
+        /// Which kind of problem, one per distinct cause.
+        kind: ModelErrorKind,
+        /// Details: the tensor, field or value involved.
+        detail: String,
+    },
+}
+
+/// The distinct reasons a model file is rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ModelErrorKind {
+    /// The file ends before the data its header declares.
+    Truncated,
+    /// Not a mixact model: not safetensors, or no mixact architecture in its metadata.
+    NotAModel,
+    /// The header or architecture is not valid JSON of the expected form.
+    Malformed,
+    /// A format version this build does not know.
+    UnknownVersion,
+    /// The file stores another float type than the one asked for.
+    WrongFloatType,
+    /// An activation name the activation set does not know.
+    UnknownActivation,
+    /// Tensors and architecture disagree (missing, extra or mis-shaped tensors, widths that do not chain).
+    InconsistentShape,
+    /// A parameter is NaN or infinite (allowed only with `LoadOptions::allow_non_finite`).
+    NonFinite,
+    /// A declared size is beyond what the format or this build accepts.
+    TooLarge,
+    /// The network holds a layer type that model files cannot describe.
+    UnsupportedLayer,
 }
 
 impl Error {
@@ -209,6 +242,7 @@ impl fmt::Display for Error {
             }
             Error::Io { path, message } => write!(f, "{path}: {message}"),
             Error::Format { location, message } => write!(f, "{location}: {message}"),
+            Error::Model { kind, detail } => write!(f, "model file: {kind:?}: {detail}"),
         }
     }
 }

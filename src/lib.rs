@@ -71,6 +71,8 @@ mod error;
 #[doc(hidden)]
 pub mod fastmath;
 pub mod init;
+#[cfg(feature = "io")]
+mod io;
 mod layer;
 mod loss;
 pub mod mask;
@@ -87,7 +89,9 @@ pub use activation::{Act, ActivationSet, Fan};
 pub use concat::Concat;
 pub use data::Dataset;
 pub use dense::Dense;
-pub use error::{Error, Result};
+pub use error::{Error, ModelErrorKind, Result};
+#[cfg(feature = "io")]
+pub use io::LoadOptions;
 pub use layer::{Layer, Param};
 pub use loss::Loss;
 pub use matrix::MatRef;

@@ -179,6 +179,26 @@ impl<A: ActivationSet, T: Real> Mixture<A, T> {
         self.affine.weight.clone()
     }
 
+    /// The biases. Copies.
+    pub fn bias(&self) -> Vec<T> {
+        self.affine.bias.clone()
+    }
+
+    /// The softmax temperature τ.
+    pub fn temperature(&self) -> T {
+        self.temperature
+    }
+
+    /// The entropy penalty λ.
+    pub fn entropy_penalty(&self) -> T {
+        self.entropy_penalty
+    }
+
+    /// The learning-rate factor of the logits.
+    pub fn alpha_lr_scale(&self) -> T {
+        self.alpha_lr_scale
+    }
+
     /// The logits α (neurons × candidates). Copies.
     pub fn alpha(&self) -> DMatrix<T> {
         let k = self.candidates.len();

@@ -91,6 +91,16 @@ impl<A: ActivationSet, T: Real> Slope<A, T> {
         })
     }
 
+    /// The weights (inputs × outputs). Copies.
+    pub fn weight(&self) -> DMatrix<T> {
+        self.affine.weight.clone()
+    }
+
+    /// The biases. Copies.
+    pub fn bias(&self) -> Vec<T> {
+        self.affine.bias.clone()
+    }
+
     /// The slopes a_n.
     pub fn slopes(&self) -> Vec<T> {
         self.slope.clone()
