@@ -222,3 +222,192 @@ pub fn regression_1d<T: Real, R: Rng + ?Sized>(
     }
     Ok(Dataset { x, y })
 }
+
+/// A k × k checkerboard on [-1, 1]²: `n` uniform points, target 0/1 by the
+/// colour of their square (one column, for binary cross-entropy).
+///
+/// # Errors
+/// [`Error::ZeroWidth`] for `n == 0` or `k == 0`.
+pub fn checkerboard<T: Real, R: Rng + ?Sized>(
+    n: usize,
+    k: usize,
+    rng: &mut R,
+) -> Result<Dataset<T>> {
+    if n == 0 {
+        return Err(Error::ZeroWidth { what: "samples" });
+    }
+    if k == 0 {
+        return Err(Error::ZeroWidth {
+            what: "checkerboard size",
+        });
+    }
+    let mut x = DMatrix::zeros(n, 2);
+    let mut y = DMatrix::zeros(n, 1);
+    let cell = |v: f64| (((v + 1.0) / 2.0 * k as f64) as usize).min(k - 1);
+    for i in 0..n {
+        let (a, b): (f64, f64) = (rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
+        x[(i, 0)] = T::lit(a);
+        x[(i, 1)] = T::lit(b);
+        y[(i, 0)] = T::lit(((cell(a) + cell(b)) % 2) as f64);
+    }
+    Ok(Dataset { x, y })
+}
+
+/// n-bit parity: all 2^n bit vectors (as ±1 inputs), target 1 when an odd
+/// number of bits is set.
+///
+/// # Errors
+/// [`Error::ZeroWidth`] for `bits == 0`, [`Error::HyperParameter`] for more than 20 bits.
+pub fn parity<T: Real>(bits: usize) -> Result<Dataset<T>> {
+    if bits == 0 {
+        return Err(Error::ZeroWidth { what: "bits" });
+    }
+    crate::error::check_hyper("bits", bits as f64, bits <= 20, "at most 20")?;
+    let n = 1usize << bits;
+    let x = DMatrix::from_fn(n, bits, |i, b| {
+        T::lit(if (i >> b) & 1 == 1 { 1.0 } else { -1.0 })
+    });
+    let y = DMatrix::from_fn(n, 1, |i, _| T::lit((i.count_ones() % 2) as f64));
+    Ok(Dataset { x, y })
+}
+
+/// Chooses rows of a [`CsvTable`] by their values.
+pub type RowFilter<'a> = dyn Fn(&[f64]) -> bool + 'a;
+
+/// A table read from a CSV file: a header line, then numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvTable {
+    /// Column names from the header line.
+    pub headers: Vec<String>,
+    /// Values, row by row (each row has `headers.len()` values).
+    pub rows: Vec<Vec<f64>>,
+}
+
+impl CsvTable {
+    /// The index of column `name`.
+    ///
+    /// # Errors
+    /// [`Error::Format`] when there is no such column.
+    pub fn column(&self, name: &str) -> Result<usize> {
+        self.headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| Error::Format {
+                location: "CSV header".into(),
+                message: format!(
+                    "no column named \"{name}\" (columns: {})",
+                    self.headers.join(", ")
+                ),
+            })
+    }
+
+    /// A classification data set: every column but `label` and `exclude` is a
+    /// feature (scaled by `scale`), `label` holds class indices 0..classes.
+    /// `keep` chooses rows (for example by a split column); `None` keeps all.
+    ///
+    /// # Errors
+    /// [`Error::Format`] for a missing column or a label that is not a
+    /// non-negative integer; as [`Dataset::classification`].
+    pub fn classification<T: Real>(
+        &self,
+        label: &str,
+        exclude: &[&str],
+        scale: f64,
+        keep: Option<&RowFilter<'_>>,
+    ) -> Result<Dataset<T>> {
+        let li = self.column(label)?;
+        let skip: Vec<usize> = exclude
+            .iter()
+            .map(|c| self.column(c))
+            .collect::<Result<_>>()?;
+        let features: Vec<usize> = (0..self.headers.len())
+            .filter(|c| *c != li && !skip.contains(c))
+            .collect();
+        let rows: Vec<&Vec<f64>> = self
+            .rows
+            .iter()
+            .filter(|r| keep.is_none_or(|k| k(r)))
+            .collect();
+        let mut labels = Vec::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            let l = r[li];
+            if l < 0.0 || l.fract() != 0.0 || !l.is_finite() {
+                return Err(Error::Format {
+                    location: format!("row {}", i + 2),
+                    message: format!("label {l} is not a class index"),
+                });
+            }
+            labels.push(l as usize);
+        }
+        let classes = labels.iter().max().map_or(0, |m| m + 1);
+        let x = DMatrix::from_fn(rows.len(), features.len(), |i, j| {
+            T::lit(rows[i][features[j]] * scale)
+        });
+        Dataset::classification(x, &labels, classes)
+    }
+}
+
+/// Reads a CSV file (gzip-compressed when it starts with gzip's magic bytes):
+/// a header line, then rows of numbers, comma separated.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read or decompressed; [`Error::Format`]
+/// naming the line for a row of the wrong length or a value that is not a number.
+#[cfg(feature = "io")]
+pub fn read_csv(path: impl AsRef<std::path::Path>) -> Result<CsvTable> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let io = |e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let raw = std::fs::read(path).map_err(io)?;
+    let text = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut s = String::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_string(&mut s)
+            .map_err(io)?;
+        s
+    } else {
+        String::from_utf8(raw)
+            .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?
+    };
+    parse_csv(&text, &path.display().to_string())
+}
+
+/// Parses CSV text (see [`read_csv`]); `source` names it in errors.
+///
+/// # Errors
+/// [`Error::Format`] for an empty text, a row of the wrong length or a value that is not a number.
+pub fn parse_csv(text: &str, source: &str) -> Result<CsvTable> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or_else(|| Error::Format {
+        location: source.into(),
+        message: "empty file, expected a header line".into(),
+    })?;
+    let headers: Vec<String> = header.split(',').map(|h| h.trim().to_string()).collect();
+    let mut rows = Vec::new();
+    for (n, line) in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        if fields.len() != headers.len() {
+            return Err(Error::Format {
+                location: format!("{source}:{}", n + 1),
+                message: format!("{} fields, the header has {}", fields.len(), headers.len()),
+            });
+        }
+        let row = fields
+            .iter()
+            .map(|f| {
+                f.trim().parse::<f64>().map_err(|_| Error::Format {
+                    location: format!("{source}:{}", n + 1),
+                    message: format!("\"{}\" is not a number", f.trim()),
+                })
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        rows.push(row);
+    }
+    Ok(CsvTable { headers, rows })
+}

@@ -63,6 +63,7 @@ struct ReadmeDoctest;
 
 pub mod activation;
 mod affine;
+pub mod compare;
 mod concat;
 mod cpu;
 pub mod data;

@@ -1,0 +1,249 @@
+//! Is mixing activations better? The standard layout-comparison suite.
+//!
+//! ```text
+//! cargo run --release --example compare_layouts                 # quick: 5 seeds, fixed lr, < 3 min, no claims
+//! cargo run --release --example compare_layouts -- --standard   # 20 seeds, lr tuned on validation seeds
+//! cargo run --release --example compare_layouts -- --full       # 50 seeds, longer training
+//! cargo run --release --example compare_layouts -- --standard --shard 0/4 --out shard0
+//! cargo run --release --example compare_layouts -- --merge shard0 shard1 shard2 shard3 --out report
+//! ```
+//! Options: `--out DIR` (default `target/mixact-report`), `--workers N` (default 2).
+//! The report is `DIR/report.md`, with `results.csv` and PNG plots beside it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mixact::compare::{
+    read_results, run_suite, write_report, write_results, Config, Hidden, Results, Shard,
+    SuiteOptions, Task,
+};
+use mixact::data::Target1d;
+use mixact::Act;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Quick,
+    Standard,
+    Full,
+}
+
+struct Args {
+    mode: Mode,
+    out: PathBuf,
+    workers: usize,
+    shard: Option<Shard>,
+    merge: Vec<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        mode: Mode::Quick,
+        out: PathBuf::from("target/mixact-report"),
+        workers: 2,
+        shard: None,
+        merge: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1).peekable();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => args.mode = Mode::Quick,
+            "--standard" => args.mode = Mode::Standard,
+            "--full" => args.mode = Mode::Full,
+            "--out" => args.out = it.next().ok_or("--out needs a folder")?.into(),
+            "--workers" => {
+                args.workers = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&w| w > 0)
+                    .ok_or("--workers needs a positive number")?
+            }
+            "--shard" => {
+                let s = it.next().ok_or("--shard needs i/n")?;
+                args.shard = Some(Shard::parse(&s).map_err(|e| e.to_string())?);
+            }
+            "--merge" => {
+                while let Some(d) = it.peek() {
+                    if d.starts_with("--") {
+                        break;
+                    }
+                    args.merge.push(it.next().unwrap_or_default().into());
+                }
+                if args.merge.is_empty() {
+                    return Err("--merge needs at least one folder".into());
+                }
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn tasks(mode: Mode) -> mixact::Result<Vec<Task>> {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let long = if mode == Mode::Full { 2 } else { 1 };
+    Ok(vec![
+        Task::two_spirals(1.5, 0.05, 500).with_epochs(150 * long),
+        Task::checkerboard(4, 1000).with_epochs(150 * long),
+        Task::regression("sin6x+abs", Target1d::SinPlusAbs { w: 6.0 }, 500).with_epochs(150 * long),
+        Task::regression("sin6x", Target1d::Sin { w: 6.0 }, 500).with_epochs(150 * long),
+        Task::regression("abs", Target1d::Abs, 500).with_epochs(150 * long),
+        Task::parity(8)?.with_epochs(200 * long),
+        Task::digits(format!("{data}/digits8x8.csv.gz"))?.with_epochs(40 * long),
+        Task::mnist1d(format!("{data}/mnist1d.csv.gz"))?.with_epochs(40 * long),
+    ])
+}
+
+fn configs() -> Vec<Config<Act>> {
+    use Act::*;
+    let four = vec![Relu, Tanh, Sigmoid, Gelu];
+    let relu_sin = vec![Relu, Sin];
+    vec![
+        Config::new(Hidden::Dense(Relu), 2),
+        Config::new(Hidden::Dense(Tanh), 2),
+        Config::new(Hidden::Dense(Sigmoid), 2),
+        Config::new(Hidden::Dense(Gelu), 2),
+        Config::new(Hidden::Dense(Sin), 2),
+        Config::new(Hidden::Interleaved(four.clone()), 2),
+        Config::new(Hidden::Interleaved(relu_sin.clone()), 2),
+        Config::new(Hidden::Random(four), 2),
+        Config::new(Hidden::Random(relu_sin), 2),
+        Config::new(Hidden::Branches(vec![Relu, Tanh]), 2),
+        Config::new(Hidden::DeepBranches(vec![Relu, Tanh]), 2),
+        Config::new(Hidden::Mixture(vec![Relu, Tanh, Sin, Gelu]), 2),
+        Config::new(Hidden::Slope(Tanh), 2),
+    ]
+}
+
+fn options(mode: Mode, workers: usize) -> SuiteOptions {
+    let (seeds, tuning, grid) = match mode {
+        Mode::Quick => (5, 0, vec![0.01]),
+        Mode::Standard => (20, 3, vec![0.003, 0.01, 0.03]),
+        Mode::Full => (50, 5, vec![0.001, 0.003, 0.01, 0.03]),
+    };
+    SuiteOptions {
+        seeds: (0..seeds).collect(),
+        tuning_seeds: (1000..1000 + tuning).collect(),
+        lr_grid: grid,
+        epochs: 100,
+        batch_size: 32,
+        base_width: 32,
+        workers,
+    }
+}
+
+fn protocol(mode: Mode, opts: &SuiteOptions, tasks: &[Task]) -> String {
+    let mode_line = match mode {
+        Mode::Quick => "**Quick mode: 5 seeds, fixed learning rate. A smoke test of the pipeline; it makes no claims.** \
+Run `cargo run --release --example compare_layouts -- --standard` for the evidence.",
+        Mode::Standard => "Standard mode: 20 paired seeds, learning rate tuned per task and configuration on separate validation seeds.",
+        Mode::Full => "Full mode: 50 paired seeds, longer training, a wider learning-rate grid tuned on validation seeds.",
+    };
+    let epochs: Vec<String> = tasks
+        .iter()
+        .map(|t| format!("{} {}", t.name(), t.epochs().unwrap_or(opts.epochs)))
+        .collect();
+    format!(
+        "{mode_line}\n\n## Protocol\n\n\
+- Tasks: two spirals (1.5 turns, noise 0.05), 4 x 4 checkerboard, 1-D regression sin(6x) + |x| with the controls \
+sin(6x) and |x| (x in [-2, 2]), 8-bit parity, digits 8x8 and MNIST-1D (shipped under `data/`, see `data/PROVENANCE.md`).\n\
+- Networks: inputs -> 2 hidden layers -> linear output; every configuration's hidden width is chosen so its parameter \
+count is closest to that of the relu network of width {} (the `params` column states it).\n\
+- Paired seeds {:?}: a seed fixes the data split, the batch order and the initial weights (where shapes match).\n\
+- Training: Adam, batch {}, epochs per task: {}. Learning rate: {}.\n\
+- Metric: test accuracy (classification), test MSE (regression). The decisive comparison is against the best \
+homogeneous activation chosen on the validation split, not against relu.\n\
+- Statistics: mean ± sd over seeds; paired difference with a 95% bootstrap interval; Wilcoxon signed-rank p-value, \
+Holm-corrected across all decisive comparisons; wins / ties / losses across tasks. Wall time per step and parameter \
+count are beside every result.",
+        opts.base_width,
+        (opts.seeds.first().copied().unwrap_or(0), opts.seeds.last().copied().unwrap_or(0)),
+        opts.batch_size,
+        epochs.join(", "),
+        if opts.tuning_seeds.is_empty() {
+            format!("fixed at {}", opts.lr_grid[0])
+        } else {
+            format!("best of {:?} by mean validation score over tuning seeds {:?}", opts.lr_grid, opts.tuning_seeds)
+        },
+    )
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let tasks = tasks(args.mode).map_err(|e| e.to_string())?;
+    let opts = options(args.mode, args.workers);
+    let protocol_text = protocol(args.mode, &opts, &tasks);
+    if !args.merge.is_empty() {
+        let mut merged = Results::default();
+        for d in &args.merge {
+            merged.merge(read_results(d).map_err(|e| e.to_string())?);
+        }
+        let text =
+            std::fs::read_to_string(args.merge[0].join("protocol.md")).unwrap_or(protocol_text);
+        let analysis = write_report(&args.out, &merged, &text).map_err(|e| e.to_string())?;
+        print_verdicts(&analysis, &args.out);
+        return Ok(());
+    }
+    let configs = configs();
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} task x configuration pairs, eta {eta}",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let start = Instant::now();
+    let results = run_suite(&tasks, &configs, &opts, shard, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
+    std::fs::write(args.out.join("protocol.md"), &protocol_text).map_err(|e| e.to_string())?;
+    if args.shard.is_some() {
+        write_results(&args.out, &results).map_err(|e| e.to_string())?;
+        println!(
+            "shard {}/{}: {} runs in {:.0} s, rows written to {}",
+            shard.index,
+            shard.count,
+            results.runs.len(),
+            start.elapsed().as_secs_f64(),
+            args.out.display()
+        );
+        return Ok(());
+    }
+    let analysis = write_report(&args.out, &results, &protocol_text).map_err(|e| e.to_string())?;
+    println!(
+        "{} runs in {:.0} s",
+        results.runs.len(),
+        start.elapsed().as_secs_f64()
+    );
+    print_verdicts(&analysis, &args.out);
+    Ok(())
+}
+
+fn print_verdicts(analysis: &mixact::compare::Analysis, out: &std::path::Path) {
+    println!(
+        "\n{:<40} {:>5} {:>5} {:>7}  verdict",
+        "configuration", "wins", "ties", "losses"
+    );
+    for v in &analysis.verdicts {
+        println!(
+            "{:<40} {:>5} {:>5} {:>7}  {}",
+            v.config, v.wins, v.ties, v.losses, v.verdict
+        );
+    }
+    println!("\nreport: {}", out.join("report.md").display());
+}

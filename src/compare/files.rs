@@ -1,0 +1,208 @@
+//! The suite's CSV files: what a run writes, and what `--merge` reads back.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::config::Family;
+use super::run::{CurvePoint, GroupStat, Results, RunRecord, SurfacePoint};
+use crate::error::{Error, Result};
+
+const RUNS: &str = "results.csv";
+const CURVES: &str = "curves.csv";
+const SURFACES: &str = "surfaces.csv";
+const GROUPS: &str = "groups.csv";
+
+const RUN_HEADER: &str = "task,metric,config,family,seed,lr,width,params,test_metric,valid_metric,final_loss,steps,us_per_step";
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn check_name(s: &str) -> Result<()> {
+    if s.contains([',', '\n', '"']) {
+        return Err(Error::Format {
+            location: "results".into(),
+            message: format!("name \"{s}\" contains a comma, quote or newline"),
+        });
+    }
+    Ok(())
+}
+
+/// Writes `results.csv`, `curves.csv`, `surfaces.csv` and `groups.csv` into `dir` (created if needed).
+///
+/// # Errors
+/// [`Error::Io`] when the folder or a file cannot be written; [`Error::Format`]
+/// for a task or configuration name containing a comma.
+pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let mut runs = format!("{RUN_HEADER}\n");
+    for x in &r.runs {
+        check_name(&x.task)?;
+        check_name(&x.config)?;
+        let _ = writeln!(
+            runs,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            x.task,
+            x.metric,
+            x.config,
+            x.family.name(),
+            x.seed,
+            x.lr,
+            x.width,
+            x.params,
+            x.test_metric,
+            x.valid_metric,
+            x.final_loss,
+            x.steps,
+            x.us_per_step
+        );
+    }
+    let mut curves = String::from("task,config,seed,epoch,loss\n");
+    for x in &r.curves {
+        let _ = writeln!(
+            curves,
+            "{},{},{},{},{}",
+            x.task, x.config, x.seed, x.epoch, x.loss
+        );
+    }
+    let mut surfaces = String::from("task,config,x,y,value\n");
+    for x in &r.surfaces {
+        let _ = writeln!(
+            surfaces,
+            "{},{},{},{},{}",
+            x.task, x.config, x.x, x.y, x.value
+        );
+    }
+    let mut groups =
+        String::from("task,config,seed,layer,activation,neurons,flat_fraction,ablation_drop\n");
+    for x in &r.groups {
+        let _ = writeln!(
+            groups,
+            "{},{},{},{},{},{},{},{}",
+            x.task,
+            x.config,
+            x.seed,
+            x.layer,
+            x.activation,
+            x.neurons,
+            x.flat_fraction,
+            x.ablation_drop
+        );
+    }
+    for (name, text) in [
+        (RUNS, runs),
+        (CURVES, curves),
+        (SURFACES, surfaces),
+        (GROUPS, groups),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| io_err(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Splits CSV text into header-checked rows of string fields.
+fn rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_err(path, e))?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    if header != expected_header {
+        return Err(Error::Format {
+            location: path.display().to_string(),
+            message: format!("header \"{header}\", expected \"{expected_header}\""),
+        });
+    }
+    let width = expected_header.split(',').count();
+    lines
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| {
+            let f: Vec<String> = l.split(',').map(str::to_string).collect();
+            if f.len() == width {
+                Ok(f)
+            } else {
+                Err(Error::Format {
+                    location: format!("{}:{}", path.display(), i + 2),
+                    message: format!("{} fields, expected {width}", f.len()),
+                })
+            }
+        })
+        .collect()
+}
+
+fn num<T: std::str::FromStr>(path: &Path, field: &str) -> Result<T> {
+    field.parse().map_err(|_| Error::Format {
+        location: path.display().to_string(),
+        message: format!("\"{field}\" is not a number"),
+    })
+}
+
+/// Reads the files [`write_results`] wrote.
+///
+/// # Errors
+/// [`Error::Io`] for a missing file, [`Error::Format`] for a malformed one.
+pub fn read_results(dir: &Path) -> Result<Results> {
+    let mut r = Results::default();
+    let p = dir.join(RUNS);
+    for f in rows(&p, RUN_HEADER)? {
+        r.runs.push(RunRecord {
+            task: f[0].clone(),
+            metric: f[1].clone(),
+            config: f[2].clone(),
+            family: Family::from_name(&f[3]).ok_or_else(|| Error::Format {
+                location: p.display().to_string(),
+                message: format!("unknown family \"{}\"", f[3]),
+            })?,
+            seed: num(&p, &f[4])?,
+            lr: num(&p, &f[5])?,
+            width: num(&p, &f[6])?,
+            params: num(&p, &f[7])?,
+            test_metric: num(&p, &f[8])?,
+            valid_metric: num(&p, &f[9])?,
+            final_loss: num(&p, &f[10])?,
+            steps: num(&p, &f[11])?,
+            us_per_step: num(&p, &f[12])?,
+        });
+    }
+    let p = dir.join(CURVES);
+    for f in rows(&p, "task,config,seed,epoch,loss")? {
+        r.curves.push(CurvePoint {
+            task: f[0].clone(),
+            config: f[1].clone(),
+            seed: num(&p, &f[2])?,
+            epoch: num(&p, &f[3])?,
+            loss: num(&p, &f[4])?,
+        });
+    }
+    let p = dir.join(SURFACES);
+    for f in rows(&p, "task,config,x,y,value")? {
+        r.surfaces.push(SurfacePoint {
+            task: f[0].clone(),
+            config: f[1].clone(),
+            x: num(&p, &f[2])?,
+            y: num(&p, &f[3])?,
+            value: num(&p, &f[4])?,
+        });
+    }
+    let p = dir.join(GROUPS);
+    for f in rows(
+        &p,
+        "task,config,seed,layer,activation,neurons,flat_fraction,ablation_drop",
+    )? {
+        r.groups.push(GroupStat {
+            task: f[0].clone(),
+            config: f[1].clone(),
+            seed: num(&p, &f[2])?,
+            layer: num(&p, &f[3])?,
+            activation: f[4].clone(),
+            neurons: num(&p, &f[5])?,
+            flat_fraction: num(&p, &f[6])?,
+            ablation_drop: num(&p, &f[7])?,
+        });
+    }
+    r.sort();
+    Ok(r)
+}

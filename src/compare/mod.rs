@@ -1,0 +1,125 @@
+//! The layout-comparison suite: is mixing activations better, at equal
+//! parameter count, against the best single activation, over paired seeds?
+//!
+//! Point it at your own data ([`Task::from_dataset`]) and your own layouts
+//! ([`Config`]), or run the standard suite with
+//! `cargo run --release --example compare_layouts`.
+//!
+//! 1. [`run_suite`] trains every configuration on every task over the seeds
+//!    (a seed fixes the split, the batch order and the initial weights),
+//!    matching each configuration's width to the same parameter budget and
+//!    optionally tuning the learning rate on separate validation seeds;
+//! 2. [`analyse`] compares each non-homogeneous configuration with the best
+//!    homogeneous one per task (chosen on validation data): Wilcoxon
+//!    signed-rank, Holm correction, bootstrap intervals, and a verdict by the
+//!    pre-stated [`RULES`];
+//! 3. [`write_report`] writes `report.md`, the CSV files and (feature `plots`) PNG plots.
+//!
+//! Runs split into shards ([`Shard`]) whose result folders [`read_results`]
+//! reads back and [`Results::merge`] joins, so a sweep can run as an array job.
+//!
+//! # Example
+//! ```no_run
+//! use mixact::compare::{analyse, run_suite, write_report, Config, Hidden, Shard, SuiteOptions, Task};
+//! use mixact::Act;
+//!
+//! let tasks = vec![Task::two_spirals(1.5, 0.05, 400), Task::checkerboard(4, 2000)];
+//! let configs = vec![
+//!     Config::new(Hidden::Dense(Act::Relu), 2),
+//!     Config::new(Hidden::Dense(Act::Tanh), 2),
+//!     Config::new(Hidden::Interleaved(vec![Act::Relu, Act::Tanh]), 2),
+//! ];
+//! let opts = SuiteOptions {
+//!     seeds: (0..10).collect(), tuning_seeds: vec![], lr_grid: vec![0.01],
+//!     epochs: 100, batch_size: 32, base_width: 32, workers: 2,
+//! };
+//! let results = run_suite(&tasks, &configs, &opts, Shard::ALL, &|_, _| {})?;
+//! write_report("target/my-report".as_ref(), &results, "my protocol")?;
+//! println!("{:?}", analyse(&results).verdicts);
+//! # Ok::<(), mixact::Error>(())
+//! ```
+
+mod config;
+mod files;
+#[cfg(feature = "plots")]
+pub mod plot;
+mod report;
+mod run;
+pub mod stats;
+mod task;
+
+use std::path::Path;
+
+pub use config::{Config, Family, Hidden};
+pub use files::{read_results, write_results};
+pub use report::{analyse, render_markdown, Analysis, Comparison, Outcome, Verdict, ALPHA, RULES};
+pub use run::{
+    run_suite, CurvePoint, GroupStat, Results, RunRecord, Shard, SuiteOptions, SurfacePoint,
+};
+pub use task::{PlotKind, Split, Task};
+
+use crate::error::{Error, Result};
+
+/// Writes the CSV files, the plots (feature `plots`) and `report.md` into `dir`.
+/// Returns the analysis the report states.
+///
+/// # Errors
+/// [`Error::Io`] when the folder or a file cannot be written.
+pub fn write_report(dir: &Path, results: &Results, protocol: &str) -> Result<Analysis> {
+    write_results(dir, results)?;
+    let analysis = analyse(results);
+    let plots = draw_plots(dir, results, &analysis)?;
+    let md = render_markdown(results, &analysis, protocol, &plots);
+    let path = dir.join("report.md");
+    std::fs::write(&path, md).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(analysis)
+}
+
+#[cfg(not(feature = "plots"))]
+fn draw_plots(_dir: &Path, _results: &Results, _analysis: &Analysis) -> Result<Vec<String>> {
+    Ok(Vec::new())
+}
+
+#[cfg(feature = "plots")]
+fn draw_plots(dir: &Path, results: &Results, analysis: &Analysis) -> Result<Vec<String>> {
+    let mut tasks: Vec<String> = Vec::new();
+    let mut configs: Vec<String> = Vec::new();
+    for r in &results.runs {
+        if !tasks.contains(&r.task) {
+            tasks.push(r.task.clone());
+        }
+        if !configs.contains(&r.config) {
+            configs.push(r.config.clone());
+        }
+    }
+    let mut files = Vec::new();
+    for t in &tasks {
+        files.push(plot::learning_curves(dir, results, t, &configs)?);
+        let Some(base) = analysis.baselines.get(t) else {
+            continue;
+        };
+        // The best non-homogeneous configuration on this task, by mean paired difference.
+        let best_mixed = analysis
+            .comparisons
+            .iter()
+            .filter(|c| &c.task == t && c.mean_diff.is_finite())
+            .max_by(|a, b| a.mean_diff.total_cmp(&b.mean_diff))
+            .map(|c| c.config.clone());
+        let has_surface = results.surfaces.iter().any(|p| &p.task == t);
+        if let (Some(mixed), true) = (best_mixed, has_surface) {
+            let two_d = results.surfaces.iter().any(|p| &p.task == t && p.y != 0.0);
+            files.push(if two_d {
+                plot::decision_regions(dir, results, t, base, &mixed)?
+            } else {
+                plot::fitted_curves(dir, results, t, &[base.clone(), mixed])?
+            });
+        }
+    }
+    if !results.groups.is_empty() {
+        files.push(plot::activation_groups(dir, results)?);
+    }
+    Ok(files)
+}

@@ -1,0 +1,372 @@
+//! PNG plots of a comparison (feature `plots`): learning curves with seed
+//! bands, decision regions, fitted curves, and activation-group statistics.
+//!
+//! Text is rendered in pure Rust from the bundled DejaVu Sans, so plotting
+//! needs no system font library.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+
+use super::run::Results;
+use crate::error::{Error, Result};
+
+const FONT: &str = "sans-serif";
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+        // The bundled font is valid; if registration failed, text would be
+        // missing from the plots, which the drawing call then reports.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, bytes);
+    });
+}
+
+fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: format!("plotting failed: {e}"),
+    }
+}
+
+fn color(i: usize) -> RGBColor {
+    const COLORS: [RGBColor; 10] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
+    ];
+    COLORS[i % COLORS.len()]
+}
+
+/// File-name-safe form of a name.
+pub fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Mean training loss per epoch of each configuration on `task`, with a
+/// band from the lowest to the highest seed. Returns the file name written in `dir`.
+///
+/// # Errors
+/// [`Error::Io`] when the image cannot be drawn or written.
+pub fn learning_curves(
+    dir: &Path,
+    results: &Results,
+    task: &str,
+    configs: &[String],
+) -> Result<String> {
+    register_font();
+    let name = format!("curves_{}.png", slug(task));
+    let path = dir.join(&name);
+    // config -> epoch -> losses over seeds
+    let mut series: BTreeMap<&str, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
+    for p in results
+        .curves
+        .iter()
+        .filter(|p| p.task == task && p.loss.is_finite())
+    {
+        if configs.contains(&p.config) {
+            series
+                .entry(&p.config)
+                .or_default()
+                .entry(p.epoch)
+                .or_default()
+                .push(p.loss);
+        }
+    }
+    let max_epoch = series
+        .values()
+        .flat_map(|e| e.keys())
+        .max()
+        .copied()
+        .unwrap_or(1)
+        .max(1);
+    let ymax = series
+        .values()
+        .flat_map(|e| e.values().flatten())
+        .copied()
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
+    let root = BitMapBackend::new(&path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(&path, e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{task}: training loss (mean, band = min..max over seeds)"),
+            (FONT, 20),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..max_epoch as f64, 0.0..ymax * 1.02)
+        .map_err(|e| plot_err(&path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("loss")
+        .label_style((FONT, 13))
+        .draw()
+        .map_err(|e| plot_err(&path, e))?;
+    for (i, c) in configs.iter().enumerate() {
+        let Some(epochs) = series.get(c.as_str()) else {
+            continue;
+        };
+        let col = color(i);
+        let lo: Vec<(f64, f64)> = epochs
+            .iter()
+            .map(|(&e, v)| (e as f64, v.iter().copied().fold(f64::INFINITY, f64::min)))
+            .collect();
+        let hi: Vec<(f64, f64)> = epochs
+            .iter()
+            .map(|(&e, v)| {
+                (
+                    e as f64,
+                    v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                )
+            })
+            .collect();
+        let band: Vec<(f64, f64)> = lo.iter().copied().chain(hi.iter().rev().copied()).collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(band, col.mix(0.15))))
+            .map_err(|e| plot_err(&path, e))?;
+        let mean: Vec<(f64, f64)> = epochs
+            .iter()
+            .map(|(&e, v)| (e as f64, v.iter().sum::<f64>() / v.len() as f64))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(mean, col.stroke_width(2)))
+            .map_err(|e| plot_err(&path, e))?
+            .label(c.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| plot_err(&path, e))?;
+    root.present().map_err(|e| plot_err(&path, e))?;
+    Ok(name)
+}
+
+/// Decision regions (probability of class 1 on [-1.2, 1.2]², first seed) of
+/// two configurations side by side.
+///
+/// # Errors
+/// [`Error::Io`] when the image cannot be drawn or written.
+pub fn decision_regions(
+    dir: &Path,
+    results: &Results,
+    task: &str,
+    left: &str,
+    right: &str,
+) -> Result<String> {
+    register_font();
+    let name = format!("regions_{}.png", slug(task));
+    let path = dir.join(&name);
+    let root = BitMapBackend::new(&path, (1000, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(&path, e))?;
+    let (a, b) = root.split_horizontally(500);
+    for (area, config) in [(a, left), (b, right)] {
+        let points: Vec<_> = results
+            .surfaces
+            .iter()
+            .filter(|p| p.task == task && p.config == config)
+            .collect();
+        let mut chart = ChartBuilder::on(&area)
+            .caption(format!("{task}: {config}"), (FONT, 18))
+            .margin(10)
+            .x_label_area_size(28)
+            .y_label_area_size(36)
+            .build_cartesian_2d(-1.2..1.2, -1.2..1.2)
+            .map_err(|e| plot_err(&path, e))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .label_style((FONT, 12))
+            .draw()
+            .map_err(|e| plot_err(&path, e))?;
+        let step = 2.4 / 63.0;
+        chart
+            .draw_series(points.iter().map(|p| {
+                let v = p.value.clamp(0.0, 1.0);
+                let c = RGBColor(
+                    (255.0 * v) as u8,
+                    (90.0 + 60.0 * (1.0 - (2.0 * v - 1.0).abs())) as u8,
+                    (255.0 * (1.0 - v)) as u8,
+                );
+                Rectangle::new(
+                    [
+                        (p.x - step / 2.0, p.y - step / 2.0),
+                        (p.x + step / 2.0, p.y + step / 2.0),
+                    ],
+                    c.filled(),
+                )
+            }))
+            .map_err(|e| plot_err(&path, e))?;
+    }
+    root.present().map_err(|e| plot_err(&path, e))?;
+    Ok(name)
+}
+
+/// The fitted 1-D curves (first seed) of the given configurations.
+///
+/// # Errors
+/// [`Error::Io`] when the image cannot be drawn or written.
+pub fn fitted_curves(
+    dir: &Path,
+    results: &Results,
+    task: &str,
+    configs: &[String],
+) -> Result<String> {
+    register_font();
+    let name = format!("fit_{}.png", slug(task));
+    let path = dir.join(&name);
+    let pts: Vec<_> = results.surfaces.iter().filter(|p| p.task == task).collect();
+    let (xmin, xmax) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.x), b.max(p.x))
+        });
+    let (ymin, ymax) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.value), b.max(p.value))
+        });
+    if !xmin.is_finite() {
+        return Err(plot_err(&path, "no curve data for this task"));
+    }
+    let pad = 0.05 * (ymax - ymin).max(1e-6);
+    let root = BitMapBackend::new(&path, (900, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(&path, e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{task}: fitted curves (first seed)"), (FONT, 20))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(50)
+        .build_cartesian_2d(xmin..xmax, (ymin - pad)..(ymax + pad))
+        .map_err(|e| plot_err(&path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("x")
+        .y_desc("prediction")
+        .label_style((FONT, 13))
+        .draw()
+        .map_err(|e| plot_err(&path, e))?;
+    for (i, c) in configs.iter().enumerate() {
+        let line: Vec<(f64, f64)> = pts
+            .iter()
+            .filter(|p| &p.config == c)
+            .map(|p| (p.x, p.value))
+            .collect();
+        let col = color(i);
+        chart
+            .draw_series(LineSeries::new(line, col.stroke_width(2)))
+            .map_err(|e| plot_err(&path, e))?
+            .label(c.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| plot_err(&path, e))?;
+    root.present().map_err(|e| plot_err(&path, e))?;
+    Ok(name)
+}
+
+/// Per activation group of the mixed networks (averaged over tasks, seeds and
+/// layers): the flat (dead or saturated) fraction, and the score drop when the
+/// group is zeroed.
+///
+/// # Errors
+/// [`Error::Io`] when the image cannot be drawn or written.
+pub fn activation_groups(dir: &Path, results: &Results) -> Result<String> {
+    register_font();
+    let name = "activation_groups.png".to_string();
+    let path = dir.join(&name);
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for g in &results.groups {
+        let k = (g.config.clone(), g.activation.clone());
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let stat = |k: &(String, String), f: &dyn Fn(&super::run::GroupStat) -> f64| {
+        let v: Vec<f64> = results
+            .groups
+            .iter()
+            .filter(|g| g.config == k.0 && g.activation == k.1)
+            .map(f)
+            .collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    let flat: Vec<f64> = keys.iter().map(|k| stat(k, &|g| g.flat_fraction)).collect();
+    let drop: Vec<f64> = keys.iter().map(|k| stat(k, &|g| g.ablation_drop)).collect();
+    let root = BitMapBackend::new(&path, (1000, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(&path, e))?;
+    let (top, bottom) = root.split_vertically(280);
+    let n = keys.len().max(1) as f64;
+    let labels: Vec<String> = keys.iter().map(|(c, a)| format!("{a} in {c}")).collect();
+    for (area, values, title) in [
+        (
+            top,
+            &flat,
+            "flat fraction (|f'(z)| < 0.01: dead or saturated)",
+        ),
+        (
+            bottom,
+            &drop,
+            "score drop when the group's outputs are zeroed",
+        ),
+    ] {
+        let lo = values.iter().copied().fold(0.0_f64, f64::min);
+        let hi = values
+            .iter()
+            .copied()
+            .fold(0.0_f64, f64::max)
+            .max(lo + 1e-6);
+        let mut chart = ChartBuilder::on(&area)
+            .caption(title, (FONT, 16))
+            .margin(8)
+            .x_label_area_size(24)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..n, lo..hi * 1.1)
+            .map_err(|e| plot_err(&path, e))?;
+        let labels = labels.clone();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(keys.len())
+            .x_label_formatter(&move |x| {
+                let i = x.floor() as usize;
+                labels.get(i).cloned().unwrap_or_default()
+            })
+            .label_style((FONT, 10))
+            .draw()
+            .map_err(|e| plot_err(&path, e))?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, &v)| {
+                Rectangle::new(
+                    [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, v)],
+                    color(i).filled(),
+                )
+            }))
+            .map_err(|e| plot_err(&path, e))?;
+    }
+    root.present().map_err(|e| plot_err(&path, e))?;
+    Ok(name)
+}

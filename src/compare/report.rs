@@ -1,0 +1,464 @@
+//! From results to an answer: paired comparisons against the best homogeneous
+//! activation, and a verdict written by pre-stated rules.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::config::Family;
+use super::run::Results;
+use super::stats::{bootstrap_ci, holm, mean_sd, minimum_detectable_effect, wilcoxon_signed_rank};
+
+/// Significance level of every test (after Holm's correction).
+pub const ALPHA: f64 = 0.05;
+
+/// The outcome of one paired comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Significantly better than the best homogeneous activation.
+    Win,
+    /// No significant difference.
+    Tie,
+    /// Significantly worse.
+    Loss,
+}
+
+/// One configuration on one task against that task's best homogeneous configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// Task.
+    pub task: String,
+    /// Configuration compared.
+    pub config: String,
+    /// The baseline it was compared with.
+    pub baseline: String,
+    /// Pairs (seeds where both runs finished).
+    pub pairs: usize,
+    /// Mean paired difference of the score (accuracy, or −MSE: positive is better).
+    pub mean_diff: f64,
+    /// Bootstrap 95% interval of the mean difference.
+    pub ci: (f64, f64),
+    /// Wilcoxon signed-rank p-value.
+    pub p: f64,
+    /// Holm-adjusted p-value over the family of all decisive comparisons.
+    pub p_holm: f64,
+    /// Win, tie or loss at α = 0.05 after adjustment.
+    pub outcome: Outcome,
+    /// Minimum detectable effect (80% power) given the spread of the differences.
+    pub mde: f64,
+}
+
+/// The verdict on one non-homogeneous configuration across tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// Configuration.
+    pub config: String,
+    /// Its family.
+    pub family: Family,
+    /// Tasks won, tied and lost against the per-task best homogeneous activation.
+    pub wins: usize,
+    /// Ties.
+    pub ties: usize,
+    /// Losses.
+    pub losses: usize,
+    /// "mixing helps", "is a hedge", "does not help", "hurts" or "no claim" (too few seeds).
+    pub verdict: &'static str,
+}
+
+/// The rules, stated before any data are seen; the report prints them.
+pub const RULES: &str = "\
+For every task, the baseline is the homogeneous configuration with the best mean *validation* score.
+Every other configuration is compared with it on the *test* score, paired by seed (same split, batch
+order and initial weights where shapes match): Wilcoxon signed-rank test, Holm-corrected over all
+these comparisons, alpha = 0.05. A task is a win (loss) when the corrected p < 0.05 and the mean paired
+difference is positive (negative), a tie otherwise. Across tasks:
+- **mixing helps**: at least one win and no loss;
+- **hurts**: more losses than wins;
+- **is a hedge**: no win and no loss, and for *every* homogeneous activation there is a task where the
+  configuration is significantly better than it (Wilcoxon, Holm-corrected over all configuration x
+  activation x task pairs): it matches each task's best while no single activation is that safe;
+- **does not help**: anything else (for example ties everywhere while some single activation is never
+  significantly beaten).
+With fewer than 6 seeds no two-sided Wilcoxon test can reach p < 0.05 (the smallest possible p is 2/2^n),
+so the verdict is then **no claim**.";
+
+/// Everything the report says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// Per task: the best homogeneous configuration (chosen on validation).
+    pub baselines: BTreeMap<String, String>,
+    /// The decisive comparisons.
+    pub comparisons: Vec<Comparison>,
+    /// Verdicts per non-homogeneous configuration.
+    pub verdicts: Vec<Verdict>,
+    /// Per task: "random X" against "mask X" (the arrangement control): (task, random, mask, p).
+    pub arrangement_checks: Vec<(String, String, String, f64)>,
+}
+
+fn score(metric: &str, v: f64) -> f64 {
+    if metric == "mse" {
+        -v
+    } else {
+        v
+    }
+}
+
+/// Paired test scores of two configurations on one task, by seed.
+fn paired(results: &Results, task: &str, a: &str, b: &str) -> Vec<f64> {
+    let by_seed = |c: &str| -> BTreeMap<u64, f64> {
+        results
+            .runs
+            .iter()
+            .filter(|r| r.task == task && r.config == c)
+            .map(|r| (r.seed, score(&r.metric, r.test_metric)))
+            .collect()
+    };
+    let (sa, sb) = (by_seed(a), by_seed(b));
+    sa.iter()
+        .filter_map(|(s, &x)| sb.get(s).map(|&y| x - y))
+        .filter(|d| d.is_finite())
+        .collect()
+}
+
+/// Tasks and configurations in first-appearance order.
+fn ordered(results: &Results) -> (Vec<String>, Vec<(String, Family)>) {
+    let mut tasks: Vec<String> = Vec::new();
+    let mut configs: Vec<(String, Family)> = Vec::new();
+    for r in &results.runs {
+        if !tasks.contains(&r.task) {
+            tasks.push(r.task.clone());
+        }
+        if !configs.iter().any(|(c, _)| *c == r.config) {
+            configs.push((r.config.clone(), r.family));
+        }
+    }
+    (tasks, configs)
+}
+
+fn mean_of(
+    results: &Results,
+    task: &str,
+    config: &str,
+    pick: impl Fn(&super::run::RunRecord) -> f64,
+) -> f64 {
+    let v: Vec<f64> = results
+        .runs
+        .iter()
+        .filter(|r| r.task == task && r.config == config)
+        .map(pick)
+        .filter(|v| v.is_finite())
+        .collect();
+    mean_sd(&v).0
+}
+
+/// Compares, adjusts and judges.
+pub fn analyse(results: &Results) -> Analysis {
+    let (tasks, configs) = ordered(results);
+    let mut baselines = BTreeMap::new();
+    for t in &tasks {
+        let best = configs
+            .iter()
+            .filter(|(_, f)| *f == Family::Homogeneous)
+            .map(|(c, _)| {
+                let v = mean_of(results, t, c, |r| score(&r.metric, r.valid_metric));
+                (c.clone(), if v.is_nan() { f64::NEG_INFINITY } else { v })
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((c, _)) = best {
+            baselines.insert(t.clone(), c);
+        }
+    }
+    let mut comparisons = Vec::new();
+    for t in &tasks {
+        let Some(base) = baselines.get(t) else {
+            continue;
+        };
+        for (c, f) in &configs {
+            if *f == Family::Homogeneous {
+                continue;
+            }
+            let d = paired(results, t, c, base);
+            let (mean, sd) = mean_sd(&d);
+            comparisons.push(Comparison {
+                task: t.clone(),
+                config: c.clone(),
+                baseline: base.clone(),
+                pairs: d.len(),
+                mean_diff: mean,
+                ci: bootstrap_ci(&d, 17),
+                p: wilcoxon_signed_rank(&d),
+                p_holm: f64::NAN,
+                outcome: Outcome::Tie,
+                mde: minimum_detectable_effect(sd, d.len().max(1)),
+            });
+        }
+    }
+    let adjusted = holm(&comparisons.iter().map(|c| c.p).collect::<Vec<_>>());
+    for (c, p) in comparisons.iter_mut().zip(adjusted) {
+        c.p_holm = p;
+        c.outcome = if p < ALPHA && c.mean_diff > 0.0 {
+            Outcome::Win
+        } else if p < ALPHA && c.mean_diff < 0.0 {
+            Outcome::Loss
+        } else {
+            Outcome::Tie
+        };
+    }
+    // Secondary family: every non-homogeneous configuration against every
+    // homogeneous one on every task, for the hedge rule.
+    let homogeneous: Vec<&String> = configs
+        .iter()
+        .filter(|(_, f)| *f == Family::Homogeneous)
+        .map(|(c, _)| c)
+        .collect();
+    let mut secondary: Vec<(String, String, f64, f64)> = Vec::new();
+    for (c, f) in &configs {
+        if *f == Family::Homogeneous {
+            continue;
+        }
+        for t in &tasks {
+            for h in &homogeneous {
+                let d = paired(results, t, c, h);
+                secondary.push((
+                    c.clone(),
+                    (*h).clone(),
+                    mean_sd(&d).0,
+                    wilcoxon_signed_rank(&d),
+                ));
+            }
+        }
+    }
+    let secondary_holm = holm(&secondary.iter().map(|x| x.3).collect::<Vec<_>>());
+    let beats = |c: &str, h: &str| {
+        secondary
+            .iter()
+            .zip(&secondary_holm)
+            .any(|(x, &p)| x.0 == c && x.1 == h && x.2 > 0.0 && p < ALPHA)
+    };
+    let max_pairs = comparisons.iter().map(|c| c.pairs).max().unwrap_or(0);
+    let verdicts = configs
+        .iter()
+        .filter(|(_, f)| *f != Family::Homogeneous)
+        .map(|(c, f)| {
+            let mine: Vec<&Comparison> = comparisons.iter().filter(|x| &x.config == c).collect();
+            let count = |o| mine.iter().filter(|x| x.outcome == o).count();
+            let (wins, ties, losses) = (
+                count(Outcome::Win),
+                count(Outcome::Tie),
+                count(Outcome::Loss),
+            );
+            let verdict = if max_pairs < 6 {
+                "no claim"
+            } else if wins >= 1 && losses == 0 {
+                "mixing helps"
+            } else if losses > wins {
+                "hurts"
+            } else if wins == 0 && losses == 0 && homogeneous.iter().all(|h| beats(c, h)) {
+                "is a hedge"
+            } else {
+                "does not help"
+            };
+            Verdict {
+                config: c.clone(),
+                family: *f,
+                wins,
+                ties,
+                losses,
+                verdict,
+            }
+        })
+        .collect();
+    let mut arrangement_checks = Vec::new();
+    for t in &tasks {
+        for (c, _) in &configs {
+            if let Some(rest) = c.strip_prefix("random ") {
+                let m = format!("mask {rest}");
+                if configs.iter().any(|(x, _)| *x == m) {
+                    let d = paired(results, t, c, &m);
+                    arrangement_checks.push((t.clone(), c.clone(), m, wilcoxon_signed_rank(&d)));
+                }
+            }
+        }
+    }
+    Analysis {
+        baselines,
+        comparisons,
+        verdicts,
+        arrangement_checks,
+    }
+}
+
+fn fmt_metric(metric: &str, v: f64) -> String {
+    if metric == "mse" {
+        format!("{v:.5}")
+    } else {
+        format!("{:.2}%", 100.0 * v)
+    }
+}
+
+fn fmt_diff(metric: &str, v: f64) -> String {
+    if metric == "mse" {
+        format!("{:+.5}", -v)
+    } else {
+        format!("{:+.2}", 100.0 * v)
+    }
+}
+
+/// The report as Markdown. `protocol` describes how the results were made
+/// (mode, seeds, epochs, learning rates); `plots` lists the PNG files written beside it.
+pub fn render_markdown(
+    results: &Results,
+    analysis: &Analysis,
+    protocol: &str,
+    plots: &[String],
+) -> String {
+    let (tasks, configs) = ordered(results);
+    let mut md = String::from("# mixact layout comparison\n\n");
+    let _ = writeln!(md, "{protocol}\n");
+    md += "## Verdict\n\n";
+    md += "Against the best homogeneous activation of each task (chosen on validation data), at equal parameter count:\n\n";
+    md +=
+        "| configuration | family | wins | ties | losses | verdict |\n|---|---|---|---|---|---|\n";
+    for v in &analysis.verdicts {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | **{}** |",
+            v.config,
+            v.family.name(),
+            v.wins,
+            v.ties,
+            v.losses,
+            v.verdict
+        );
+    }
+    md += "\nBest homogeneous activation per task (validation): ";
+    let best: Vec<String> = analysis
+        .baselines
+        .iter()
+        .map(|(t, c)| format!("{t}: {c}"))
+        .collect();
+    md += &best.join(", ");
+    md += "\n\n### Rules (fixed before the runs)\n\n";
+    md += RULES;
+    md += "\n\n## Per task\n\n";
+    md += "Score differences are in accuracy points (classification) or MSE (regression; negative is better). \
+`MDE` is the smallest mean difference these seeds could detect (80% power); a tie smaller than it says little.\n";
+    for t in &tasks {
+        let metric = results
+            .runs
+            .iter()
+            .find(|r| &r.task == t)
+            .map_or("accuracy", |r| r.metric.as_str());
+        let base = analysis.baselines.get(t).cloned().unwrap_or_default();
+        let _ = writeln!(md, "\n### {t} ({metric}; baseline: {base})\n");
+        md += "| configuration | params | width | lr | test mean ± sd | Δ vs baseline | 95% CI | p (Holm) | outcome | MDE | µs/step | diverged |\n";
+        md += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        for (c, _) in &configs {
+            let runs: Vec<_> = results
+                .runs
+                .iter()
+                .filter(|r| &r.task == t && &r.config == c)
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let vals: Vec<f64> = runs
+                .iter()
+                .map(|r| r.test_metric)
+                .filter(|v| v.is_finite())
+                .collect();
+            let (m, sd) = mean_sd(&vals);
+            let diverged = runs.len() - vals.len();
+            let us = mean_sd(&runs.iter().map(|r| r.us_per_step).collect::<Vec<_>>()).0;
+            let cmp = analysis
+                .comparisons
+                .iter()
+                .find(|x| &x.task == t && &x.config == c);
+            let (delta, ci, p, outcome, mde) = match cmp {
+                Some(x) => (
+                    fmt_diff(metric, x.mean_diff),
+                    format!(
+                        "[{}, {}]",
+                        fmt_diff(metric, x.ci.0),
+                        fmt_diff(metric, x.ci.1)
+                    ),
+                    format!("{:.3}", x.p_holm),
+                    format!("{:?}", x.outcome).to_lowercase(),
+                    fmt_diff(metric, x.mde).trim_start_matches('+').to_string(),
+                ),
+                None if *c == base => (
+                    "baseline".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ),
+                None => (
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ),
+            };
+            let spread = if metric == "mse" {
+                format!("{sd:.5}")
+            } else {
+                format!("{:.2}", 100.0 * sd)
+            };
+            let _ = writeln!(
+                md,
+                "| {c} | {} | {} | {} | {} ± {spread} | {delta} | {ci} | {p} | {outcome} | {mde} | {us:.1} | {diverged} |",
+                runs[0].params,
+                runs[0].width,
+                runs[0].lr,
+                fmt_metric(metric, m),
+            );
+        }
+    }
+    if !analysis.arrangement_checks.is_empty() {
+        md += "\n## Sanity check: random arrangement vs interleaved\n\n";
+        md += "The same activation counts, arranged at random instead of interleaved, must not differ beyond noise \
+(uncorrected Wilcoxon p; a p < 0.05 here would point at a bug or at fragile training).\n\n";
+        md += "| task | random | interleaved | p |\n|---|---|---|---|\n";
+        for (t, r, m, p) in &analysis.arrangement_checks {
+            let _ = writeln!(md, "| {t} | {r} | {m} | {p:.3} |");
+        }
+    }
+    if !results.groups.is_empty() {
+        md += "\n## Activation groups inside mixed networks\n\n";
+        md += "Per activation group of a hidden layer, averaged over tasks, seeds and layers: the fraction of \
+(neuron, test sample) pairs where the activation is flat (|f'(z)| < 0.01: dead or saturated), and the drop \
+in test score when the group's outputs are zeroed.\n\n";
+        md += "| configuration | activation | neurons | flat fraction | score drop when zeroed |\n|---|---|---|---|---|\n";
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for g in &results.groups {
+            let k = (g.config.clone(), g.activation.clone());
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        for (c, a) in keys {
+            let gs: Vec<_> = results
+                .groups
+                .iter()
+                .filter(|g| g.config == c && g.activation == a)
+                .collect();
+            let n = gs.len() as f64;
+            let _ = writeln!(
+                md,
+                "| {c} | {a} | {:.1} | {:.3} | {:.4} |",
+                gs.iter().map(|g| g.neurons as f64).sum::<f64>() / n,
+                gs.iter().map(|g| g.flat_fraction).sum::<f64>() / n,
+                gs.iter().map(|g| g.ablation_drop).sum::<f64>() / n,
+            );
+        }
+    }
+    if !plots.is_empty() {
+        md += "\n## Plots\n\n";
+        for p in plots {
+            let _ = writeln!(md, "![{p}]({p})\n");
+        }
+    }
+    md += "\n`results.csv` holds one row per task × configuration × seed, to redo any of these statistics.\n";
+    md
+}

@@ -1,0 +1,295 @@
+//! Tasks: a data source that yields the same train / validation / test split for the same seed.
+
+use std::sync::Arc;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::{self, Dataset, Target1d};
+use crate::error::{check_hyper, Error, Result};
+use crate::loss::Loss;
+
+/// Train, validation and test sets of one seed.
+#[derive(Debug, Clone)]
+pub struct Split {
+    /// Training set.
+    pub train: Dataset,
+    /// Validation set: choosing learning rates and the best homogeneous activation.
+    pub valid: Dataset,
+    /// Test set: the reported metric.
+    pub test: Dataset,
+}
+
+/// What a task's plot shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotKind {
+    /// Decision regions over [-1, 1]² (2-D binary classification).
+    Regions2d,
+    /// The fitted curve over [-range, range] (1-D regression).
+    Curve1d {
+        /// Half-width of the input interval, in hundredths.
+        range_centi: u32,
+    },
+    /// No task-specific plot.
+    None,
+}
+
+type SplitFn = dyn Fn(u64) -> Result<Split> + Send + Sync;
+
+/// A named learning problem: a loss, and a seeded source of splits.
+#[derive(Clone)]
+pub struct Task {
+    name: String,
+    loss: Loss,
+    plot: PlotKind,
+    epochs: Option<usize>,
+    source: Arc<SplitFn>,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task")
+            .field("name", &self.name)
+            .field("loss", &self.loss)
+            .finish()
+    }
+}
+
+/// Splits `data` at random (seeded) into the given fractions.
+fn random_split(data: &Dataset, valid: f64, test: f64, seed: u64) -> Result<Split> {
+    let n = data.len();
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5b17));
+    let n_test = ((n as f64) * test).round() as usize;
+    let n_valid = ((n as f64) * valid).round() as usize;
+    if n_test == 0 || n_valid == 0 || n_test + n_valid >= n {
+        return Err(Error::HyperParameter {
+            name: "split fractions",
+            value: valid + test,
+            requirement: "leave at least one sample in each of train, validation and test",
+        });
+    }
+    Ok(Split {
+        test: data.select(&idx[..n_test])?,
+        valid: data.select(&idx[n_test..n_test + n_valid])?,
+        train: data.select(&idx[n_test + n_valid..])?,
+    })
+}
+
+impl Task {
+    /// A task whose splits come from `split(seed)`; it must return the same
+    /// split for the same seed (that is what pairs the comparisons).
+    pub fn new(
+        name: impl Into<String>,
+        loss: Loss,
+        plot: PlotKind,
+        split: impl Fn(u64) -> Result<Split> + Send + Sync + 'static,
+    ) -> Self {
+        Task {
+            name: name.into(),
+            loss,
+            plot,
+            epochs: None,
+            source: Arc::new(split),
+        }
+    }
+
+    /// Your own data set, split at random per seed into train / validation / test.
+    ///
+    /// # Errors
+    /// [`Error::HyperParameter`] for fractions that leave a part empty.
+    pub fn from_dataset(
+        name: impl Into<String>,
+        loss: Loss,
+        data: Dataset,
+        valid_fraction: f64,
+        test_fraction: f64,
+    ) -> Result<Self> {
+        check_hyper(
+            "validation fraction",
+            valid_fraction,
+            valid_fraction > 0.0,
+            "in (0, 1)",
+        )?;
+        check_hyper(
+            "test fraction",
+            test_fraction,
+            test_fraction > 0.0,
+            "in (0, 1)",
+        )?;
+        random_split(&data, valid_fraction, test_fraction, 0)?;
+        Ok(Task::new(name, loss, PlotKind::None, move |seed| {
+            random_split(&data, valid_fraction, test_fraction, seed)
+        }))
+    }
+
+    /// Your own data set with a fixed test set; validation drawn from `train` per seed.
+    ///
+    /// # Errors
+    /// [`Error::HyperParameter`] for a fraction that leaves a part empty.
+    pub fn from_train_test(
+        name: impl Into<String>,
+        loss: Loss,
+        train: Dataset,
+        test: Dataset,
+        valid_fraction: f64,
+    ) -> Result<Self> {
+        check_hyper(
+            "validation fraction",
+            valid_fraction,
+            valid_fraction > 0.0,
+            "in (0, 1)",
+        )?;
+        Ok(Task::new(name, loss, PlotKind::None, move |seed| {
+            let n = train.len();
+            let mut idx: Vec<usize> = (0..n).collect();
+            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5b17));
+            let nv = ((n as f64) * valid_fraction).round().max(1.0) as usize;
+            Ok(Split {
+                valid: train.select(&idx[..nv])?,
+                train: train.select(&idx[nv..])?,
+                test: test.clone(),
+            })
+        }))
+    }
+
+    /// Trains this task for `epochs` epochs instead of the suite's default.
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.epochs = Some(epochs);
+        self
+    }
+
+    /// The epochs this task asks for, if it overrides the suite's default.
+    pub fn epochs(&self) -> Option<usize> {
+        self.epochs
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its loss.
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// Its plot.
+    pub fn plot(&self) -> PlotKind {
+        self.plot
+    }
+
+    /// The split of `seed`.
+    ///
+    /// # Errors
+    /// Whatever the task's source returns.
+    pub fn split(&self, seed: u64) -> Result<Split> {
+        (self.source)(seed)
+    }
+
+    /// The metric the report compares: accuracy for classification, MSE for regression.
+    pub fn metric_name(&self) -> &'static str {
+        match self.loss {
+            Loss::Mse => "mse",
+            _ => "accuracy",
+        }
+    }
+
+    /// Two spirals with `turns` turns, Gaussian noise `noise`, `n` points per arm per part.
+    pub fn two_spirals(turns: f64, noise: f64, n: usize) -> Self {
+        Task::new(
+            format!("spirals{turns}"),
+            Loss::BceWithLogits,
+            PlotKind::Regions2d,
+            move |seed| {
+                let mut r = ChaCha8Rng::seed_from_u64(seed);
+                Ok(Split {
+                    train: data::two_spirals(n, turns, noise, &mut r)?,
+                    valid: data::two_spirals(n / 2, turns, noise, &mut r)?,
+                    test: data::two_spirals(n, turns, noise, &mut r)?,
+                })
+            },
+        )
+    }
+
+    /// A k × k checkerboard with `n` training points.
+    pub fn checkerboard(k: usize, n: usize) -> Self {
+        Task::new(
+            format!("checker{k}x{k}"),
+            Loss::BceWithLogits,
+            PlotKind::Regions2d,
+            move |seed| {
+                let mut r = ChaCha8Rng::seed_from_u64(seed);
+                Ok(Split {
+                    train: data::checkerboard(n, k, &mut r)?,
+                    valid: data::checkerboard(n / 2, k, &mut r)?,
+                    test: data::checkerboard(n, k, &mut r)?,
+                })
+            },
+        )
+    }
+
+    /// 1-D regression of `target` on [-2, 2] with `n` training points, noise 0.05.
+    pub fn regression(name: &str, target: Target1d, n: usize) -> Self {
+        Task::new(
+            name,
+            Loss::Mse,
+            PlotKind::Curve1d { range_centi: 200 },
+            move |seed| {
+                let mut r = ChaCha8Rng::seed_from_u64(seed);
+                Ok(Split {
+                    train: data::regression_1d(target, n, 2.0, 0.05, &mut r)?,
+                    valid: data::regression_1d(target, n / 2, 2.0, 0.05, &mut r)?,
+                    test: data::regression_1d(target, n, 2.0, 0.0, &mut r)?,
+                })
+            },
+        )
+    }
+
+    /// n-bit parity (all 2^n inputs), split 60 / 20 / 20 per seed.
+    ///
+    /// # Errors
+    /// As [`data::parity`].
+    pub fn parity(bits: usize) -> Result<Self> {
+        let all = data::parity(bits)?;
+        let mut t =
+            Task::from_dataset(format!("parity{bits}"), Loss::BceWithLogits, all, 0.2, 0.2)?;
+        t.name = format!("parity{bits}");
+        Ok(t)
+    }
+
+    /// Digits 8x8 from the shipped CSV (pixels scaled to [0, 1]), split 60 / 20 / 20 per seed.
+    ///
+    /// # Errors
+    /// As [`data::read_csv`].
+    #[cfg(feature = "io")]
+    pub fn digits(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let table = data::read_csv(path)?;
+        let ds = table.classification("label", &[], 1.0 / 16.0, None)?;
+        Task::from_dataset("digits8x8", Loss::SoftmaxCrossEntropy, ds, 0.2, 0.2)
+    }
+
+    /// MNIST-1D from the shipped CSV, with the generator's own train / test split.
+    ///
+    /// # Errors
+    /// As [`data::read_csv`].
+    #[cfg(feature = "io")]
+    pub fn mnist1d(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let table = data::read_csv(path)?;
+        let is_test = table.column("is_test")?;
+        let train = table.classification(
+            "label",
+            &["is_test"],
+            1.0,
+            Some(&move |r: &[f64]| r[is_test] == 0.0),
+        )?;
+        let test = table.classification(
+            "label",
+            &["is_test"],
+            1.0,
+            Some(&move |r: &[f64]| r[is_test] == 1.0),
+        )?;
+        Task::from_train_test("mnist1d", Loss::SoftmaxCrossEntropy, train, test, 0.2)
+    }
+}

@@ -1,0 +1,180 @@
+//! The comparison suite: statistics against known values, paired and
+//! reproducible runs, shards that merge into the full run, and the
+//! branch / block-mask identity the suite relies on.
+
+use mixact::compare::stats::{holm, minimum_detectable_effect, wilcoxon_signed_rank};
+use mixact::compare::{
+    analyse, read_results, run_suite, write_results, Config, Hidden, Results, Shard, SuiteOptions,
+    Task,
+};
+use mixact::{data, Act, Adam, Dense, FitConfig, Layer, Loss, Network, Trainer};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+#[test]
+fn wilcoxon_exact_p_values_match_the_tables() {
+    // All 6 differences positive: p = 2 / 2^6.
+    assert!((wilcoxon_signed_rank(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]) - 2.0 / 64.0).abs() < 1e-12);
+    // Symmetric differences: no evidence at all.
+    assert!((wilcoxon_signed_rank(&[-1.0, 1.0, -2.0, 2.0]) - 1.0).abs() < 1e-12);
+    // W+ = 1 of n = 5 (ranks 1..5): P(W <= 1) = 2/32, two-sided 4/32.
+    assert!((wilcoxon_signed_rank(&[-0.1, 0.2, 0.3, 0.4, 0.5]) - 0.125).abs() < 1e-12);
+    // Zeros are dropped; all zero means p = 1.
+    assert_eq!(wilcoxon_signed_rank(&[0.0, 0.0]), 1.0);
+}
+
+#[test]
+fn wilcoxon_matches_scipy_exact_and_normal_approximation() {
+    // scipy.stats.wilcoxon(d, method="exact").pvalue = 0.65234375
+    let small: Vec<f64> = (1..10)
+        .map(|i| if i % 3 == 0 { -(i as f64) } else { i as f64 } * 0.5)
+        .collect();
+    assert!((wilcoxon_signed_rank(&small) - 0.652_343_75).abs() < 1e-9);
+    // scipy.stats.wilcoxon(d, method="approx", correction=True).pvalue = 0.06654465496858146
+    let large: Vec<f64> = (1..41)
+        .map(|i| if i % 3 == 0 { -(i as f64) } else { i as f64 })
+        .collect();
+    assert!((wilcoxon_signed_rank(&large) - 0.066_544_654_968_581_46).abs() < 1e-6);
+}
+
+#[test]
+fn holm_adjusts_step_down_and_stays_monotone() {
+    let adj = holm(&[0.01, 0.04, 0.03, 0.005]);
+    assert_eq!(adj, vec![0.03, 0.06, 0.06, 0.02]);
+}
+
+#[test]
+fn minimum_detectable_effect_shrinks_with_the_square_root_of_the_pairs() {
+    let a = minimum_detectable_effect(1.0, 4);
+    let b = minimum_detectable_effect(1.0, 16);
+    assert!((a / b - 2.0).abs() < 1e-12);
+}
+
+#[test]
+fn one_layer_branches_train_bit_identically_to_the_matching_block_mask() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let ds = data::two_spirals::<f32, _>(100, 1.0, 0.05, &mut rng).unwrap();
+    let train = |first: Dense<Act>| {
+        let mut r = ChaCha8Rng::seed_from_u64(4);
+        let mut net: Network<Act> = Network::new(vec![
+            first.into(),
+            Dense::new(12, 1, Act::Identity, &mut r).unwrap().into(),
+        ])
+        .unwrap();
+        let cfg = FitConfig {
+            epochs: 5,
+            batch_size: 16,
+            seed: 5,
+            shuffle: true,
+        };
+        Trainer::new(Loss::BceWithLogits, Adam::new(0.01).unwrap(), cfg)
+            .unwrap()
+            .fit(&mut net, &ds)
+            .unwrap();
+        let mut w = vec![];
+        net.visit_params(&mut |p| w.extend(p.value.iter().map(|v| v.to_bits())));
+        w
+    };
+    let branches = Dense::branches(
+        2,
+        &[(5, Act::Relu), (7, Act::Tanh)],
+        &mut ChaCha8Rng::seed_from_u64(6),
+    )
+    .unwrap();
+    let block: Vec<Act> = [vec![Act::Relu; 5], vec![Act::Tanh; 7]].concat();
+    let masked = Dense::per_neuron(2, &block, &mut ChaCha8Rng::seed_from_u64(6)).unwrap();
+    assert_eq!(train(branches), train(masked));
+}
+
+/// The suite's results without wall-clock timings, which legitimately vary.
+fn tiny_suite(shard: Shard) -> Results {
+    let mut r = tiny_suite_timed(shard);
+    r.runs.iter_mut().for_each(|x| x.us_per_step = 0.0);
+    r
+}
+
+fn tiny_suite_timed(shard: Shard) -> Results {
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 60), Task::parity(4).unwrap()];
+    let configs = vec![
+        Config::new(Hidden::Dense(Act::Relu), 1),
+        Config::new(Hidden::Dense(Act::Tanh), 1),
+        Config::new(Hidden::Interleaved(vec![Act::Relu, Act::Tanh]), 1),
+        Config::new(Hidden::Random(vec![Act::Relu, Act::Tanh]), 1),
+        Config::new(Hidden::Mixture(vec![Act::Relu, Act::Sin]), 1),
+    ];
+    let opts = SuiteOptions {
+        seeds: vec![0, 1, 2],
+        tuning_seeds: vec![10],
+        lr_grid: vec![0.01, 0.03],
+        epochs: 3,
+        batch_size: 16,
+        base_width: 8,
+        workers: 2,
+    };
+    run_suite(&tasks, &configs, &opts, shard, &|_, _| {}).unwrap()
+}
+
+#[test]
+fn the_suite_is_reproducible_and_shards_merge_into_the_full_run() {
+    let full = tiny_suite(Shard::ALL);
+    assert_eq!(full.runs.len(), 2 * 5 * 3);
+    assert_eq!(full, tiny_suite(Shard::ALL), "same seeds, same results");
+    let mut merged = tiny_suite(Shard { index: 0, count: 3 });
+    merged.merge(tiny_suite(Shard { index: 1, count: 3 }));
+    merged.merge(tiny_suite(Shard { index: 2, count: 3 }));
+    assert_eq!(merged, full);
+}
+
+#[test]
+fn configurations_are_matched_to_the_same_parameter_budget() {
+    let r = tiny_suite(Shard::ALL);
+    for x in &r.runs {
+        let relu = r
+            .runs
+            .iter()
+            .find(|y| y.config == "relu" && y.task == x.task)
+            .unwrap()
+            .params as f64;
+        assert!(
+            (x.params as f64 - relu).abs() / relu < 0.15,
+            "{} has {} params vs {relu}",
+            x.config,
+            x.params
+        );
+    }
+}
+
+#[test]
+fn results_survive_a_csv_round_trip() {
+    let r = tiny_suite(Shard::ALL);
+    let dir = std::env::temp_dir().join(format!("mixact-compare-{}", std::process::id()));
+    write_results(&dir, &r).unwrap();
+    let back = read_results(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(back.runs.len(), r.runs.len());
+    for (a, b) in back.runs.iter().zip(&r.runs) {
+        assert_eq!(
+            (&a.task, &a.config, a.seed, a.params),
+            (&b.task, &b.config, b.seed, b.params)
+        );
+        assert!(
+            a.test_metric == b.test_metric || (a.test_metric.is_nan() && b.test_metric.is_nan())
+        );
+    }
+    assert_eq!(back.curves.len(), r.curves.len());
+}
+
+#[test]
+fn too_few_seeds_give_no_claim() {
+    let a = analyse(&tiny_suite(Shard::ALL));
+    assert!(a.verdicts.iter().all(|v| v.verdict == "no claim"));
+    assert_eq!(a.baselines.len(), 2);
+}
+
+#[test]
+fn shard_strings_are_validated() {
+    assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 1, count: 4 });
+    assert!(Shard::parse("4/4").is_err());
+    assert!(Shard::parse("x").is_err());
+    assert!(Shard::parse("0/0").is_err());
+}
