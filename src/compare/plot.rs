@@ -33,7 +33,7 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 fn color(i: usize) -> RGBColor {
-    const COLORS: [RGBColor; 10] = [
+    const COLORS: [RGBColor; 16] = [
         RGBColor(31, 119, 180),
         RGBColor(255, 127, 14),
         RGBColor(44, 160, 44),
@@ -44,6 +44,12 @@ fn color(i: usize) -> RGBColor {
         RGBColor(127, 127, 127),
         RGBColor(188, 189, 34),
         RGBColor(23, 190, 207),
+        RGBColor(0, 0, 0),
+        RGBColor(255, 215, 0),
+        RGBColor(0, 100, 0),
+        RGBColor(128, 0, 0),
+        RGBColor(0, 0, 128),
+        RGBColor(255, 0, 255),
     ];
     COLORS[i % COLORS.len()]
 }
@@ -288,9 +294,9 @@ pub fn fitted_curves(
     Ok(name)
 }
 
-/// Per activation group of the mixed networks (averaged over tasks, seeds and
-/// layers): the flat (dead or saturated) fraction, and the score drop when the
-/// group is zeroed.
+/// Per activation group of the mixed networks (averaged over seeds and
+/// layers): the flat (dead or saturated) fraction over all tasks, and the
+/// accuracy drop when the group is zeroed over the classification tasks.
 ///
 /// # Errors
 /// [`Error::Io`] when the image cannot be drawn or written.
@@ -298,6 +304,12 @@ pub fn activation_groups(dir: &Path, results: &Results) -> Result<String> {
     register_font();
     let name = "activation_groups.png".to_string();
     let path = dir.join(&name);
+    let accuracy_tasks: Vec<&str> = results
+        .runs
+        .iter()
+        .filter(|r| r.metric == "accuracy")
+        .map(|r| r.task.as_str())
+        .collect();
     let mut keys: Vec<(String, String)> = Vec::new();
     for g in &results.groups {
         let k = (g.config.clone(), g.activation.clone());
@@ -305,33 +317,38 @@ pub fn activation_groups(dir: &Path, results: &Results) -> Result<String> {
             keys.push(k);
         }
     }
-    let stat = |k: &(String, String), f: &dyn Fn(&super::run::GroupStat) -> f64| {
-        let v: Vec<f64> = results
-            .groups
-            .iter()
-            .filter(|g| g.config == k.0 && g.activation == k.1)
-            .map(f)
-            .collect();
-        v.iter().sum::<f64>() / v.len().max(1) as f64
-    };
-    let flat: Vec<f64> = keys.iter().map(|k| stat(k, &|g| g.flat_fraction)).collect();
-    let drop: Vec<f64> = keys.iter().map(|k| stat(k, &|g| g.ablation_drop)).collect();
-    let root = BitMapBackend::new(&path, (1000, 560)).into_drawing_area();
+    let mean =
+        |k: &(String, String), only_accuracy: bool, f: &dyn Fn(&super::run::GroupStat) -> f64| {
+            let v: Vec<f64> = results
+                .groups
+                .iter()
+                .filter(|g| g.config == k.0 && g.activation == k.1)
+                .filter(|g| !only_accuracy || accuracy_tasks.contains(&g.task.as_str()))
+                .map(f)
+                .collect();
+            v.iter().sum::<f64>() / v.len().max(1) as f64
+        };
+    let flat: Vec<f64> = keys
+        .iter()
+        .map(|k| mean(k, false, &|g| g.flat_fraction))
+        .collect();
+    let drop: Vec<f64> = keys
+        .iter()
+        .map(|k| 100.0 * mean(k, true, &|g| g.ablation_drop))
+        .collect();
+    let rows = keys.len().max(1);
+    let root = BitMapBackend::new(&path, (1100, (60 + 26 * rows) as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(&path, e))?;
-    let (top, bottom) = root.split_vertically(280);
-    let n = keys.len().max(1) as f64;
+    let (left, right) = root.split_horizontally(620);
     let labels: Vec<String> = keys.iter().map(|(c, a)| format!("{a} in {c}")).collect();
-    for (area, values, title) in [
+    for (area, values, title, label_width) in [
         (
-            top,
+            left,
             &flat,
-            "flat fraction (|f'(z)| < 0.01: dead or saturated)",
+            "flat fraction: |f'(z)| < 0.01 (all tasks)",
+            330,
         ),
-        (
-            bottom,
-            &drop,
-            "score drop when the group's outputs are zeroed",
-        ),
+        (right, &drop, "accuracy drop (points) when zeroed", 10),
     ] {
         let lo = values.iter().copied().fold(0.0_f64, f64::min);
         let hi = values
@@ -340,28 +357,33 @@ pub fn activation_groups(dir: &Path, results: &Results) -> Result<String> {
             .fold(0.0_f64, f64::max)
             .max(lo + 1e-6);
         let mut chart = ChartBuilder::on(&area)
-            .caption(title, (FONT, 16))
+            .caption(title, (FONT, 15))
             .margin(8)
             .x_label_area_size(24)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..n, lo..hi * 1.1)
+            .y_label_area_size(label_width)
+            .build_cartesian_2d(lo..hi * 1.05, 0.0..rows as f64)
             .map_err(|e| plot_err(&path, e))?;
         let labels = labels.clone();
+        let show_labels = label_width > 100;
         chart
             .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(keys.len())
-            .x_label_formatter(&move |x| {
-                let i = x.floor() as usize;
-                labels.get(i).cloned().unwrap_or_default()
+            .disable_y_mesh()
+            .y_labels(rows * 2 + 1)
+            .y_label_formatter(&move |y| {
+                let i = y.floor() as usize;
+                if show_labels && (y - i as f64 - 0.5).abs() < 0.26 {
+                    labels.get(i).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
-            .label_style((FONT, 10))
+            .label_style((FONT, 11))
             .draw()
             .map_err(|e| plot_err(&path, e))?;
         chart
             .draw_series(values.iter().enumerate().map(|(i, &v)| {
                 Rectangle::new(
-                    [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, v)],
+                    [(0.0, i as f64 + 0.15), (v, i as f64 + 0.85)],
                     color(i).filled(),
                 )
             }))
