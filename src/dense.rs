@@ -24,9 +24,11 @@ use crate::real::Real;
 /// - [`Dense::per_neuron`]: one activation per neuron (see [`mask`](crate::mask)
 ///   for patterns, proportions and random masks).
 ///
-/// Internally, neurons that share an activation are stored together, so each
-/// activation runs once over one contiguous block; from the outside, neuron i
-/// is always the user's neuron i (its activation, weights, bias and output column).
+/// Internally, neurons that share an activation are stored together and every
+/// activation call covers contiguous memory (a block of neurons, or one
+/// neuron's column when the mask interleaves activations), so mixing adds no
+/// per-element branch; from the outside, neuron i is always the user's neuron
+/// i (its activation, weights, bias and output column).
 ///
 /// # Shapes
 /// `x`: batch × inputs; `W`: inputs × outputs; `b`: outputs; `y`: batch × outputs.
@@ -49,11 +51,9 @@ pub struct Dense<A, T: Real = f32> {
     plan: Plan<A>,
     /// The shared affine core, its columns in storage order.
     affine: Affine<T>,
-    /// Activations, storage order.
+    /// Activations, in the user's order.
     y: Buf<T>,
-    /// Activations in user order, used only when the plan permutes.
-    y_user: Buf<T>,
-    /// Upstream gradient gathered into storage order, when it is not already.
+    /// The upstream gradient, copied when it arrives as a strided view.
     dy: Buf<T>,
     dz: Buf<T>,
 }
@@ -139,7 +139,6 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
             plan,
             affine: Affine::new(weight, bias),
             y: Buf::new(),
-            y_user: Buf::new(),
             dy: Buf::new(),
             dz: Buf::new(),
         })
@@ -205,28 +204,33 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
         self.affine.forward(&x)?;
         let (batch, outputs) = (x.nrows(), self.output_width());
         self.y.resize(batch, outputs);
-        for blk in self.plan.blocks() {
-            blk.act.forward(
-                self.affine.z.cols(blk.start, blk.len),
-                self.y.cols_mut(blk.start, blk.len),
-            );
-        }
-        if let Some(order) = self.plan.order() {
-            self.y_user.resize(batch, outputs);
-            for (s, &u) in order.iter().enumerate() {
-                self.y_user
-                    .cols_mut(u, 1)
-                    .copy_from_slice(self.y.cols(s, 1));
+        let z = &self.affine.z;
+        match self.plan.order() {
+            // Storage is the user's order: one call per block.
+            None => {
+                for blk in self.plan.blocks() {
+                    blk.act.forward(
+                        z.cols(blk.start, blk.len),
+                        self.y.cols_mut(blk.start, blk.len),
+                    );
+                }
+            }
+            // Grouped storage: one call per neuron (a contiguous column of the
+            // batch), writing straight into the user's column, so no copy pass.
+            Some(order) => {
+                for blk in self.plan.blocks() {
+                    let columns = order.iter().enumerate().skip(blk.start).take(blk.len);
+                    for (s, &u) in columns {
+                        blk.act.forward(z.cols(s, 1), self.y.cols_mut(u, 1));
+                    }
+                }
             }
         }
         Ok(())
     }
 
     fn output(&self) -> MatRef<'_, T> {
-        match self.plan.order() {
-            None => self.y.view(),
-            Some(_) => self.y_user.view(),
-        }
+        self.y.view()
     }
 
     fn backward(
@@ -237,16 +241,34 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
     ) -> Result<()> {
         let outputs = self.output_width();
         let batch = self.affine.check_backward(&x, dy.shape(), outputs)?;
-        let dy_storage = storage_order_gradient(&dy, self.plan.order(), &mut self.dy);
+        let dy = contiguous_or_copy(&dy, &mut self.dy);
         self.dz.resize(batch, outputs);
-        for blk in self.plan.blocks() {
-            let range = blk.start * batch..(blk.start + blk.len) * batch;
-            blk.act.backward(
-                self.affine.z.cols(blk.start, blk.len),
-                self.y.cols(blk.start, blk.len),
-                &dy_storage[range],
-                self.dz.cols_mut(blk.start, blk.len),
-            );
+        let (z, y) = (&self.affine.z, &self.y);
+        match self.plan.order() {
+            None => {
+                for blk in self.plan.blocks() {
+                    let range = blk.start * batch..(blk.start + blk.len) * batch;
+                    blk.act.backward(
+                        z.cols(blk.start, blk.len),
+                        y.cols(blk.start, blk.len),
+                        &dy[range],
+                        self.dz.cols_mut(blk.start, blk.len),
+                    );
+                }
+            }
+            Some(order) => {
+                for blk in self.plan.blocks() {
+                    let columns = order.iter().enumerate().skip(blk.start).take(blk.len);
+                    for (s, &u) in columns {
+                        blk.act.backward(
+                            z.cols(s, 1),
+                            y.cols(u, 1),
+                            &dy[u * batch..(u + 1) * batch],
+                            self.dz.cols_mut(s, 1),
+                        );
+                    }
+                }
+            }
         }
         self.affine.backward(&x, &self.dz, need_input_grad);
         Ok(())
@@ -292,21 +314,19 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
     }
 }
 
-/// The upstream gradient as one storage-order slice: `dy` itself when it is
-/// contiguous and storage is in user order, else gathered into `scratch`.
-pub(crate) fn storage_order_gradient<'a, T: Real>(
+/// The upstream gradient as one column-major slice: `dy` itself when it is
+/// contiguous, else copied into `scratch`.
+pub(crate) fn contiguous_or_copy<'a, T: Real>(
     dy: &MatRef<'a, T>,
-    order: Option<&[usize]>,
     scratch: &'a mut Buf<T>,
 ) -> &'a [T] {
-    if let (None, Some(s)) = (order, contiguous(dy)) {
+    if let Some(s) = contiguous(dy) {
         return s;
     }
     let (batch, outputs) = dy.shape();
     scratch.resize(batch, outputs);
-    for s in 0..outputs {
-        let u = order.map_or(s, |o| o[s]);
-        copy_col(dy, u, scratch.cols_mut(s, 1));
+    for j in 0..outputs {
+        copy_col(dy, j, scratch.cols_mut(j, 1));
     }
     scratch.as_slice()
 }

@@ -11,9 +11,10 @@
 //! all [`Dense`]: an affine map `z = x·W + b` followed by an activation that is
 //! constant on contiguous blocks of neurons. Because a layer's neurons can be
 //! permuted without changing what the network computes, the core stores the
-//! neurons of each activation together, so mixing costs one extra loop
-//! dispatch per distinct activation, not a branch per element. Outside, neuron
-//! i is always the neuron you called i. Deeper branches use [`Concat`].
+//! neurons of each activation together; every activation call runs over
+//! contiguous memory (a block, or a neuron's column of the batch), so mixing
+//! costs a few loop dispatches, not a branch per element. Outside, neuron i is
+//! always the neuron you called i. Deeper branches use [`Concat`].
 //!
 //! ## Quick start
 //! ```

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use crate::activation::ActivationSet;
 use crate::affine::{check_parts, Affine};
-use crate::dense::{storage_order_gradient, Dense};
+use crate::dense::{contiguous_or_copy, Dense};
 use crate::error::{check_hyper, Error, Result};
 use crate::init;
 use crate::layer::{Layer, Param};
@@ -330,7 +330,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Mixture<A, T> {
     ) -> Result<()> {
         let (outputs, k) = (self.output_width(), self.candidates.len());
         let batch = self.affine.check_backward(&x, dy.shape(), outputs)?;
-        let dy = storage_order_gradient(&dy, None, &mut self.dy);
+        let dy = contiguous_or_copy(&dy, &mut self.dy);
         self.dz.resize(batch, outputs);
         self.dz.as_mut_slice().fill(T::zero());
         self.tmp.resize(batch, outputs);

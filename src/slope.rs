@@ -6,7 +6,7 @@ use rand::Rng;
 
 use crate::activation::ActivationSet;
 use crate::affine::{check_parts, Affine};
-use crate::dense::storage_order_gradient;
+use crate::dense::contiguous_or_copy;
 use crate::error::{Error, Result};
 use crate::init;
 use crate::layer::{Layer, Param};
@@ -152,7 +152,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Slope<A, T> {
     ) -> Result<()> {
         let outputs = self.output_width();
         let batch = self.affine.check_backward(&x, dy.shape(), outputs)?;
-        let dy = storage_order_gradient(&dy, None, &mut self.dy);
+        let dy = contiguous_or_copy(&dy, &mut self.dy);
         self.du.resize(batch, outputs);
         self.act.backward(
             self.u.as_slice(),
