@@ -24,6 +24,15 @@ pub trait Optimizer<T: Real> {
     fn set_learning_rate(&mut self, lr: T) -> Result<()>;
 }
 
+fn check_weight_decay<T: Real>(wd: T) -> Result<()> {
+    check_hyper(
+        "weight decay",
+        wd.as_f64(),
+        wd >= T::zero(),
+        "finite and >= 0",
+    )
+}
+
 fn check_lr<T: Real>(lr: T) -> Result<()> {
     check_hyper(
         "learning rate",
@@ -91,12 +100,7 @@ impl<T: Real> Sgd<T> {
     /// # Errors
     /// [`Error::HyperParameter`](crate::Error::HyperParameter) unless finite and >= 0.
     pub fn weight_decay(mut self, wd: T) -> Result<Self> {
-        check_hyper(
-            "weight decay",
-            wd.as_f64(),
-            wd >= T::zero(),
-            "finite and >= 0",
-        )?;
+        check_weight_decay(wd)?;
         self.weight_decay = wd;
         Ok(self)
     }
@@ -183,12 +187,7 @@ impl<T: Real> Adam<T> {
     /// [`Error::HyperParameter`](crate::Error::HyperParameter) for a bad `lr` or `weight_decay`.
     pub fn adamw(lr: T, weight_decay: T) -> Result<Self> {
         let mut a = Self::new(lr)?;
-        check_hyper(
-            "weight decay",
-            weight_decay.as_f64(),
-            weight_decay >= T::zero(),
-            "finite and >= 0",
-        )?;
+        check_weight_decay(weight_decay)?;
         a.weight_decay = weight_decay;
         Ok(a)
     }

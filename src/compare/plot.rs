@@ -304,43 +304,17 @@ pub fn activation_groups(dir: &Path, results: &Results) -> Result<String> {
     register_font();
     let name = "activation_groups.png".to_string();
     let path = dir.join(&name);
-    let accuracy_tasks: Vec<&str> = results
-        .runs
-        .iter()
-        .filter(|r| r.metric == "accuracy")
-        .map(|r| r.task.as_str())
-        .collect();
-    let mut keys: Vec<(String, String)> = Vec::new();
-    for g in &results.groups {
-        let k = (g.config.clone(), g.activation.clone());
-        if !keys.contains(&k) {
-            keys.push(k);
-        }
-    }
-    let mean =
-        |k: &(String, String), only_accuracy: bool, f: &dyn Fn(&super::run::GroupStat) -> f64| {
-            let v: Vec<f64> = results
-                .groups
-                .iter()
-                .filter(|g| g.config == k.0 && g.activation == k.1)
-                .filter(|g| !only_accuracy || accuracy_tasks.contains(&g.task.as_str()))
-                .map(f)
-                .collect();
-            v.iter().sum::<f64>() / v.len().max(1) as f64
-        };
-    let flat: Vec<f64> = keys
-        .iter()
-        .map(|k| mean(k, false, &|g| g.flat_fraction))
-        .collect();
-    let drop: Vec<f64> = keys
-        .iter()
-        .map(|k| 100.0 * mean(k, true, &|g| g.ablation_drop))
-        .collect();
-    let rows = keys.len().max(1);
+    let summaries = results.group_summaries();
+    let flat: Vec<f64> = summaries.iter().map(|s| s.flat_fraction).collect();
+    let drop: Vec<f64> = summaries.iter().map(|s| 100.0 * s.accuracy_drop).collect();
+    let rows = summaries.len().max(1);
     let root = BitMapBackend::new(&path, (1100, (60 + 26 * rows) as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(&path, e))?;
     let (left, right) = root.split_horizontally(620);
-    let labels: Vec<String> = keys.iter().map(|(c, a)| format!("{a} in {c}")).collect();
+    let labels: Vec<String> = summaries
+        .iter()
+        .map(|s| format!("{} in {}", s.activation, s.config))
+        .collect();
     for (area, values, title, label_width) in [
         (
             left,

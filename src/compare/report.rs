@@ -450,37 +450,15 @@ training). Each configuration's learning rate is tuned on its own, so a differen
 (neuron, test sample) pairs where the activation is flat (|f'(z)| < 0.01: dead or saturated), over all tasks, \
 and the drop in test accuracy (points) when the group's outputs are zeroed, over the classification tasks.\n\n";
         md += "| configuration | activation | neurons | flat fraction | accuracy drop when zeroed |\n|---|---|---|---|---|\n";
-        let accuracy_tasks: Vec<&str> = results
-            .runs
-            .iter()
-            .filter(|r| r.metric == "accuracy")
-            .map(|r| r.task.as_str())
-            .collect();
-        let mut keys: Vec<(String, String)> = Vec::new();
-        for g in &results.groups {
-            let k = (g.config.clone(), g.activation.clone());
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
-        for (c, a) in keys {
-            let gs: Vec<_> = results
-                .groups
-                .iter()
-                .filter(|g| g.config == c && g.activation == a)
-                .collect();
-            let acc: Vec<_> = gs
-                .iter()
-                .filter(|g| accuracy_tasks.contains(&g.task.as_str()))
-                .collect();
-            let n = gs.len() as f64;
-            let drop = acc.iter().map(|g| g.ablation_drop).sum::<f64>() / acc.len().max(1) as f64;
+        for s in results.group_summaries() {
             let _ = writeln!(
                 md,
-                "| {c} | {a} | {:.1} | {:.3} | {:.2} |",
-                gs.iter().map(|g| g.neurons as f64).sum::<f64>() / n,
-                gs.iter().map(|g| g.flat_fraction).sum::<f64>() / n,
-                100.0 * drop,
+                "| {} | {} | {:.1} | {:.3} | {:.2} |",
+                s.config,
+                s.activation,
+                s.neurons,
+                s.flat_fraction,
+                100.0 * s.accuracy_drop,
             );
         }
     }

@@ -172,7 +172,60 @@ pub struct Results {
     pub groups: Vec<GroupStat>,
 }
 
+/// One activation group of one configuration, summarised over tasks, seeds and layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSummary {
+    /// Configuration name.
+    pub config: String,
+    /// The group's activation.
+    pub activation: String,
+    /// Mean neurons per layer in the group.
+    pub neurons: f64,
+    /// Mean flat (dead or saturated) fraction, over all tasks.
+    pub flat_fraction: f64,
+    /// Mean accuracy drop (a fraction) when the group is zeroed, over the classification tasks.
+    pub accuracy_drop: f64,
+}
+
 impl Results {
+    /// The activation groups of the mixed networks, summarised: what the
+    /// report's table and the group plot show.
+    pub fn group_summaries(&self) -> Vec<GroupSummary> {
+        let accuracy_task = |t: &str| {
+            self.runs
+                .iter()
+                .any(|r| r.task == t && r.metric == "accuracy")
+        };
+        let mut keys: Vec<(&str, &str)> = Vec::new();
+        for g in &self.groups {
+            if !keys.contains(&(g.config.as_str(), g.activation.as_str())) {
+                keys.push((&g.config, &g.activation));
+            }
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        keys.into_iter()
+            .map(|(c, a)| {
+                let gs: Vec<&GroupStat> = self
+                    .groups
+                    .iter()
+                    .filter(|g| g.config == c && g.activation == a)
+                    .collect();
+                let drops: Vec<f64> = gs
+                    .iter()
+                    .filter(|g| accuracy_task(&g.task))
+                    .map(|g| g.ablation_drop)
+                    .collect();
+                GroupSummary {
+                    config: c.to_string(),
+                    activation: a.to_string(),
+                    neurons: mean(&gs.iter().map(|g| g.neurons as f64).collect::<Vec<_>>()),
+                    flat_fraction: mean(&gs.iter().map(|g| g.flat_fraction).collect::<Vec<_>>()),
+                    accuracy_drop: mean(&drops),
+                }
+            })
+            .collect()
+    }
+
     /// Puts rows in a canonical order (so merged shards equal one full run).
     pub fn sort(&mut self) {
         let key = |t: &str, c: &str| (t.to_string(), c.to_string());

@@ -56,11 +56,17 @@ impl std::fmt::Debug for Task {
     }
 }
 
+/// `0..n` in the seeded random order a split of `seed` uses.
+fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5b17));
+    idx
+}
+
 /// Splits `data` at random (seeded) into the given fractions.
 fn random_split(data: &Dataset, valid: f64, test: f64, seed: u64) -> Result<Split> {
     let n = data.len();
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5b17));
+    let idx = shuffled(n, seed);
     let n_test = ((n as f64) * test).round() as usize;
     let n_valid = ((n as f64) * valid).round() as usize;
     if n_test == 0 || n_valid == 0 || n_test + n_valid >= n {
@@ -143,8 +149,7 @@ impl Task {
         )?;
         Ok(Task::new(name, loss, PlotKind::None, move |seed| {
             let n = train.len();
-            let mut idx: Vec<usize> = (0..n).collect();
-            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5b17));
+            let idx = shuffled(n, seed);
             let nv = ((n as f64) * valid_fraction).round().max(1.0) as usize;
             Ok(Split {
                 valid: train.select(&idx[..nv])?,
