@@ -104,6 +104,15 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
     Ok(())
 }
 
+/// Rows of an optional file: none when it does not exist.
+fn optional_rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>> {
+    if path.exists() {
+        rows(path, expected_header)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// Splits CSV text into header-checked rows of string fields.
 fn rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>> {
     let text = std::fs::read_to_string(path).map_err(|e| io_err(path, e))?;
@@ -140,10 +149,13 @@ fn num<T: std::str::FromStr>(path: &Path, field: &str) -> Result<T> {
     })
 }
 
-/// Reads the files [`write_results`] wrote.
+/// Reads the files [`write_results`] wrote. `results.csv` is required; the
+/// curve, surface and group files are optional (absent means no rows), so a
+/// folder holding only `results.csv` still gives the statistics.
 ///
 /// # Errors
-/// [`Error::Io`] for a missing file, [`Error::Format`] for a malformed one.
+/// [`Error::Io`] for a missing `results.csv` or an unreadable file,
+/// [`Error::Format`] for a malformed one.
 pub fn read_results(dir: &Path) -> Result<Results> {
     let mut r = Results::default();
     let p = dir.join(RUNS);
@@ -168,7 +180,7 @@ pub fn read_results(dir: &Path) -> Result<Results> {
         });
     }
     let p = dir.join(CURVES);
-    for f in rows(&p, "task,config,seed,epoch,loss")? {
+    for f in optional_rows(&p, "task,config,seed,epoch,loss")? {
         r.curves.push(CurvePoint {
             task: f[0].clone(),
             config: f[1].clone(),
@@ -178,7 +190,7 @@ pub fn read_results(dir: &Path) -> Result<Results> {
         });
     }
     let p = dir.join(SURFACES);
-    for f in rows(&p, "task,config,x,y,value")? {
+    for f in optional_rows(&p, "task,config,x,y,value")? {
         r.surfaces.push(SurfacePoint {
             task: f[0].clone(),
             config: f[1].clone(),
