@@ -145,8 +145,8 @@ fn main() -> mixact::Result<()> {
                             }
                         }
                     }
-                    let mut hard = net.hardened();
-                    let hardened = evaluate(&mut hard, &test_set, Loss::Mse)?.loss;
+                    let (mut hard, report) = net.harden_on(&test_set, Loss::Mse)?;
+                    let hardened = report.loss_after;
                     train(&mut hard, &train_set, epochs / 4, seed)?;
                     let retrained = evaluate(&mut hard, &test_set, Loss::Mse)?.loss;
                     println!(

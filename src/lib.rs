@@ -53,7 +53,7 @@
 //!   (its `threading` feature); set `MATMUL_NUM_THREADS=1` (read once, at the
 //!   first product) to use one.
 //!
-//! MSRV: Rust 1.85.
+//! MSRV: Rust 1.89 (nalgebra 0.35 needs it).
 
 #![warn(missing_docs)]
 
@@ -98,7 +98,7 @@ pub use layer::{Layer, Param};
 pub use loss::Loss;
 pub use matrix::MatRef;
 pub use mixture::Mixture;
-pub use network::{BoxedLayer, Network};
+pub use network::{BoxedLayer, HardeningReport, Network};
 pub use optim::{Adam, Optimizer, Sgd};
 pub use plan::Block;
 pub use real::Real;
