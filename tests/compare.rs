@@ -178,3 +178,21 @@ fn shard_strings_are_validated() {
     assert!(Shard::parse("x").is_err());
     assert!(Shard::parse("0/0").is_err());
 }
+
+#[test]
+fn degenerate_configurations_and_tasks_are_errors_not_panics() {
+    let empty_branches = Config::new(Hidden::<Act>::Branches(vec![]), 1);
+    assert!(empty_branches.build(2, 1, 8, 0).is_err());
+    assert!(Config::new(Hidden::<Act>::Interleaved(vec![]), 1)
+        .build(2, 1, 8, 0)
+        .is_err());
+    assert!(Config::new(Hidden::<Act>::DeepBranches(vec![]), 1)
+        .build(2, 1, 8, 0)
+        .is_err());
+    assert!(Config::new(Hidden::Dense(Act::Relu), 0)
+        .build(2, 1, 8, 0)
+        .is_err());
+    let ds = data::parity::<f32>(3).unwrap();
+    assert!(Task::from_dataset("p", Loss::BceWithLogits, ds.clone(), 0.5, 0.6).is_err());
+    assert!(Task::from_train_test("p", Loss::BceWithLogits, ds.clone(), ds, 1.5).is_err());
+}

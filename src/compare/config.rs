@@ -135,6 +135,9 @@ impl<A: ActivationSet> Config<A> {
                 Dense::per_neuron(inputs, &m, rng)?.into()
             }
             Hidden::Branches(acts) => {
+                if acts.is_empty() {
+                    return Err(Error::Empty { what: "branches" });
+                }
                 let n = acts.len();
                 let branches: Vec<(usize, A)> = acts
                     .iter()

@@ -115,13 +115,13 @@ impl Task {
         check_hyper(
             "validation fraction",
             valid_fraction,
-            valid_fraction > 0.0,
+            valid_fraction > 0.0 && valid_fraction < 1.0,
             "in (0, 1)",
         )?;
         check_hyper(
             "test fraction",
             test_fraction,
-            test_fraction > 0.0,
+            test_fraction > 0.0 && test_fraction < 1.0,
             "in (0, 1)",
         )?;
         random_split(&data, valid_fraction, test_fraction, 0)?;
@@ -144,13 +144,14 @@ impl Task {
         check_hyper(
             "validation fraction",
             valid_fraction,
-            valid_fraction > 0.0,
+            valid_fraction > 0.0 && valid_fraction < 1.0,
             "in (0, 1)",
         )?;
         Ok(Task::new(name, loss, PlotKind::None, move |seed| {
             let n = train.len();
             let idx = shuffled(n, seed);
-            let nv = ((n as f64) * valid_fraction).round().max(1.0) as usize;
+            let nv = (((n as f64) * valid_fraction).round() as usize)
+                .clamp(1, n.saturating_sub(1).max(1));
             Ok(Split {
                 valid: train.select(&idx[..nv])?,
                 train: train.select(&idx[nv..])?,
