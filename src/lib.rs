@@ -106,7 +106,13 @@ pub use slope::Slope;
 pub use train::{evaluate, Control, EpochStats, FitConfig, Metrics, Trainer};
 
 /// The traits and types most programs need: `use mixact::prelude::*;`.
+///
+/// It includes the fixed-algorithm RNG the crate seeds with (`ChaCha8Rng`,
+/// with `SeedableRng` for `seed_from_u64`), so a program needs no other crate.
 pub mod prelude {
+    pub use rand::SeedableRng;
+    pub use rand_chacha::ChaCha8Rng;
+
     pub use crate::{
         data, evaluate, mask, Act, ActivationSet, Adam, Concat, Dataset, Dense, FitConfig, Layer,
         Loss, Mixture, Network, Optimizer, Real, Sgd, Slope, Trainer,
