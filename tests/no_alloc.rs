@@ -99,3 +99,41 @@ fn a_smaller_last_batch_reuses_the_buffers() {
     });
     assert_eq!(n, 0);
 }
+
+#[test]
+fn mixture_slope_and_deep_branch_layers_also_train_without_allocating() {
+    use mixact::{Concat, Mixture, Slope};
+    let mut r = ChaCha8Rng::seed_from_u64(2);
+    let deep = |a: Act, r: &mut ChaCha8Rng| {
+        Network::new(vec![
+            Dense::new(16, 8, a, r).unwrap().into(),
+            Dense::new(8, 8, a, r).unwrap().into(),
+        ])
+        .unwrap()
+    };
+    let mut net: Network<Act> = Network::new(vec![
+        Mixture::new(2, 16, &[Act::Relu, Act::Tanh, Act::Sin], &mut r)
+            .unwrap()
+            .with_entropy_penalty(1e-3)
+            .unwrap()
+            .into(),
+        Concat::of_networks(vec![deep(Act::Relu, &mut r), deep(Act::Gelu, &mut r)])
+            .unwrap()
+            .into(),
+        Slope::new(16, 8, Act::Tanh, &mut r).unwrap().into(),
+        Dense::new(8, 1, Act::Identity, &mut r).unwrap().into(),
+    ])
+    .unwrap();
+    let x = DMatrix::<f32>::from_fn(32, 2, |i, j| (i as f32 * 0.21 - j as f32).cos());
+    let y = DMatrix::<f32>::from_fn(32, 1, |i, _| (i % 3) as f32 / 2.0);
+    let mut t = Trainer::new(Loss::Mse, Adam::new(0.01).unwrap(), FitConfig::default()).unwrap();
+    for _ in 0..3 {
+        t.step(&mut net, x.as_view(), y.as_view()).unwrap();
+    }
+    let n = allocations_during(|| {
+        for _ in 0..10 {
+            t.step(&mut net, x.as_view(), y.as_view()).unwrap();
+        }
+    });
+    assert_eq!(n, 0);
+}
