@@ -114,6 +114,9 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Concat<A, T> {
         need_input_grad: bool,
     ) -> Result<()> {
         let (batch, width) = (x.nrows(), self.output_width());
+        if self.y.nrows() == 0 {
+            return Err(Error::BackwardBeforeForward { layer: None });
+        }
         if dy.shape() != (batch, width) || self.y.nrows() != batch {
             return Err(Error::shape(
                 "upstream gradient",

@@ -196,3 +196,57 @@ fn degenerate_configurations_and_tasks_are_errors_not_panics() {
     assert!(Task::from_dataset("p", Loss::BceWithLogits, ds.clone(), 0.5, 0.6).is_err());
     assert!(Task::from_train_test("p", Loss::BceWithLogits, ds.clone(), ds, 1.5).is_err());
 }
+
+#[test]
+fn mse_rows_show_the_interval_in_mse_order_and_a_positive_mde() {
+    use mixact::compare::{render_markdown, Family, RunRecord};
+    let run = |config: &str, family, seed: u64, mse: f64| RunRecord {
+        task: "reg".into(),
+        metric: "mse".into(),
+        config: config.into(),
+        family,
+        seed,
+        lr: 0.01,
+        width: 8,
+        params: 100,
+        test_metric: mse,
+        valid_metric: mse,
+        final_loss: mse,
+        steps: 10,
+        us_per_step: 1.0,
+    };
+    let mut r = Results::default();
+    for s in 0..8u64 {
+        r.runs
+            .push(run("relu", Family::Homogeneous, s, 1.0 + 0.01 * s as f64));
+        r.runs.push(run(
+            "mask relu+sin",
+            Family::Mixed,
+            s,
+            1.5 + 0.02 * s as f64,
+        ));
+    }
+    let a = analyse(&r);
+    let md = render_markdown(&r, &a, "", &[]);
+    let row = md
+        .lines()
+        .rfind(|l| l.starts_with("| mask relu+sin |"))
+        .unwrap();
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    // cells: "", config, params, width, lr, mean, delta, ci, p, outcome, mde, ...
+    assert!(cells[6].starts_with('+'), "the mixed MSE is higher: {row}");
+    let ci: Vec<f64> = cells[7]
+        .trim_matches(['[', ']'])
+        .split(", ")
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(
+        ci[0] <= ci[1] && ci[0] > 0.0,
+        "interval in MSE order: {row}"
+    );
+    assert!(
+        cells[10].parse::<f64>().unwrap() > 0.0,
+        "MDE is a magnitude: {row}"
+    );
+    assert_eq!(cells[9], "loss");
+}

@@ -374,17 +374,26 @@ pub fn render_markdown(
                 .iter()
                 .find(|x| &x.task == t && &x.config == c);
             let (delta, ci, p, outcome, mde) = match cmp {
-                Some(x) => (
-                    fmt_diff(metric, x.mean_diff),
-                    format!(
-                        "[{}, {}]",
-                        fmt_diff(metric, x.ci.0),
-                        fmt_diff(metric, x.ci.1)
-                    ),
-                    format!("{:.3}", x.p_holm),
-                    format!("{:?}", x.outcome).to_lowercase(),
-                    fmt_diff(metric, x.mde).trim_start_matches('+').to_string(),
-                ),
+                Some(x) => {
+                    // For MSE the score is -MSE: flip the interval back into MSE order.
+                    let (lo, hi) = if metric == "mse" {
+                        (x.ci.1, x.ci.0)
+                    } else {
+                        x.ci
+                    };
+                    let mde = if metric == "mse" {
+                        format!("{:.5}", x.mde.abs())
+                    } else {
+                        format!("{:.2}", 100.0 * x.mde.abs())
+                    };
+                    (
+                        fmt_diff(metric, x.mean_diff),
+                        format!("[{}, {}]", fmt_diff(metric, lo), fmt_diff(metric, hi)),
+                        format!("{:.3}", x.p_holm),
+                        format!("{:?}", x.outcome).to_lowercase(),
+                        mde,
+                    )
+                }
                 None if *c == base => (
                     "baseline".into(),
                     String::new(),
