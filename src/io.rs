@@ -392,7 +392,7 @@ fn build_network<A: ActivationSet, T: Real>(
 }
 
 impl<A: ActivationSet, T: Real> Network<A, T> {
-    /// The network as the bytes of a model file (see the [module docs](self)).
+    /// The network as the bytes of a model file (see the [format](crate::io)).
     ///
     /// # Errors
     /// [`Error::Model`] with [`ModelErrorKind::UnsupportedLayer`] when a layer

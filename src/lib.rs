@@ -74,7 +74,7 @@ mod error;
 pub mod fastmath;
 pub mod init;
 #[cfg(feature = "io")]
-mod io;
+pub mod io;
 mod layer;
 mod loss;
 pub mod mask;
