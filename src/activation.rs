@@ -232,12 +232,25 @@ fn gelu<T: Real>(z: T) -> T {
     z * sigmoid(u + u)
 }
 #[inline(always)]
-fn gelu_d<T: Real>(z: T, _y: T) -> T {
+fn gelu_d<T: Real>(z: T, y: T) -> T {
     let z2 = z * z;
     let u = T::lit(GELU_C) * (z + T::lit(GELU_A) * z2 * z);
-    let s = sigmoid(u + u);
+    let s = gate_from_output(z, y, T::lit(0.5) + T::lit(0.5) * u);
     let du = T::lit(GELU_C) * (T::one() + T::lit(3.0 * GELU_A) * z2);
     s + z * s * (T::one() - s) * (du + du)
+}
+
+/// The gate s of a gated activation y = z·s, recovered from the output as
+/// y / z (one division instead of the exp and division of recomputing it);
+/// `near_zero` (s's Taylor value) where |z| is too small to divide by.
+#[inline(always)]
+fn gate_from_output<T: Real>(z: T, y: T, near_zero: T) -> T {
+    let far = y / z;
+    if z.abs() > T::lit(1e-3) {
+        far
+    } else {
+        near_zero
+    }
 }
 
 /// Φ(z) = erfc(-z/√2)/2, with erfc from Numerical Recipes' `erfcc`
