@@ -54,6 +54,29 @@ fn color(i: usize) -> RGBColor {
     COLORS[i % COLORS.len()]
 }
 
+/// The short line that stands for a series in a legend.
+fn legend_mark(x: i32, y: i32, col: RGBColor) -> PathElement<(i32, i32)> {
+    PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2))
+}
+
+/// Draws the series legend of a line chart, the same way on every plot.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    path: &Path,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| plot_err(path, e))
+}
+
 /// File-name-safe form of a name.
 pub fn slug(s: &str) -> String {
     s.chars()
@@ -153,15 +176,9 @@ pub fn learning_curves(
             .draw_series(LineSeries::new(mean, col.stroke_width(2)))
             .map_err(|e| plot_err(&path, e))?
             .label(c.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+            .legend(move |(x, y)| legend_mark(x, y, col));
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| plot_err(&path, e))?;
+    draw_legend(&mut chart, &path)?;
     root.present().map_err(|e| plot_err(&path, e))?;
     Ok(name)
 }
@@ -281,15 +298,9 @@ pub fn fitted_curves(
             .draw_series(LineSeries::new(line, col.stroke_width(2)))
             .map_err(|e| plot_err(&path, e))?
             .label(c.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+            .legend(move |(x, y)| legend_mark(x, y, col));
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| plot_err(&path, e))?;
+    draw_legend(&mut chart, &path)?;
     root.present().map_err(|e| plot_err(&path, e))?;
     Ok(name)
 }

@@ -56,6 +56,11 @@ impl std::fmt::Debug for Task {
     }
 }
 
+/// Checks that a split fraction lies strictly between 0 and 1.
+fn check_fraction(name: &'static str, f: f64) -> Result<()> {
+    check_hyper(name, f, f > 0.0 && f < 1.0, "in (0, 1)")
+}
+
 /// `0..n` in the seeded random order a split of `seed` uses.
 fn shuffled(n: usize, seed: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
@@ -112,18 +117,8 @@ impl Task {
         valid_fraction: f64,
         test_fraction: f64,
     ) -> Result<Self> {
-        check_hyper(
-            "validation fraction",
-            valid_fraction,
-            valid_fraction > 0.0 && valid_fraction < 1.0,
-            "in (0, 1)",
-        )?;
-        check_hyper(
-            "test fraction",
-            test_fraction,
-            test_fraction > 0.0 && test_fraction < 1.0,
-            "in (0, 1)",
-        )?;
+        check_fraction("validation fraction", valid_fraction)?;
+        check_fraction("test fraction", test_fraction)?;
         random_split(&data, valid_fraction, test_fraction, 0)?;
         Ok(Task::new(name, loss, PlotKind::None, move |seed| {
             random_split(&data, valid_fraction, test_fraction, seed)
@@ -141,12 +136,7 @@ impl Task {
         test: Dataset,
         valid_fraction: f64,
     ) -> Result<Self> {
-        check_hyper(
-            "validation fraction",
-            valid_fraction,
-            valid_fraction > 0.0 && valid_fraction < 1.0,
-            "in (0, 1)",
-        )?;
+        check_fraction("validation fraction", valid_fraction)?;
         Ok(Task::new(name, loss, PlotKind::None, move |seed| {
             let n = train.len();
             let idx = shuffled(n, seed);
