@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::layer::Param;
 use crate::matrix::{gemm, is_small_product, transpose_into, Buf, MatRef, Operand};
 use crate::real::Real;
+use crate::tensor_id::OwnedTensorId;
 
 /// Weights, biases, their gradients, and the buffers of the affine map.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub(crate) struct Affine<T: Real> {
     xt: Buf<T>,
     /// Batch size of the last forward pass.
     forward_rows: Option<usize>,
+    weight_id: OwnedTensorId,
+    bias_id: OwnedTensorId,
 }
 
 impl<T: Real> Affine<T> {
@@ -39,6 +42,8 @@ impl<T: Real> Affine<T> {
             dx: Buf::new(),
             xt: Buf::new(),
             forward_rows: None,
+            weight_id: OwnedTensorId::new(),
+            bias_id: OwnedTensorId::new(),
         }
     }
 
@@ -65,6 +70,7 @@ impl<T: Real> Affine<T> {
     pub(crate) fn forward(&mut self, x: &MatRef<'_, T>) -> Result<()> {
         self.check_input(x, None)?;
         let batch = x.nrows();
+        crate::limits::elements("layer output", &[batch, self.outputs()])?;
         self.z.resize(batch, self.outputs());
         for (s, &b) in self.bias.iter().enumerate() {
             self.z.cols_mut(s, 1).fill(b);
@@ -146,6 +152,7 @@ impl<T: Real> Affine<T> {
     pub(crate) fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
         f(Param {
             name: "weight",
+            id: self.weight_id.id(),
             value: self.weight.as_mut_slice(),
             grad: self.grad_weight.as_slice(),
             decay: true,
@@ -153,6 +160,7 @@ impl<T: Real> Affine<T> {
         });
         f(Param {
             name: "bias",
+            id: self.bias_id.id(),
             value: &mut self.bias,
             grad: &self.grad_bias,
             decay: false,

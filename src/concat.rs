@@ -58,6 +58,7 @@ impl<A: ActivationSet, T: Real> Concat<A, T> {
                 got_cols: branches[i].input_width(),
             });
         }
+        crate::limits::sum("branch widths", branches.iter().map(|b| b.output_width()))?;
         Ok(Concat {
             branches,
             y: Buf::new(),
@@ -90,6 +91,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Concat<A, T> {
 
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<()> {
         let batch = x.nrows();
+        crate::limits::elements("layer output", &[batch, self.output_width()])?;
         self.y.resize(batch, self.output_width());
         let mut col = 0;
         for b in &mut self.branches {

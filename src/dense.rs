@@ -8,6 +8,7 @@ use crate::affine::{check_parts, Affine};
 use crate::error::{Error, Result};
 use crate::init;
 use crate::layer::{Layer, Param};
+use crate::limits;
 use crate::matrix::{contiguous, copy_col, Buf, MatRef};
 use crate::network::BoxedLayer;
 use crate::plan::{Block, Plan};
@@ -62,7 +63,8 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
     /// A dense layer: every neuron has activation `act`.
     ///
     /// # Errors
-    /// [`Error::ZeroWidth`] when `inputs` or `outputs` is 0.
+    /// [`Error::ZeroWidth`] when `inputs` or `outputs` is 0, [`Error::TooLarge`]
+    /// when `inputs × outputs` exceeds [`limits::MAX_ELEMENTS`].
     pub fn new<R: Rng + ?Sized>(
         inputs: usize,
         outputs: usize,
@@ -72,6 +74,7 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
         if outputs == 0 {
             return Err(Error::ZeroWidth { what: "outputs" });
         }
+        limits::elements("weights", &[inputs, outputs])?;
         Self::per_neuron(inputs, &vec![act; outputs], rng)
     }
 
@@ -94,6 +97,8 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
                 what: "branch width",
             });
         }
+        let width = limits::sum("branch widths", branches.iter().map(|&(w, _)| w))?;
+        limits::elements("weights", &[inputs, width])?;
         let mask: Vec<A> = branches
             .iter()
             .flat_map(|&(w, a)| std::iter::repeat_n(a, w))
@@ -115,7 +120,7 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
                 what: "activation mask",
             });
         }
-        let weight = init::weights(inputs, mask, rng);
+        let weight = init::weights(inputs, mask, rng)?;
         Self::from_parts(weight, vec![T::zero(); mask.len()], mask)
     }
 

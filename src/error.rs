@@ -78,14 +78,53 @@ pub enum Error {
         /// Index of the layer in its network, when known.
         layer: Option<usize>,
     },
-    /// Training diverged: a loss or a gradient became NaN or infinite.
+    /// Training diverged; the trainer restored finite parameters from before
+    /// the step that caused it.
     Diverged {
-        /// Epoch (0-based) of the failing step.
+        /// Epoch (0-based) of the step where it was detected.
         epoch: usize,
         /// Step within the epoch (0-based).
         step: usize,
-        /// The layer whose gradient first went non-finite; `None` when the loss itself did.
+        /// The first layer whose gradient or updated parameters went
+        /// non-finite; `None` when the loss gave it away.
         layer: Option<usize>,
+        /// What was seen.
+        cause: Divergence,
+    },
+    /// A size computed from the caller's input (a width, a sample count, a
+    /// class label, a file's contents) is beyond what one allocation may hold
+    /// (see [`limits`](crate::limits)). Reported before anything is allocated.
+    TooLarge {
+        /// What would have been allocated ("weights", "one-hot targets", ...).
+        what: &'static str,
+        /// The size requested (elements or bytes, as `what` says), computed without overflow.
+        requested: u128,
+        /// The most that is accepted.
+        limit: u128,
+    },
+    /// A target value is outside what the loss accepts (BCE targets in
+    /// [0, 1]; softmax cross-entropy rows of non-negative values summing to 1).
+    InvalidTarget {
+        /// The loss ("bce_with_logits", "softmax_cross_entropy").
+        loss: &'static str,
+        /// Row of the first offending target.
+        row: usize,
+        /// Column of the first offending value (for a bad row sum, the last column).
+        col: usize,
+        /// The offending value (for a bad row sum, the sum).
+        value: f64,
+        /// What targets must satisfy.
+        requirement: &'static str,
+    },
+    /// The network's output width does not suit the loss (softmax
+    /// cross-entropy over one column is always 0 and learns nothing).
+    LossOutputs {
+        /// The loss.
+        loss: &'static str,
+        /// The fewest outputs it needs.
+        minimum: usize,
+        /// The network's output width.
+        got: usize,
     },
     /// A file or data source could not be read or written.
     Io {
@@ -108,6 +147,20 @@ pub enum Error {
         /// Details: the tensor, field or value involved.
         detail: String,
     },
+}
+
+/// What the divergence guard saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Divergence {
+    /// The batch loss was NaN or infinite.
+    NonFiniteLoss,
+    /// The batch loss exceeded the divergence factor times the first batch's loss.
+    LossGrowth,
+    /// A gradient was NaN or infinite.
+    NonFiniteGradient,
+    /// An update made a parameter NaN or infinite.
+    NonFiniteParameter,
 }
 
 /// The distinct reasons a model file is rejected.
@@ -233,13 +286,58 @@ impl fmt::Display for Error {
                     "backward called without a forward pass on the same batch"
                 )
             }
-            Error::Diverged { epoch, step, layer } => {
+            Error::Diverged {
+                epoch,
+                step,
+                layer,
+                cause,
+            } => {
                 write!(f, "training diverged at epoch {epoch}, step {step}: ")?;
-                match layer {
-                    Some(l) => write!(f, "the gradient of layer {l} became NaN or infinite"),
-                    None => write!(f, "the loss became NaN or infinite"),
+                let at = layer.map_or(String::new(), |l| format!(" of layer {l}"));
+                match cause {
+                    Divergence::NonFiniteLoss => write!(f, "the loss became NaN or infinite")?,
+                    Divergence::LossGrowth => {
+                        write!(f, "the loss grew past the divergence factor")?
+                    }
+                    Divergence::NonFiniteGradient => {
+                        write!(f, "a gradient{at} became NaN or infinite")?
+                    }
+                    Divergence::NonFiniteParameter => {
+                        write!(f, "the update made a parameter{at} NaN or infinite")?
+                    }
                 }
+                write!(
+                    f,
+                    "; parameters left as they were before the step that caused it"
+                )
             }
+            Error::TooLarge {
+                what,
+                requested,
+                limit,
+            } => write!(
+                f,
+                "{what}: {requested} requested, more than the limit of {limit} \
+                 (see mixact::limits)"
+            ),
+            Error::InvalidTarget {
+                loss,
+                row,
+                col,
+                value,
+                requirement,
+            } => write!(
+                f,
+                "{loss}: target at row {row}, column {col} is {value}; targets must be {requirement}"
+            ),
+            Error::LossOutputs {
+                loss,
+                minimum,
+                got,
+            } => write!(
+                f,
+                "{loss} needs at least {minimum} outputs, the network has {got}"
+            ),
             Error::Io { path, message } => write!(f, "{path}: {message}"),
             Error::Format { location, message } => write!(f, "{location}: {message}"),
             Error::Model { kind, detail } => write!(f, "model file: {kind:?}: {detail}"),

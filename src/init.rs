@@ -12,6 +12,8 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::activation::{ActivationSet, Fan};
+use crate::error::Result;
+use crate::limits;
 use crate::real::Real;
 
 /// The standard deviation of the initial weights of a neuron with activation `act`.
@@ -24,11 +26,14 @@ pub fn weight_std<A: ActivationSet>(act: A, fan_in: usize, fan_out: usize) -> f6
 }
 
 /// An `inputs × mask.len()` weight matrix in user order, neuron j scaled for `mask[j]`.
+///
+/// # Errors
+/// [`Error::TooLarge`](crate::Error::TooLarge) beyond [`limits::MAX_ELEMENTS`].
 pub fn weights<T: Real, A: ActivationSet, R: Rng + ?Sized>(
     inputs: usize,
     mask: &[A],
     rng: &mut R,
-) -> DMatrix<T> {
+) -> Result<DMatrix<T>> {
     let outputs = mask.len();
     weights_with_std(
         inputs,
@@ -40,12 +45,16 @@ pub fn weights<T: Real, A: ActivationSet, R: Rng + ?Sized>(
 
 /// An `inputs × outputs` matrix whose column j is drawn from N(0, std(j)²),
 /// column by column.
+///
+/// # Errors
+/// [`Error::TooLarge`](crate::Error::TooLarge) beyond [`limits::MAX_ELEMENTS`].
 pub fn weights_with_std<T: Real, R: Rng + ?Sized>(
     inputs: usize,
     outputs: usize,
     std: impl Fn(usize) -> f64,
     rng: &mut R,
-) -> DMatrix<T> {
+) -> Result<DMatrix<T>> {
+    limits::elements("weights", &[inputs, outputs])?;
     let mut w = DMatrix::zeros(inputs, outputs);
     for j in 0..outputs {
         let s = std(j);
@@ -54,5 +63,5 @@ pub fn weights_with_std<T: Real, R: Rng + ?Sized>(
             w[(i, j)] = T::lit(n * s);
         }
     }
-    w
+    Ok(w)
 }

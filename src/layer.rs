@@ -6,12 +6,15 @@ use crate::activation::ActivationSet;
 use crate::error::Result;
 use crate::matrix::MatRef;
 use crate::real::Real;
+use crate::tensor_id::TensorId;
 
 /// One trainable tensor and its gradient, as a parameter walk yields them.
 #[derive(Debug)]
 pub struct Param<'a, T> {
     /// What the tensor is: "weight", "bias", ...
     pub name: &'static str,
+    /// The tensor's identity, which optimiser state is bound to (see [`TensorId`]).
+    pub id: TensorId,
     /// The values, updated in place by optimisers.
     pub value: &'a mut [T],
     /// The gradient of the last backward pass (same length as `value`).

@@ -76,6 +76,7 @@ pub mod init;
 #[cfg(feature = "io")]
 pub mod io;
 mod layer;
+pub mod limits;
 mod loss;
 pub mod mask;
 mod matrix;
@@ -85,13 +86,14 @@ mod optim;
 mod plan;
 mod real;
 mod slope;
+mod tensor_id;
 mod train;
 
 pub use activation::{Act, ActivationSet, Fan};
 pub use concat::Concat;
 pub use data::Dataset;
 pub use dense::Dense;
-pub use error::{Error, ModelErrorKind, Result};
+pub use error::{Divergence, Error, ModelErrorKind, Result};
 #[cfg(feature = "io")]
 pub use io::LoadOptions;
 pub use layer::{Layer, Param};
@@ -99,11 +101,14 @@ pub use loss::Loss;
 pub use matrix::MatRef;
 pub use mixture::Mixture;
 pub use network::{BoxedLayer, HardeningReport, Network};
-pub use optim::{Adam, Optimizer, Sgd};
+pub use optim::{Adam, Optimizer, ParamStates, Sgd, TensorUpdate};
 pub use plan::Block;
 pub use real::Real;
 pub use slope::Slope;
-pub use train::{evaluate, Control, EpochStats, FitConfig, Metrics, Trainer};
+pub use tensor_id::{OwnedTensorId, TensorId};
+pub use train::{
+    evaluate, Control, EpochStats, FitConfig, Metrics, Trainer, DEFAULT_DIVERGENCE_FACTOR,
+};
 
 /// The traits and types most programs need: `use mixact::prelude::*;`.
 ///

@@ -5,25 +5,127 @@ use crate::matrix::MatRef;
 use crate::real::Real;
 
 /// A loss over a batch, averaged as PyTorch's default `reduction="mean"` does.
+///
+/// Each loss states which targets it accepts and what its accuracy means;
+/// [`Trainer::fit`](crate::Trainer::fit) and [`evaluate`](crate::evaluate)
+/// check the targets once ([`Loss::check_targets`]) before the first step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Loss {
-    /// Mean squared error, averaged over all elements.
+    /// Mean squared error, averaged over all elements. Targets: any finite
+    /// values. Accuracy: none.
     Mse,
-    /// Binary cross-entropy on logits (targets in [0, 1]), averaged over all
-    /// elements: `max(p, 0) - p t + ln(1 + e^-|p|)`, stable for any logit.
+    /// Binary cross-entropy on logits, averaged over all elements:
+    /// `max(p, 0) - p t + ln(1 + e^-|p|)`, stable for any logit. Targets: in
+    /// [0, 1]. Accuracy: a row is correct when *every* column's prediction
+    /// (logit > 0) matches its target (> 0.5); with one column that is the
+    /// usual binary accuracy, with several it is exact-match (multi-label)
+    /// accuracy. See [`Loss::label_accuracy`] for the per-label figure.
     BceWithLogits,
     /// Softmax over each row, then cross-entropy with the row's target
     /// distribution (one-hot or soft), averaged over rows. Fused, so the
-    /// gradient is `(softmax(p) - t) / batch` with no overflow.
+    /// gradient is `(softmax(p) - t) / batch` with no overflow. Needs at
+    /// least 2 outputs. Targets: rows of non-negative values summing to 1
+    /// (within 1e-3). Accuracy: a row is correct when the argmax of the
+    /// prediction equals the argmax of the target.
     SoftmaxCrossEntropy,
 }
 
+/// How far a softmax target row's sum may be from 1 (f32 one-hot data sums exactly).
+const ROW_SUM_TOLERANCE: f64 = 1e-3;
+
 impl Loss {
+    /// The loss's name in errors and files: `"mse"`, `"bce_with_logits"`, `"softmax_cross_entropy"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Mse => "mse",
+            Loss::BceWithLogits => "bce_with_logits",
+            Loss::SoftmaxCrossEntropy => "softmax_cross_entropy",
+        }
+    }
+
+    /// Checks that `targets` (samples × outputs) suit this loss: softmax
+    /// cross-entropy needs at least 2 columns and rows of non-negative values
+    /// summing to 1; BCE targets must lie in [0, 1]; every target must be finite.
+    ///
+    /// # Errors
+    /// [`Error::LossOutputs`] for softmax cross-entropy on one column,
+    /// [`Error::InvalidTarget`] naming the first bad row and column,
+    /// [`Error::NonFiniteData`] for a NaN or infinity.
+    pub fn check_targets<T: Real>(self, targets: MatRef<'_, T>) -> Result<()> {
+        let (rows, cols) = targets.shape();
+        if let Some((k, _)) = targets.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFiniteData {
+                what: "targets",
+                row: k % rows.max(1),
+                col: k / rows.max(1),
+            });
+        }
+        match self {
+            Loss::Mse => Ok(()),
+            Loss::BceWithLogits => {
+                for j in 0..cols {
+                    for i in 0..rows {
+                        let t = targets[(i, j)].as_f64();
+                        if !(0.0..=1.0).contains(&t) {
+                            return Err(Error::InvalidTarget {
+                                loss: self.name(),
+                                row: i,
+                                col: j,
+                                value: t,
+                                requirement: "in [0, 1]",
+                            });
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Loss::SoftmaxCrossEntropy => {
+                if cols < 2 {
+                    return Err(Error::LossOutputs {
+                        loss: self.name(),
+                        minimum: 2,
+                        got: cols,
+                    });
+                }
+                for i in 0..rows {
+                    let mut sum = 0.0;
+                    for j in 0..cols {
+                        let t = targets[(i, j)].as_f64();
+                        if t < 0.0 {
+                            return Err(Error::InvalidTarget {
+                                loss: self.name(),
+                                row: i,
+                                col: j,
+                                value: t,
+                                requirement: "non-negative, each row summing to 1",
+                            });
+                        }
+                        sum += t;
+                    }
+                    if (sum - 1.0).abs() > ROW_SUM_TOLERANCE {
+                        return Err(Error::InvalidTarget {
+                            loss: self.name(),
+                            row: i,
+                            col: cols - 1,
+                            value: sum,
+                            requirement: "non-negative, each row summing to 1",
+                        });
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// The mean loss of `pred` against `target`, writing d(loss)/d(pred)
     /// into `grad` (column-major, same shape as `pred`).
     ///
+    /// The targets are not range-checked here (that is done once per fit by
+    /// [`Loss::check_targets`]); out-of-range targets give meaningless values.
+    ///
     /// # Errors
-    /// [`Error::Shape`] when `target` or `grad` does not match `pred`.
+    /// [`Error::Shape`] when `target` or `grad` does not match `pred`,
+    /// [`Error::LossOutputs`] for softmax cross-entropy on one column.
     pub fn value_and_grad<T: Real>(
         self,
         pred: MatRef<'_, T>,
@@ -47,6 +149,13 @@ impl Loss {
         }
         if rows == 0 {
             return Err(Error::ZeroWidth { what: "batch" });
+        }
+        if self == Loss::SoftmaxCrossEntropy && cols < 2 {
+            return Err(Error::LossOutputs {
+                loss: self.name(),
+                minimum: 2,
+                got: cols,
+            });
         }
         let n = T::lit((rows * cols) as f64);
         let mut total = T::zero();
@@ -100,16 +209,18 @@ impl Loss {
         self.value_and_grad(pred, target, &mut grad)
     }
 
-    /// The number of correct predictions in the batch, for losses with a
-    /// notion of accuracy: softmax (argmax of the row equals argmax of the
-    /// target) and binary (logit > 0 iff target > 0.5, per element). `None` for MSE.
+    /// The number of correctly predicted *rows* in the batch, for losses
+    /// with a notion of accuracy (see each variant): softmax (argmax match)
+    /// and binary (every column's logit > 0 iff its target > 0.5). `None` for MSE.
     pub fn correct<T: Real>(self, pred: MatRef<'_, T>, target: MatRef<'_, T>) -> Option<usize> {
         match self {
             Loss::Mse => None,
             Loss::BceWithLogits => Some(
-                pred.iter()
-                    .zip(target.iter())
-                    .filter(|(&p, &t)| (p > T::zero()) == (t > T::lit(0.5)))
+                (0..pred.nrows())
+                    .filter(|&i| {
+                        (0..pred.ncols())
+                            .all(|j| (pred[(i, j)] > T::zero()) == (target[(i, j)] > T::lit(0.5)))
+                    })
                     .count(),
             ),
             Loss::SoftmaxCrossEntropy => Some(
@@ -120,12 +231,23 @@ impl Loss {
         }
     }
 
-    /// How many predictions [`correct`](Self::correct) counts per row.
-    pub fn predictions_per_row(self, outputs: usize) -> usize {
-        match self {
-            Loss::BceWithLogits => outputs,
-            _ => 1,
+    /// For [`Loss::BceWithLogits`]: the fraction of individual labels (row,
+    /// column pairs) predicted correctly, the multi-label figure next to the
+    /// exact-match accuracy. `None` for the other losses or an empty batch.
+    pub fn label_accuracy<T: Real>(
+        self,
+        pred: MatRef<'_, T>,
+        target: MatRef<'_, T>,
+    ) -> Option<f64> {
+        if self != Loss::BceWithLogits || pred.is_empty() {
+            return None;
         }
+        let right = pred
+            .iter()
+            .zip(target.iter())
+            .filter(|(&p, &t)| (p > T::zero()) == (t > T::lit(0.5)))
+            .count();
+        Some(right as f64 / pred.len() as f64)
     }
 }
 

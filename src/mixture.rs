@@ -56,6 +56,7 @@ pub struct Mixture<A, T: Real = f32> {
     dy: Buf<T>,
     tmp: Buf<T>,
     dz: Buf<T>,
+    alpha_id: crate::tensor_id::OwnedTensorId,
 }
 
 impl<A: ActivationSet, T: Real> Mixture<A, T> {
@@ -81,12 +82,14 @@ impl<A: ActivationSet, T: Real> Mixture<A, T> {
                 what: "mixture candidates",
             });
         }
+        crate::limits::elements("weights", &[inputs, outputs])?;
+        crate::limits::elements("mixture logits", &[outputs, candidates.len()])?;
         let ms = candidates
             .iter()
             .map(|&a| init::weight_std(a, inputs, outputs).powi(2))
             .sum::<f64>()
             / candidates.len() as f64;
-        let weight = init::weights_with_std(inputs, outputs, |_| ms.sqrt(), rng);
+        let weight = init::weights_with_std(inputs, outputs, |_| ms.sqrt(), rng)?;
         let alpha = DMatrix::zeros(outputs, candidates.len());
         Self::from_parts(weight, vec![T::zero(); outputs], candidates, alpha)
     }
@@ -133,6 +136,7 @@ impl<A: ActivationSet, T: Real> Mixture<A, T> {
             dy: Buf::new(),
             tmp: Buf::new(),
             dz: Buf::new(),
+            alpha_id: crate::tensor_id::OwnedTensorId::new(),
         })
     }
 
@@ -294,8 +298,9 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Mixture<A, T> {
     }
 
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<()> {
-        self.affine.forward(&x)?;
         let (batch, outputs, k) = (x.nrows(), self.output_width(), self.candidates.len());
+        crate::limits::elements("candidate outputs", &[batch, outputs, k])?;
+        self.affine.forward(&x)?;
         softmax_rows(&self.alpha, k, self.temperature, &mut self.probs);
         self.fk.resize(batch, outputs * k);
         for (j, act) in self.candidates.iter().enumerate() {
@@ -384,6 +389,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Mixture<A, T> {
         self.affine.visit_params(f);
         f(Param {
             name: "alpha",
+            id: self.alpha_id.id(),
             value: &mut self.alpha,
             grad: &self.grad_alpha,
             decay: false,

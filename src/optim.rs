@@ -1,18 +1,46 @@
-//! Optimisers: SGD with momentum, Adam and AdamW, their state held explicitly.
+//! Optimisers: each updates one tensor at a time from its gradient and its
+//! own state; [`ParamStates`] binds that state to the tensor's identity and
+//! walks a layer tree.
 //!
-//! State is one buffer per parameter tensor, in the order of the parameter
-//! walk; it is allocated on the first step and reused afterwards.
+//! A new optimiser is one type and one method ([`Optimizer::update_tensor`]):
+//! the walk, the state's allocation and lifetime, the rollback copy and the
+//! divergence check are shared.
 
 use crate::activation::ActivationSet;
 use crate::error::{check_hyper, Result};
 use crate::layer::{Layer, Param};
 use crate::real::Real;
+use crate::tensor_id::TensorId;
 
-/// Something that updates a model's parameters from their gradients.
-pub trait Optimizer<T: Real> {
-    /// Applies one update to every parameter of `model`, from the gradients
-    /// of its last backward pass.
-    fn step<A: ActivationSet, L: Layer<A, T> + ?Sized>(&mut self, model: &mut L);
+/// One tensor's update, as the walk hands it to an optimiser.
+#[derive(Debug)]
+pub struct TensorUpdate<'a, T> {
+    /// The tensor, its gradient and its settings (weight decay, learning-rate scale).
+    pub param: Param<'a, T>,
+    /// The optimiser's state for this tensor: [`Optimizer::state_per_value`]
+    /// values per parameter value, laid out as that many consecutive slices of
+    /// `param.value.len()`; all zero the first time the tensor is seen (and
+    /// whenever the tensor is new, for example after hardening).
+    pub state: &'a mut [T],
+    /// How many times this tensor has been updated, this update included (1 on the first).
+    pub step: u64,
+    /// Where each parameter's value from *before* this update goes, so the
+    /// trainer can undo a step that diverged. The update must fill it.
+    pub backup: &'a mut [T],
+}
+
+/// Something that updates a model's parameters from their gradients, one
+/// tensor at a time.
+///
+/// The trait is object safe: a `Box<dyn Optimizer<f32>>` trains like any other.
+pub trait Optimizer<T: Real>: Send {
+    /// State values kept per parameter value (0 for plain SGD, 1 with momentum, 2 for Adam).
+    fn state_per_value(&self) -> usize;
+
+    /// Updates one tensor in place: writes each value's old value to
+    /// `update.backup`, then the new value, and returns whether every new
+    /// value is finite (fold the check into the update loop: it is free there).
+    fn update_tensor(&self, update: TensorUpdate<'_, T>) -> bool;
 
     /// The learning rate.
     fn learning_rate(&self) -> T;
@@ -22,6 +50,21 @@ pub trait Optimizer<T: Real> {
     /// # Errors
     /// [`Error::HyperParameter`](crate::Error::HyperParameter) unless finite and > 0.
     fn set_learning_rate(&mut self, lr: T) -> Result<()>;
+}
+
+impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
+    fn state_per_value(&self) -> usize {
+        (**self).state_per_value()
+    }
+    fn update_tensor(&self, update: TensorUpdate<'_, T>) -> bool {
+        (**self).update_tensor(update)
+    }
+    fn learning_rate(&self) -> T {
+        (**self).learning_rate()
+    }
+    fn set_learning_rate(&mut self, lr: T) -> Result<()> {
+        (**self).set_learning_rate(lr)
+    }
 }
 
 fn check_weight_decay<T: Real>(wd: T) -> Result<()> {
@@ -42,21 +85,142 @@ fn check_lr<T: Real>(lr: T) -> Result<()> {
     )
 }
 
-/// Makes `state` hold one zeroed buffer per tensor, sized like the walk's tensors.
-fn ensure_state<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
-    state: &mut Vec<Vec<T>>,
-    model: &mut L,
-) {
-    let mut i = 0;
-    model.visit_params(&mut |p: Param<'_, T>| {
-        if state.len() <= i {
-            state.push(Vec::new());
+/// One tensor's optimiser state and rollback copy.
+#[derive(Debug, Clone)]
+struct Entry<T> {
+    id: TensorId,
+    steps: u64,
+    state: Vec<T>,
+    backup: Vec<T>,
+}
+
+/// Optimiser state for every tensor of a model, bound to each tensor's
+/// [`TensorId`], with the copy of the parameters before the last update.
+///
+/// The walk visits tensors in a fixed order, so the lookup is positional
+/// with an identity check: a tensor whose identity does not match (a layer was
+/// replaced, or this state meets another network) finds its own entry or
+/// starts from zero state. A stale buffer is never reused, and in the steady
+/// state nothing is allocated.
+#[derive(Debug, Clone, Default)]
+pub struct ParamStates<T> {
+    entries: Vec<Entry<T>>,
+    /// Whether `backup` holds the parameters before the last update, for every entry.
+    can_restore: bool,
+}
+
+impl<T: Real> ParamStates<T> {
+    /// No state yet.
+    pub fn new() -> Self {
+        ParamStates {
+            entries: Vec::new(),
+            can_restore: false,
         }
-        if state[i].len() != p.value.len() {
-            state[i] = vec![T::zero(); p.value.len()];
+    }
+
+    /// Forgets every tensor's state.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.can_restore = false;
+    }
+
+    /// The state entry for tensor `id`, expected at position `k`.
+    fn entry(&mut self, k: usize, id: TensorId, len: usize, per_value: usize) -> &mut Entry<T> {
+        if self.entries.get(k).is_none_or(|e| e.id != id) {
+            match self.entries.iter().skip(k).position(|e| e.id == id) {
+                Some(off) => self.entries.swap(k, k + off),
+                None => {
+                    let fresh = Entry {
+                        id,
+                        steps: 0,
+                        state: Vec::new(),
+                        backup: Vec::new(),
+                    };
+                    if k < self.entries.len() {
+                        self.entries.insert(k, fresh);
+                    } else {
+                        self.entries.push(fresh);
+                    }
+                }
+            }
         }
-        i += 1;
-    });
+        let e = &mut self.entries[k];
+        if e.state.len() != len * per_value || e.backup.len() != len {
+            // Same identity, new size: cannot happen for mixact's layers (a
+            // tensor's size is fixed), but a user's layer could; start afresh.
+            e.state = vec![T::zero(); len * per_value];
+            e.backup = vec![T::zero(); len];
+            e.steps = 0;
+        }
+        e
+    }
+
+    /// Updates every tensor of `layers` with `optimizer`. Returns the index
+    /// (in `layers`) of the first layer that now holds a non-finite value, if
+    /// any; every tensor is updated either way, so [`restore`](Self::restore)
+    /// undoes the whole step.
+    pub fn update<A: ActivationSet, O: Optimizer<T> + ?Sized>(
+        &mut self,
+        optimizer: &O,
+        layers: &mut [Box<dyn Layer<A, T>>],
+    ) -> Option<usize> {
+        let per_value = optimizer.state_per_value();
+        let mut k = 0;
+        let mut first_bad = None;
+        for (i, layer) in layers.iter_mut().enumerate() {
+            let mut finite = true;
+            layer.visit_params(&mut |p| {
+                let e = self.entry(k, p.id, p.value.len(), per_value);
+                e.steps += 1;
+                finite &= optimizer.update_tensor(TensorUpdate {
+                    param: p,
+                    state: &mut e.state,
+                    step: e.steps,
+                    backup: &mut e.backup,
+                });
+                k += 1;
+            });
+            if !finite && first_bad.is_none() {
+                first_bad = Some(i);
+            }
+        }
+        self.entries.truncate(k);
+        self.can_restore = true;
+        first_bad
+    }
+
+    /// Puts back the parameters from before the last [`update`](Self::update).
+    /// Returns false (and changes nothing) when there is no such update, or
+    /// when the layers' tensors are not the ones last updated.
+    pub fn restore<A: ActivationSet>(&mut self, layers: &mut [Box<dyn Layer<A, T>>]) -> bool {
+        if !self.can_restore || !self.matches(layers) {
+            return false;
+        }
+        let mut k = 0;
+        for layer in layers.iter_mut() {
+            layer.visit_params(&mut |p| {
+                p.value.copy_from_slice(&self.entries[k].backup);
+                k += 1;
+            });
+        }
+        self.can_restore = false;
+        true
+    }
+
+    fn matches<A: ActivationSet>(&self, layers: &mut [Box<dyn Layer<A, T>>]) -> bool {
+        let mut k = 0;
+        let mut ok = true;
+        for layer in layers.iter_mut() {
+            layer.visit_params(&mut |p| {
+                ok &= self
+                    .entries
+                    .get(k)
+                    .is_some_and(|e| e.id == p.id && e.backup.len() == p.value.len());
+                k += 1;
+            });
+        }
+        ok && k == self.entries.len()
+    }
 }
 
 /// Stochastic gradient descent with (heavy-ball) momentum and optional L2 weight decay.
@@ -67,7 +231,6 @@ pub struct Sgd<T: Real = f32> {
     lr: T,
     momentum: T,
     weight_decay: T,
-    velocity: Vec<Vec<T>>,
 }
 
 impl<T: Real> Sgd<T> {
@@ -91,7 +254,6 @@ impl<T: Real> Sgd<T> {
             lr,
             momentum,
             weight_decay: T::zero(),
-            velocity: Vec::new(),
         })
     }
 
@@ -107,21 +269,33 @@ impl<T: Real> Sgd<T> {
 }
 
 impl<T: Real> Optimizer<T> for Sgd<T> {
-    fn step<A: ActivationSet, L: Layer<A, T> + ?Sized>(&mut self, model: &mut L) {
-        ensure_state(&mut self.velocity, model);
-        let (lr, mu, wd) = (self.lr, self.momentum, self.weight_decay);
-        let mut i = 0;
-        let velocity = &mut self.velocity;
-        model.visit_params(&mut |p| {
-            let v = &mut velocity[i];
-            let decay = if p.decay { wd } else { T::zero() };
-            let lr = lr * p.lr_scale;
-            for ((w, &g), v) in p.value.iter_mut().zip(p.grad).zip(v.iter_mut()) {
-                *v = mu * *v + g + decay * *w;
-                *w -= lr * *v;
-            }
-            i += 1;
-        });
+    fn state_per_value(&self) -> usize {
+        1
+    }
+
+    fn update_tensor(&self, u: TensorUpdate<'_, T>) -> bool {
+        let p = u.param;
+        let mu = self.momentum;
+        let decay = if p.decay {
+            self.weight_decay
+        } else {
+            T::zero()
+        };
+        let lr = self.lr * p.lr_scale;
+        let mut finite = true;
+        for (((w, &g), v), old) in p
+            .value
+            .iter_mut()
+            .zip(p.grad)
+            .zip(u.state.iter_mut())
+            .zip(u.backup.iter_mut())
+        {
+            *old = *w;
+            *v = mu * *v + g + decay * *w;
+            *w -= lr * *v;
+            finite &= w.is_finite();
+        }
+        finite
     }
 
     fn learning_rate(&self) -> T {
@@ -136,6 +310,9 @@ impl<T: Real> Optimizer<T> for Sgd<T> {
 }
 
 /// Adam, and AdamW (decoupled weight decay) via [`Adam::adamw`].
+///
+/// The bias correction counts each tensor's own updates, so a tensor that
+/// joins later (a hardened layer) starts its moments afresh, as with a new Adam.
 #[derive(Debug, Clone)]
 pub struct Adam<T: Real = f32> {
     lr: T,
@@ -143,9 +320,6 @@ pub struct Adam<T: Real = f32> {
     beta2: T,
     eps: T,
     weight_decay: T,
-    t: i32,
-    m: Vec<Vec<T>>,
-    v: Vec<Vec<T>>,
 }
 
 impl<T: Real> Adam<T> {
@@ -174,9 +348,6 @@ impl<T: Real> Adam<T> {
             beta2,
             eps,
             weight_decay: T::zero(),
-            t: 0,
-            m: Vec::new(),
-            v: Vec::new(),
         })
     }
 
@@ -194,33 +365,42 @@ impl<T: Real> Adam<T> {
 }
 
 impl<T: Real> Optimizer<T> for Adam<T> {
-    fn step<A: ActivationSet, L: Layer<A, T> + ?Sized>(&mut self, model: &mut L) {
-        ensure_state(&mut self.m, model);
-        ensure_state(&mut self.v, model);
-        self.t = self.t.saturating_add(1);
-        let (b1, b2, eps, lr, wd) = (self.beta1, self.beta2, self.eps, self.lr, self.weight_decay);
-        let c1 = T::one() - b1.powi(self.t);
-        let c2 = T::one() - b2.powi(self.t);
-        let (ms, vs) = (&mut self.m, &mut self.v);
-        let mut i = 0;
-        model.visit_params(&mut |p| {
-            let lr = lr * p.lr_scale;
-            let step = lr / c1;
-            let decay = if p.decay { lr * wd } else { T::zero() };
-            for (((w, &g), m), v) in p
-                .value
-                .iter_mut()
-                .zip(p.grad)
-                .zip(ms[i].iter_mut())
-                .zip(vs[i].iter_mut())
-            {
-                *m = b1 * *m + (T::one() - b1) * g;
-                *v = b2 * *v + (T::one() - b2) * g * g;
-                *w -= decay * *w;
-                *w -= step * *m / ((*v / c2).sqrt() + eps);
-            }
-            i += 1;
-        });
+    fn state_per_value(&self) -> usize {
+        2
+    }
+
+    fn update_tensor(&self, u: TensorUpdate<'_, T>) -> bool {
+        let p = u.param;
+        let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
+        let t = i32::try_from(u.step).unwrap_or(i32::MAX);
+        let c1 = T::one() - b1.powi(t);
+        let c2 = T::one() - b2.powi(t);
+        let lr = self.lr * p.lr_scale;
+        let step = lr / c1;
+        let decay = if p.decay {
+            lr * self.weight_decay
+        } else {
+            T::zero()
+        };
+        let n = p.value.len();
+        let (ms, vs) = u.state.split_at_mut(n);
+        let mut finite = true;
+        for ((((w, &g), m), v), old) in p
+            .value
+            .iter_mut()
+            .zip(p.grad)
+            .zip(ms.iter_mut())
+            .zip(vs.iter_mut())
+            .zip(u.backup.iter_mut())
+        {
+            *old = *w;
+            *m = b1 * *m + (T::one() - b1) * g;
+            *v = b2 * *v + (T::one() - b2) * g * g;
+            *w -= decay * *w;
+            *w -= step * *m / ((*v / c2).sqrt() + eps);
+            finite &= w.is_finite();
+        }
+        finite
     }
 
     fn learning_rate(&self) -> T {

@@ -44,6 +44,7 @@ pub struct Slope<A, T: Real = f32> {
     dy: Buf<T>,
     du: Buf<T>,
     dz: Buf<T>,
+    slope_id: crate::tensor_id::OwnedTensorId,
 }
 
 impl<A: ActivationSet, T: Real> Slope<A, T> {
@@ -63,7 +64,8 @@ impl<A: ActivationSet, T: Real> Slope<A, T> {
         if outputs == 0 {
             return Err(Error::ZeroWidth { what: "outputs" });
         }
-        let weight = init::weights(inputs, &vec![act; outputs], rng);
+        crate::limits::elements("weights", &[inputs, outputs])?;
+        let weight = init::weights(inputs, &vec![act; outputs], rng)?;
         Self::from_parts(
             weight,
             vec![T::zero(); outputs],
@@ -88,6 +90,7 @@ impl<A: ActivationSet, T: Real> Slope<A, T> {
             dy: Buf::new(),
             du: Buf::new(),
             dz: Buf::new(),
+            slope_id: crate::tensor_id::OwnedTensorId::new(),
         })
     }
 
@@ -180,6 +183,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Slope<A, T> {
         self.affine.visit_params(f);
         f(Param {
             name: "slope",
+            id: self.slope_id.id(),
             value: &mut self.slope,
             grad: &self.grad_slope,
             decay: false,

@@ -5,12 +5,12 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::activation::ActivationSet;
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{Divergence, Error, Result};
 use crate::layer::Layer;
 use crate::loss::Loss;
 use crate::matrix::{Buf, MatRef};
 use crate::network::Network;
-use crate::optim::Optimizer;
+use crate::optim::{Optimizer, ParamStates};
 use crate::real::Real;
 
 /// How to fit.
@@ -95,7 +95,15 @@ pub struct Trainer<T: Real, O> {
     grad: Vec<T>,
     epoch: usize,
     step_in_epoch: usize,
+    states: ParamStates<T>,
+    divergence_factor: f64,
+    /// The loss of the first batch this trainer saw, before any update.
+    reference_loss: Option<f64>,
 }
+
+/// The default [`Trainer::with_divergence_factor`]: a loss a million times
+/// the first batch's loss is divergence, not training.
+pub const DEFAULT_DIVERGENCE_FACTOR: f64 = 1e6;
 
 impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     /// A trainer with `loss`, `optimizer` and `config`.
@@ -117,7 +125,30 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
             grad: Vec::new(),
             epoch: 0,
             step_in_epoch: 0,
+            states: ParamStates::new(),
+            divergence_factor: DEFAULT_DIVERGENCE_FACTOR,
+            reference_loss: None,
         })
+    }
+
+    /// Sets the divergence guard's growth factor: a batch loss above `factor`
+    /// times the loss of the first batch this trainer saw (floored at 1e-8)
+    /// counts as divergence. Default [`DEFAULT_DIVERGENCE_FACTOR`] (1e6);
+    /// `f64::INFINITY` turns the growth check off (non-finite losses,
+    /// gradients and parameters are always caught).
+    ///
+    /// # Errors
+    /// [`Error::HyperParameter`] unless `factor > 1` (infinity allowed).
+    pub fn with_divergence_factor(mut self, factor: f64) -> Result<Self> {
+        if factor.is_nan() || factor <= 1.0 {
+            return Err(Error::HyperParameter {
+                name: "divergence factor",
+                value: factor,
+                requirement: "> 1 (or infinity)",
+            });
+        }
+        self.divergence_factor = factor;
+        Ok(self)
     }
 
     /// The optimiser (for its learning rate, say).
@@ -131,12 +162,12 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     }
 
     /// One training step on the batch (`x`, `y`): forward, loss, backward,
-    /// update. Returns the batch's mean loss.
+    /// update. Returns the batch's mean loss. The targets are not
+    /// range-checked here (see [`Loss::check_targets`]).
     ///
     /// # Errors
-    /// Shape errors from the network or the loss; [`Error::Diverged`] when the
-    /// loss or a gradient is NaN or infinite, in which case the parameters are
-    /// left as they were before the step.
+    /// Shape errors from the network or the loss; [`Error::Diverged`] (see
+    /// [`fit_with`](Self::fit_with) for what is restored).
     pub fn step<A: ActivationSet>(
         &mut self,
         net: &mut Network<A, T>,
@@ -144,10 +175,22 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         y: MatRef<'_, T>,
     ) -> Result<T> {
         let loss = self.forward_backward(net, x, y)?;
-        self.optimizer.step(net);
+        self.update(net)?;
         Ok(loss)
     }
 
+    fn diverged(&self, layer: Option<usize>, cause: Divergence) -> Error {
+        Error::Diverged {
+            epoch: self.epoch,
+            step: self.step_in_epoch,
+            layer,
+            cause,
+        }
+    }
+
+    /// Forward, loss, divergence checks, backward. On a non-finite or
+    /// exploded loss, the parameters from before the previous update are
+    /// restored: that update made them.
     fn forward_backward<A: ActivationSet>(
         &mut self,
         net: &mut Network<A, T>,
@@ -158,20 +201,32 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         let out = net.output();
         self.grad.resize(out.len(), T::zero());
         let loss = self.loss.value_and_grad(out, y, &mut self.grad)?;
-        let diverged = |layer| Error::Diverged {
-            epoch: self.epoch,
-            step: self.step_in_epoch,
-            layer,
+        let cause = if !loss.is_finite() {
+            Some(Divergence::NonFiniteLoss)
+        } else {
+            let reference = *self.reference_loss.get_or_insert(loss.as_f64());
+            (loss.as_f64() > self.divergence_factor * reference.max(1e-8))
+                .then_some(Divergence::LossGrowth)
         };
-        if !loss.is_finite() {
-            return Err(diverged(None));
+        if let Some(cause) = cause {
+            self.states.restore(net.layers_mut());
+            return Err(self.diverged(None, cause));
         }
         let dy = MatRef::from_slice(&self.grad, out.nrows(), out.ncols());
         net.backward_params(x, dy)?;
         if let Some(layer) = net.first_non_finite_grad() {
-            return Err(diverged(Some(layer)));
+            return Err(self.diverged(Some(layer), Divergence::NonFiniteGradient));
         }
         Ok(loss)
+    }
+
+    /// The optimiser's update; undone if it made a parameter non-finite.
+    fn update<A: ActivationSet>(&mut self, net: &mut Network<A, T>) -> Result<()> {
+        if let Some(layer) = self.states.update(&self.optimizer, net.layers_mut()) {
+            self.states.restore(net.layers_mut());
+            return Err(self.diverged(Some(layer), Divergence::NonFiniteParameter));
+        }
+        Ok(())
     }
 
     /// Trains for `config.epochs` epochs.
@@ -189,18 +244,23 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     /// Trains for `config.epochs` epochs, calling `on_epoch` after each; it may stop early.
     ///
     /// # Errors
-    /// [`Error::Shape`] when the data do not fit the network, and
-    /// [`Error::Diverged`] (naming epoch, step and layer) when training blows
-    /// up; the network then keeps the parameters of its last good step.
+    /// [`Error::Shape`] when the data do not fit the network; the errors of
+    /// [`Loss::check_targets`] when the targets do not suit the loss (checked
+    /// once, before the first step); [`Error::Diverged`] (naming epoch, step,
+    /// layer and cause) when training blows up. The guard checks every batch
+    /// loss (non-finite, or above the divergence factor times the first
+    /// batch's loss: see [`with_divergence_factor`](Self::with_divergence_factor)),
+    /// every gradient, and every parameter after each update; on divergence
+    /// the network is left with finite parameters from before the step that
+    /// caused it (the previous update, for a loss that exploded).
     pub fn fit_with<A: ActivationSet>(
         &mut self,
         net: &mut Network<A, T>,
         data: &Dataset<T>,
         mut on_epoch: impl FnMut(&EpochStats) -> Control,
     ) -> Result<Vec<EpochStats>> {
-        check_data(net, data)?;
+        check_data(net, data, self.loss)?;
         let n = data.len();
-        let per_row = self.loss.predictions_per_row(data.y().ncols()) as f64;
         self.order.clear();
         self.order.extend(0..n);
         let mut history = Vec::with_capacity(self.config.epochs);
@@ -225,7 +285,7 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
                 self.xb = xb;
                 self.yb = yb;
                 let (loss, acc) = outcome?;
-                self.optimizer.step(net);
+                self.update(net)?;
                 loss_sum += loss.as_f64() * (end - start) as f64;
                 if let Some(c) = acc {
                     correct += c;
@@ -236,7 +296,7 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
                 epoch,
                 train: Metrics {
                     loss: loss_sum / n as f64,
-                    accuracy: has_acc.then(|| correct as f64 / (n as f64 * per_row)),
+                    accuracy: has_acc.then(|| correct as f64 / n as f64),
                 },
             };
             history.push(stats);
@@ -248,7 +308,11 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     }
 }
 
-fn check_data<A: ActivationSet, T: Real>(net: &Network<A, T>, data: &Dataset<T>) -> Result<()> {
+fn check_data<A: ActivationSet, T: Real>(
+    net: &Network<A, T>,
+    data: &Dataset<T>,
+    loss: Loss,
+) -> Result<()> {
     if data.x().ncols() != net.input_width() {
         return Err(Error::shape(
             "inputs",
@@ -263,19 +327,20 @@ fn check_data<A: ActivationSet, T: Real>(net: &Network<A, T>, data: &Dataset<T>)
             data.y().shape(),
         ));
     }
-    Ok(())
+    loss.check_targets(data.y().as_view())
 }
 
 /// Loss and accuracy of `net` on all of `data`, in batches of at most 1024 rows.
 ///
 /// # Errors
-/// [`Error::Shape`] when the data do not fit the network.
+/// [`Error::Shape`] when the data do not fit the network; as
+/// [`Loss::check_targets`] when the targets do not suit the loss.
 pub fn evaluate<A: ActivationSet, T: Real>(
     net: &mut Network<A, T>,
     data: &Dataset<T>,
     loss: Loss,
 ) -> Result<Metrics> {
-    check_data(net, data)?;
+    check_data(net, data, loss)?;
     let n = data.len();
     let (mut xb, mut yb, mut grad) = (Buf::new(), Buf::new(), Vec::new());
     let (mut loss_sum, mut correct, mut has_acc) = (0.0, 0usize, false);
@@ -293,10 +358,9 @@ pub fn evaluate<A: ActivationSet, T: Real>(
             has_acc = true;
         }
     }
-    let per_row = loss.predictions_per_row(data.y().ncols()) as f64;
     Ok(Metrics {
         loss: loss_sum / n as f64,
-        accuracy: has_acc.then(|| correct as f64 / (n as f64 * per_row)),
+        accuracy: has_acc.then(|| correct as f64 / n as f64),
     })
 }
 
