@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use mixact::compare::{
-    read_results, run_suite, write_report, write_results, Config, Hidden, Results, Shard,
-    SuiteOptions, Task,
+    ensure_writable_dir, read_results, run_suite, write_report, write_results, Config, Hidden,
+    Results, Shard, SuiteOptions, Task,
 };
 use mixact::data::Target1d;
 use mixact::Act;
@@ -183,6 +183,7 @@ fn run() -> Result<(), String> {
     let tasks = tasks(args.mode).map_err(|e| e.to_string())?;
     let opts = options(args.mode, args.workers);
     let protocol_text = protocol(args.mode, &opts, &tasks);
+    ensure_writable_dir(&args.out).map_err(|e| e.to_string())?;
     if !args.merge.is_empty() {
         let mut merged = Results::default();
         for d in &args.merge {
@@ -210,8 +211,9 @@ fn run() -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
-    std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
-    std::fs::write(args.out.join("protocol.md"), &protocol_text).map_err(|e| e.to_string())?;
+    let protocol_path = args.out.join("protocol.md");
+    std::fs::write(&protocol_path, &protocol_text)
+        .map_err(|e| format!("{}: {e}", protocol_path.display()))?;
     if args.shard.is_some() {
         write_results(&args.out, &results).map_err(|e| e.to_string())?;
         println!(

@@ -46,6 +46,81 @@ const METADATA_KEY: &str = "mixact";
 /// safetensors' own limit on the JSON header.
 const MAX_HEADER: u64 = 100_000_000;
 
+/// How old a leftover temporary file of an interrupted save must be before
+/// a later save to the same path deletes it: one hour.
+pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+static SAVE_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The prefix of every temporary file a save to `file_name` creates.
+fn temp_prefix(file_name: &std::ffi::OsStr) -> String {
+    format!(".{}.tmp-", file_name.to_string_lossy())
+}
+
+/// Removes temporary files of earlier saves to `file_name` in `dir` that are
+/// older than [`STALE_TEMP_AGE`] (their writer was killed). Best effort.
+fn remove_stale_temps(dir: &Path, file_name: &std::ffi::OsStr) {
+    let prefix = temp_prefix(file_name);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP_AGE);
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a uniquely named temporary file in the
+/// same folder, flushed and renamed over `path`.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io_error(path, std::io::Error::other("not a file path")))?;
+    remove_stale_temps(&dir, file_name);
+    let thread = format!("{:?}", std::thread::current().id());
+    let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
+    let counter = SAVE_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(
+        "{}{}-{thread}-{counter}",
+        temp_prefix(file_name),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable where the platform allows.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error(path, e)
+    })
+}
+
 /// Options for loading a model file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadOptions {
@@ -62,18 +137,28 @@ struct Header {
     network: Vec<LayerSpec>,
 }
 
+/// One layer of the architecture. Written as an internally tagged enum;
+/// read through [`RawLayerSpec`], because serde reads an internally tagged
+/// enum by first buffering the whole object in a generic tree (about 40
+/// bytes per list entry), which would let a long activation list cost twenty
+/// times its size in the file.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    try_from = "RawLayerSpec"
+)]
 enum LayerSpec {
     Dense {
         inputs: usize,
         outputs: usize,
-        activations: Vec<String>,
+        activations: NameList,
     },
     Mixture {
         inputs: usize,
         outputs: usize,
-        candidates: Vec<String>,
+        candidates: NameList,
         temperature: f64,
         entropy_penalty: f64,
         alpha_lr_scale: f64,
@@ -89,6 +174,90 @@ enum LayerSpec {
     Sequential {
         layers: Vec<LayerSpec>,
     },
+}
+
+/// Every field any layer kind has, read in one streaming pass.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayerSpec {
+    kind: String,
+    inputs: Option<usize>,
+    outputs: Option<usize>,
+    activations: Option<NameList>,
+    candidates: Option<NameList>,
+    temperature: Option<f64>,
+    entropy_penalty: Option<f64>,
+    alpha_lr_scale: Option<f64>,
+    activation: Option<String>,
+    branches: Option<Vec<LayerSpec>>,
+    layers: Option<Vec<LayerSpec>>,
+}
+
+impl TryFrom<RawLayerSpec> for LayerSpec {
+    type Error = String;
+
+    fn try_from(r: RawLayerSpec) -> std::result::Result<Self, String> {
+        fn need<V>(v: Option<V>, kind: &str, field: &str) -> std::result::Result<V, String> {
+            v.ok_or_else(|| format!("{kind} layer without \"{field}\""))
+        }
+        let k = r.kind.as_str();
+        let allowed: &[&str] = match k {
+            "dense" => &["inputs", "outputs", "activations"],
+            "mixture" => &[
+                "inputs",
+                "outputs",
+                "candidates",
+                "temperature",
+                "entropy_penalty",
+                "alpha_lr_scale",
+            ],
+            "slope" => &["inputs", "outputs", "activation"],
+            "concat" => &["branches"],
+            "sequential" => &["layers"],
+            other => return Err(format!("unknown layer kind \"{other}\"")),
+        };
+        let present = [
+            ("inputs", r.inputs.is_some()),
+            ("outputs", r.outputs.is_some()),
+            ("activations", r.activations.is_some()),
+            ("candidates", r.candidates.is_some()),
+            ("temperature", r.temperature.is_some()),
+            ("entropy_penalty", r.entropy_penalty.is_some()),
+            ("alpha_lr_scale", r.alpha_lr_scale.is_some()),
+            ("activation", r.activation.is_some()),
+            ("branches", r.branches.is_some()),
+            ("layers", r.layers.is_some()),
+        ];
+        if let Some((field, _)) = present.iter().find(|(f, p)| *p && !allowed.contains(f)) {
+            return Err(format!("unknown field \"{field}\" in a {k} layer"));
+        }
+        Ok(match k {
+            "dense" => LayerSpec::Dense {
+                inputs: need(r.inputs, k, "inputs")?,
+                outputs: need(r.outputs, k, "outputs")?,
+                activations: need(r.activations, k, "activations")?,
+            },
+            "mixture" => LayerSpec::Mixture {
+                inputs: need(r.inputs, k, "inputs")?,
+                outputs: need(r.outputs, k, "outputs")?,
+                candidates: need(r.candidates, k, "candidates")?,
+                temperature: need(r.temperature, k, "temperature")?,
+                entropy_penalty: need(r.entropy_penalty, k, "entropy_penalty")?,
+                alpha_lr_scale: need(r.alpha_lr_scale, k, "alpha_lr_scale")?,
+            },
+            "slope" => LayerSpec::Slope {
+                inputs: need(r.inputs, k, "inputs")?,
+                outputs: need(r.outputs, k, "outputs")?,
+                activation: need(r.activation, k, "activation")?,
+            },
+            "concat" => LayerSpec::Concat {
+                branches: need(r.branches, k, "branches")?,
+            },
+            _ => LayerSpec::Sequential {
+                layers: need(r.layers, k, "layers")?,
+            },
+        })
+    }
 }
 
 fn model_error(kind: ModelErrorKind, detail: impl Into<String>) -> Error {
@@ -132,8 +301,82 @@ fn tensor_bytes<T: Real>(values: impl Iterator<Item = T>) -> Vec<u8> {
     out
 }
 
-fn names<A: ActivationSet>(acts: &[A]) -> Vec<String> {
-    acts.iter().map(|a| a.name().to_string()).collect()
+fn names<A: ActivationSet>(acts: &[A]) -> NameList {
+    let mut list = NameList::default();
+    for a in acts {
+        list.push(a.name());
+    }
+    list
+}
+
+/// A list of activation names stored compactly: each distinct name once, and
+/// a 1-byte index per entry. A file's activation list of millions of entries
+/// (a hostile file, or a very wide layer) then costs a byte an entry in
+/// memory, not a `String` each. One list may name at most 256 distinct
+/// activations.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct NameList {
+    distinct: Vec<String>,
+    index: Vec<u8>,
+}
+
+impl NameList {
+    /// Appends `name`; false when the list already holds 256 distinct names.
+    fn push(&mut self, name: &str) -> bool {
+        let i = match self.distinct.iter().position(|d| d == name) {
+            Some(i) => i,
+            None if self.distinct.len() <= u8::MAX as usize => {
+                self.distinct.push(name.to_string());
+                self.distinct.len() - 1
+            }
+            None => return false,
+        };
+        self.index.push(i as u8);
+        true
+    }
+
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        self.index
+            .iter()
+            .map(|&i| self.distinct[i as usize].as_str())
+    }
+}
+
+impl Serialize for NameList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for NameList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = NameList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of activation names")
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> std::result::Result<NameList, S::Error> {
+                let mut list = NameList::default();
+                while let Some(name) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
+                    if !list.push(&name) {
+                        return Err(serde::de::Error::custom(
+                            "more than 256 distinct activation names in one list",
+                        ));
+                    }
+                }
+                Ok(list)
+            }
+        }
+        d.deserialize_seq(Visitor)
+    }
 }
 
 /// Describes `layer` and appends its tensors under `prefix`.
@@ -296,8 +539,19 @@ fn activation<A: ActivationSet>(name: &str) -> Result<A> {
     })
 }
 
-fn activations<A: ActivationSet>(names: &[String]) -> Result<Vec<A>> {
-    names.iter().map(|n| activation(n)).collect()
+fn activations<A: ActivationSet>(names: &NameList, outputs: usize) -> Result<Vec<A>> {
+    if names.len() != outputs {
+        return Err(model_error(
+            ModelErrorKind::InconsistentShape,
+            format!("{} activations for {outputs} neurons", names.len()),
+        ));
+    }
+    let distinct: Vec<A> = names
+        .distinct
+        .iter()
+        .map(|n| activation(n))
+        .collect::<Result<_>>()?;
+    Ok(names.index.iter().map(|&i| distinct[i as usize]).collect())
 }
 
 /// Any construction error while rebuilding means tensors and architecture disagree.
@@ -317,7 +571,7 @@ fn build_layer<A: ActivationSet, T: Real>(
             outputs,
             activations: acts,
         } => {
-            let mask = activations::<A>(acts)?;
+            let mask = activations::<A>(acts, *outputs)?;
             let w = src.matrix(&name("weight"), *inputs, *outputs)?;
             let b = src.read(&name("bias"), &[*outputs])?;
             Dense::from_parts(w, b, &mask)
@@ -332,7 +586,7 @@ fn build_layer<A: ActivationSet, T: Real>(
             entropy_penalty,
             alpha_lr_scale,
         } => {
-            let cands = activations::<A>(candidates)?;
+            let cands = activations::<A>(candidates, candidates.len())?;
             let w = src.matrix(&name("weight"), *inputs, *outputs)?;
             let b = src.read(&name("bias"), &[*outputs])?;
             let k = cands.len();
@@ -429,6 +683,13 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// `path`, so a crash or a full disk never leaves a half-written model in
     /// place of a good one.
     ///
+    /// The temporary file is named `.NAME.tmp-PID-THREAD-COUNTER`, unique per
+    /// process, thread and call, so concurrent saves to one path never share
+    /// it (the last rename wins, and the file is always one whole model). It
+    /// is removed on every error path. Temporary files of earlier saves that
+    /// were killed mid-write (older than [`STALE_TEMP_AGE`]) are removed by
+    /// the next save to the same path.
+    ///
     /// # Errors
     /// [`Error::Io`] when the file cannot be written (the old file, if any,
     /// is left intact); as [`Network::to_model_bytes`].
@@ -449,36 +710,8 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// # Ok::<(), mixact::Error>(())
     /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
         let bytes = self.to_model_bytes()?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let file_name = path
-            .file_name()
-            .ok_or_else(|| io_error(path, std::io::Error::other("not a file path")))?;
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            file_name.to_string_lossy(),
-            std::process::id()
-        ));
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, path)?;
-            // Make the rename itself durable where the platform allows.
-            if let Ok(d) = std::fs::File::open(&dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io_error(path, e)
-        })
+        write_atomically(path.as_ref(), &bytes)
     }
 
     /// Loads a network saved by [`Network::save`], rejecting non-finite parameters.
@@ -531,6 +764,21 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
                 ),
             ));
         }
+        // safetensors parses each tensor entry through a generic buffer of
+        // about 1 KB; bound the number of JSON objects (tensor entries and
+        // layer descriptions) first, so a header of millions of tiny entries
+        // cannot cost a thousand times its size.
+        let header_bytes = &bytes[8..8 + header_len as usize];
+        let objects = header_bytes.iter().filter(|&&b| b == b'{').count();
+        if objects > crate::limits::MAX_TENSORS + 2 {
+            return Err(model_error(
+                K::TooLarge,
+                format!(
+                    "header holds {objects} JSON objects (tensors and layers); the limit is {}",
+                    crate::limits::MAX_TENSORS
+                ),
+            ));
+        }
         let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| match e {
             safetensors::SafeTensorError::MetadataIncompleteBuffer => {
                 model_error(K::Truncated, "tensor data shorter or longer than declared")
@@ -547,6 +795,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
             .ok_or_else(|| model_error(K::NotAModel, "no \"mixact\" metadata"))?;
         let header: Header =
             serde_json::from_str(json).map_err(|e| model_error(K::Malformed, e.to_string()))?;
+        drop(meta);
         if header.format != "mixact" {
             return Err(model_error(
                 K::NotAModel,

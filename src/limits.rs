@@ -25,9 +25,10 @@ pub const MAX_ELEMENTS: usize = 1 << 28;
 /// [`CsvOptions::max_bytes`](crate::data::CsvOptions::max_bytes).
 pub const DEFAULT_MAX_CSV_BYTES: u64 = 1 << 30;
 
-/// The most tensors a model file may declare: 8192 (a network of about 2700
-/// layers). The bound keeps the memory spent on parsing a file's header
-/// proportional to its size (see [`io`](crate::io)).
+/// The most JSON objects (tensor entries and layer descriptions together) a
+/// model file's header may hold: 8192, enough for a network of about 2700
+/// dense layers. The bound keeps the memory spent on parsing a header within
+/// a few megabytes, whatever the file holds.
 pub const MAX_TENSORS: usize = 8192;
 
 /// The product of `dims` as the element count of one allocation called `what`.

@@ -17,7 +17,8 @@ use crate::error::{check_hyper, Error, Result};
 /// ```
 ///
 /// # Errors
-/// [`Error::Empty`] for an empty pattern, [`Error::ZeroWidth`] for `width == 0`.
+/// [`Error::Empty`] for an empty pattern, [`Error::ZeroWidth`] for `width == 0`,
+/// [`Error::TooLarge`] beyond [`limits::MAX_ELEMENTS`](crate::limits::MAX_ELEMENTS).
 pub fn pattern<A: ActivationSet>(pattern: &[A], width: usize) -> Result<Vec<A>> {
     if pattern.is_empty() {
         return Err(Error::Empty { what: "pattern" });
@@ -25,6 +26,7 @@ pub fn pattern<A: ActivationSet>(pattern: &[A], width: usize) -> Result<Vec<A>> 
     if width == 0 {
         return Err(Error::ZeroWidth { what: "mask width" });
     }
+    crate::limits::elements("mask width", &[width])?;
     Ok((0..width).map(|i| pattern[i % pattern.len()]).collect())
 }
 
@@ -40,7 +42,8 @@ pub fn pattern<A: ActivationSet>(pattern: &[A], width: usize) -> Result<Vec<A>> 
 ///
 /// # Errors
 /// [`Error::Empty`] for no entries, [`Error::ZeroWidth`] for `width == 0`,
-/// [`Error::HyperParameter`] for a negative or non-finite proportion or an all-zero list.
+/// [`Error::HyperParameter`] for a negative or non-finite proportion or an all-zero list,
+/// [`Error::TooLarge`] beyond [`limits::MAX_ELEMENTS`](crate::limits::MAX_ELEMENTS).
 pub fn proportions<A: ActivationSet>(proportions: &[(A, f64)], width: usize) -> Result<Vec<A>> {
     let counts = counts(proportions, width)?;
     let mut out = Vec::with_capacity(width);
@@ -74,6 +77,7 @@ fn counts<A>(proportions: &[(A, f64)], width: usize) -> Result<Vec<usize>> {
     if width == 0 {
         return Err(Error::ZeroWidth { what: "mask width" });
     }
+    crate::limits::elements("mask width", &[width])?;
     for &(_, p) in proportions {
         check_hyper("proportion", p, p >= 0.0, "finite and >= 0")?;
     }
@@ -83,7 +87,15 @@ fn counts<A>(proportions: &[(A, f64)], width: usize) -> Result<Vec<usize>> {
         .iter()
         .map(|&(_, p)| p / total * width as f64)
         .collect();
-    let mut counts: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+    // Each floor is at most width, but rounding can make their sum exceed it by a little.
+    let mut counts: Vec<usize> = exact
+        .iter()
+        .map(|e| (e.floor() as usize).min(width))
+        .collect();
+    while counts.iter().map(|&c| c as u128).sum::<u128>() > width as u128 {
+        let big = (0..counts.len()).max_by_key(|&i| counts[i]).unwrap_or(0);
+        counts[big] -= 1;
+    }
     let mut left = width - counts.iter().sum::<usize>();
     let mut order: Vec<usize> = (0..exact.len()).collect();
     // Largest remainder first; stable sort keeps earlier entries first on ties.

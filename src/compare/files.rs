@@ -149,6 +149,19 @@ fn num<T: std::str::FromStr>(path: &Path, field: &str) -> Result<T> {
     })
 }
 
+/// Creates `dir` (and its parents) if needed and checks that a file can be
+/// written in it, so that a run which will write there fails before it
+/// starts, not after hours of work.
+///
+/// # Errors
+/// [`Error::Io`] naming `dir` when it cannot be created or written.
+pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let probe = dir.join(format!(".mixact-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe").map_err(|e| io_err(dir, e))?;
+    std::fs::remove_file(&probe).map_err(|e| io_err(&probe, e))
+}
+
 /// Reads the files [`write_results`] wrote. `results.csv` is required; the
 /// curve, surface and group files are optional (absent means no rows), so a
 /// folder holding only `results.csv` still gives the statistics.
@@ -200,7 +213,7 @@ pub fn read_results(dir: &Path) -> Result<Results> {
         });
     }
     let p = dir.join(GROUPS);
-    for f in rows(
+    for f in optional_rows(
         &p,
         "task,config,seed,layer,activation,neurons,flat_fraction,ablation_drop",
     )? {

@@ -51,7 +51,7 @@ mod task;
 use std::path::Path;
 
 pub use config::{Config, Family, Hidden};
-pub use files::{read_results, write_results};
+pub use files::{ensure_writable_dir, read_results, write_results};
 pub use report::{analyse, render_markdown, Analysis, Comparison, Outcome, Verdict, ALPHA, RULES};
 pub use run::{
     run_suite, CurvePoint, GroupStat, Results, RunRecord, Shard, SuiteOptions, SurfacePoint,

@@ -58,10 +58,9 @@ impl Shard {
     /// # Errors
     /// [`Error::HyperParameter`] for anything else.
     pub fn parse(s: &str) -> Result<Self> {
-        let bad = || Error::HyperParameter {
-            name: "shard",
-            value: f64::NAN,
-            requirement: "of the form i/n with 0 <= i < n",
+        let bad = || Error::Format {
+            location: "shard".into(),
+            message: format!("\"{s}\" is not of the form i/n with 0 <= i < n"),
         };
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count) = (
