@@ -71,6 +71,9 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
         act: A,
         rng: &mut R,
     ) -> Result<Self> {
+        if inputs == 0 {
+            return Err(Error::ZeroWidth { what: "inputs" });
+        }
         if outputs == 0 {
             return Err(Error::ZeroWidth { what: "outputs" });
         }
@@ -96,6 +99,9 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
             return Err(Error::ZeroWidth {
                 what: "branch width",
             });
+        }
+        if inputs == 0 {
+            return Err(Error::ZeroWidth { what: "inputs" });
         }
         let width = limits::sum("branch widths", branches.iter().map(|&(w, _)| w))?;
         limits::elements("weights", &[inputs, width])?;

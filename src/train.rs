@@ -304,7 +304,36 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
                 break;
             }
         }
+        if !history.is_empty() {
+            self.check_final(net, data)?;
+        }
         Ok(history)
+    }
+
+    /// After the last update, which no later batch loss has checked: the
+    /// loss over the whole training set must be finite and within the
+    /// divergence factor, or that update is undone and the fit diverged.
+    /// So an `Ok` from `fit` means the returned network has a finite loss on
+    /// its training data.
+    fn check_final<A: ActivationSet>(
+        &mut self,
+        net: &mut Network<A, T>,
+        data: &Dataset<T>,
+    ) -> Result<()> {
+        let loss = evaluate(net, data, self.loss)?.loss;
+        let reference = self.reference_loss.unwrap_or(loss);
+        let cause = if !loss.is_finite() {
+            Some(Divergence::NonFiniteLoss)
+        } else {
+            (loss > self.divergence_factor * reference.max(1e-8)).then_some(Divergence::LossGrowth)
+        };
+        match cause {
+            None => Ok(()),
+            Some(cause) => {
+                self.states.restore(net.layers_mut());
+                Err(self.diverged(None, cause))
+            }
+        }
     }
 }
 
