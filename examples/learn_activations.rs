@@ -137,7 +137,9 @@ fn main() -> mixact::Result<()> {
                     let before = evaluate(&mut net, &test_set, Loss::Mse)?.loss;
                     if seed == 0 {
                         for (i, layer) in net.layers().iter().enumerate() {
-                            if let Some(m) = layer.as_any().downcast_ref::<Mixture<Act, f32>>() {
+                            if let Some(m) = (layer.as_ref() as &dyn std::any::Any)
+                                .downcast_ref::<Mixture<Act, f32>>()
+                            {
                                 println!(
                                     "learned assignment, layer {i} (seed 0):\n{}",
                                     m.assignment_table()

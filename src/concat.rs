@@ -2,10 +2,11 @@
 
 use crate::activation::ActivationSet;
 use crate::error::{Error, Result};
-use crate::layer::{Layer, Param};
+use crate::layer::{BoxedLayer, Layer, Param};
 use crate::matrix::{Buf, MatRef};
-use crate::network::{BoxedLayer, Network};
 use crate::real::Real;
+use crate::registry::inconsistent;
+use crate::spec::{LayerConfig, LayerSpec, TensorSource};
 
 /// Several branches on the same input, their outputs side by side.
 ///
@@ -66,12 +67,18 @@ impl<A: ActivationSet, T: Real> Concat<A, T> {
         })
     }
 
-    /// Convenience: branches given as networks.
+    /// Convenience: branches of one concrete type, typically
+    /// [`Network`](crate::Network)s.
     ///
     /// # Errors
     /// As [`Concat::new`].
-    pub fn of_networks(branches: Vec<Network<A, T>>) -> Result<Self> {
-        Self::new(branches.into_iter().map(Into::into).collect())
+    pub fn of_networks<L: Layer<A, T>>(branches: Vec<L>) -> Result<Self> {
+        Self::new(
+            branches
+                .into_iter()
+                .map(|b| Box::new(b) as BoxedLayer<A, T>)
+                .collect(),
+        )
     }
 
     /// The branches, in output order.
@@ -162,21 +169,16 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Concat<A, T> {
         self.branches.iter().map(|b| b.param_count()).sum()
     }
 
-    fn activations(&self) -> Vec<A> {
-        self.branches.iter().flat_map(|b| b.activations()).collect()
+    fn spec(&self) -> Option<LayerSpec<T>> {
+        Some(LayerSpec::new("concat"))
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
+    fn sublayers(&self) -> Option<(&'static str, &[BoxedLayer<A, T>])> {
+        Some(("branches", &self.branches))
     }
 
-    fn harden(self: Box<Self>) -> BoxedLayer<A, T> {
-        let branches = self.branches.into_iter().map(|b| b.harden()).collect();
-        Box::new(Concat {
-            branches,
-            y: Buf::new(),
-            dx: Buf::new(),
-        })
+    fn sublayers_mut(&mut self) -> Option<&mut Vec<BoxedLayer<A, T>>> {
+        Some(&mut self.branches)
     }
 
     fn describe(&self) -> String {
@@ -185,8 +187,18 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Concat<A, T> {
     }
 }
 
+/// Rebuilds a concatenation from its branches (see [`Registry`](crate::Registry)).
+pub(crate) fn build<A: ActivationSet, T: Real>(
+    config: &LayerConfig,
+    _src: &mut dyn TensorSource<T>,
+    children: Vec<BoxedLayer<A, T>>,
+) -> Result<BoxedLayer<A, T>> {
+    config.only(&[])?;
+    Ok(Concat::new(children).map_err(inconsistent(config))?.into())
+}
+
 impl<A: ActivationSet, T: Real> From<Concat<A, T>> for BoxedLayer<A, T> {
-    fn from(c: Concat<A, T>) -> Self {
-        Box::new(c)
+    fn from(layer: Concat<A, T>) -> Self {
+        Box::new(layer)
     }
 }

@@ -7,12 +7,14 @@ use crate::activation::ActivationSet;
 use crate::affine::{check_parts, Affine};
 use crate::error::{Error, Result};
 use crate::init;
+use crate::layer::BoxedLayer;
 use crate::layer::{Layer, Param};
 use crate::limits;
-use crate::matrix::{contiguous, copy_col, Buf, MatRef};
-use crate::network::BoxedLayer;
+use crate::matrix::{contiguous_or_copy, Buf, MatRef};
 use crate::plan::{Block, Plan};
 use crate::real::Real;
+use crate::registry::{inconsistent, no_sublayers};
+use crate::spec::{ConfigValue, LayerConfig, LayerSpec, NameList, TensorSource};
 
 /// A fully connected layer whose neurons may each have their own activation:
 /// `y = f(x·W + b)` with `f` applied per neuron.
@@ -297,16 +299,23 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
         self.affine.param_count()
     }
 
-    fn activations(&self) -> Vec<A> {
-        self.plan.mask().to_vec()
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn harden(self: Box<Self>) -> BoxedLayer<A, T> {
-        self
+    fn spec(&self) -> Option<LayerSpec<T>> {
+        let (inputs, outputs) = (self.input_width(), self.output_width());
+        Some(
+            LayerSpec::new("dense")
+                .with("inputs", ConfigValue::Int(inputs as u64))
+                .with("outputs", ConfigValue::Int(outputs as u64))
+                .with(
+                    "activations",
+                    ConfigValue::Names(NameList::of_activations(self.mask())),
+                )
+                .with_tensor(
+                    "weight",
+                    vec![outputs, inputs],
+                    self.weight().as_slice().to_vec(),
+                )
+                .with_tensor("bias", vec![outputs], self.bias()),
+        )
     }
 
     fn describe(&self) -> String {
@@ -325,19 +334,26 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
     }
 }
 
-/// The upstream gradient as one column-major slice: `dy` itself when it is
-/// contiguous, else copied into `scratch`.
-pub(crate) fn contiguous_or_copy<'a, T: Real>(
-    dy: &MatRef<'a, T>,
-    scratch: &'a mut Buf<T>,
-) -> &'a [T] {
-    if let Some(s) = contiguous(dy) {
-        return s;
+/// Rebuilds a dense layer from its spec (see [`Registry`](crate::Registry)).
+pub(crate) fn build<A: ActivationSet, T: Real>(
+    config: &LayerConfig,
+    src: &mut dyn TensorSource<T>,
+    children: Vec<BoxedLayer<A, T>>,
+) -> Result<BoxedLayer<A, T>> {
+    no_sublayers(config, &children)?;
+    config.only(&["inputs", "outputs", "activations"])?;
+    let (inputs, outputs) = (config.usize("inputs")?, config.usize("outputs")?);
+    let mask = config.activations::<A>("activations", Some(outputs))?;
+    let weight = src.take("weight", &[outputs, inputs])?;
+    let bias = src.take("bias", &[outputs])?;
+    let weight = DMatrix::from_vec(inputs, outputs, weight);
+    Ok(Dense::from_parts(weight, bias, &mask)
+        .map_err(inconsistent(config))?
+        .into())
+}
+
+impl<A: ActivationSet, T: Real> From<Dense<A, T>> for BoxedLayer<A, T> {
+    fn from(layer: Dense<A, T>) -> Self {
+        Box::new(layer)
     }
-    let (batch, outputs) = dy.shape();
-    scratch.resize(batch, outputs);
-    for j in 0..outputs {
-        copy_col(dy, j, scratch.cols_mut(j, 1));
-    }
-    scratch.as_slice()
 }

@@ -9,15 +9,38 @@
 //!   `layers.2.slope` (`[out]`), `layers.3.branches.0.layers.0.weight` (inside
 //!   a concatenation of deeper branches), dtype `F32` or `F64`;
 //! - metadata key `mixact`: JSON `{"format": "mixact", "version": 1,
-//!   "float": "f32", "network": [layer, ...]}`, each layer
+//!   "float": "f32", "network": [layer, ...]}`, each layer one object: its
+//!   kind, its configuration fields and, for containers, its sub-layers:
 //!   `{"kind": "dense", "inputs": 2, "outputs": 3, "activations": ["relu", "sin", "relu"]}`,
 //!   `{"kind": "mixture", ..., "candidates": [...], "temperature": 1.0, ...}`,
 //!   `{"kind": "slope", ..., "activation": "tanh"}`,
+//!   `{"kind": "dropout", "width": 8, "p": 0.1}`,
+//!   `{"kind": "layer_norm", "width": 8, "eps": 1e-5}` (tensors `gain`, `bias`),
 //!   `{"kind": "concat", "branches": [layer, ...]}` or `{"kind": "sequential", "layers": [...]}`.
+//!
+//! Every layer kind describes itself ([`Layer::spec`]) and is rebuilt by the
+//! builder registered for its kind ([`Registry`]); this module knows no
+//! layer kind. A layer kind of your own saves and loads once it returns a
+//! spec and its builder is registered ([`Network::from_model_bytes_with`]).
 //!
 //! Activations are stored by [`ActivationSet::name`], so a user-defined set
 //! saves and loads like the built-in one. In Python:
 //! `safetensors.torch.load_file("model.safetensors")["layers.0.weight"]`.
+//!
+//! # Running a saved model elsewhere
+//! - dense, branches, masks: `y = f_j(x W^T + b)` per neuron j, with `W` the
+//!   `[out, in]` weight and `f_j` the activation named in `activations[j]`;
+//! - mixture: `y_j = Σ_k softmax(alpha_j / temperature)_k · f_k(z_j)` over the
+//!   `candidates`, `z = x W^T + b`, `alpha` of shape `[out, K]`;
+//! - slope: `y_j = f(slope_j · z_j)`;
+//! - layer_norm: per row, `y = gain ⊙ (x - mean) / sqrt(var + eps) + bias`
+//!   (biased variance over the row's `width` values);
+//! - dropout: the identity at inference;
+//! - concat: the branches' outputs side by side; sequential: one after another.
+//!
+//! The activations (`Act`): identity, relu, leaky_relu (slope 0.01), elu
+//! (α = 1), sigmoid, tanh, gelu (tanh form, PyTorch's `approximate="tanh"`),
+//! gelu_erf (`x Φ(x)`, PyTorch's default), silu, softplus, sin.
 //!
 //! Saving is atomic (temporary file in the same folder, flushed, then renamed
 //! over the target); loading validates everything and never panics.
@@ -26,19 +49,18 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use nalgebra::DMatrix;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::activation::ActivationSet;
-use crate::concat::Concat;
-use crate::dense::Dense;
 use crate::error::{Error, ModelErrorKind, Result};
-use crate::layer::Layer;
-use crate::mixture::Mixture;
-use crate::network::{BoxedLayer, Network};
+use crate::layer::{BoxedLayer, Layer};
+use crate::network::Network;
 use crate::real::Real;
-use crate::slope::Slope;
+use crate::registry::Registry;
+use crate::spec::{ConfigValue, LayerConfig, NameList, TensorSource};
 
 /// The model-file format version this build writes (and the newest it reads).
 pub const FORMAT_VERSION: u32 = 1;
@@ -128,135 +150,210 @@ pub struct LoadOptions {
     pub allow_non_finite: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The whole metadata document, as written.
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    format: &'a str,
+    version: u32,
+    float: &'a str,
+    network: Vec<SpecNode>,
+}
+
+/// The whole metadata document, as read.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Header {
+struct HeaderIn {
     format: String,
     version: u32,
     float: String,
-    network: Vec<LayerSpec>,
+    network: Vec<RawSpec>,
 }
 
-/// One layer of the architecture. Written as an internally tagged enum;
-/// read through [`RawLayerSpec`], because serde reads an internally tagged
-/// enum by first buffering the whole object in a generic tree (about 40
-/// bytes per list entry), which would let a long activation list cost twenty
-/// times its size in the file.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(
-    tag = "kind",
-    rename_all = "snake_case",
-    deny_unknown_fields,
-    try_from = "RawLayerSpec"
-)]
-enum LayerSpec {
-    Dense {
-        inputs: usize,
-        outputs: usize,
-        activations: NameList,
-    },
-    Mixture {
-        inputs: usize,
-        outputs: usize,
-        candidates: NameList,
-        temperature: f64,
-        entropy_penalty: f64,
-        alpha_lr_scale: f64,
-    },
-    Slope {
-        inputs: usize,
-        outputs: usize,
-        activation: String,
-    },
-    Concat {
-        branches: Vec<LayerSpec>,
-    },
-    Sequential {
-        layers: Vec<LayerSpec>,
-    },
+/// One layer as written: kind, configuration fields, then sub-layers.
+struct SpecNode {
+    kind: &'static str,
+    config: Vec<(&'static str, ConfigValue)>,
+    children: Option<(&'static str, Vec<SpecNode>)>,
 }
 
-/// Every field any layer kind has, read in one streaming pass.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLayerSpec {
+struct ValueOut<'a>(&'a ConfigValue);
+
+impl Serialize for ValueOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            ConfigValue::Int(v) => s.serialize_u64(*v),
+            ConfigValue::Float(v) => s.serialize_f64(*v),
+            ConfigValue::Bool(v) => s.serialize_bool(*v),
+            ConfigValue::Str(v) => s.serialize_str(v),
+            ConfigValue::Names(v) => s.collect_seq(v.iter()),
+        }
+    }
+}
+
+impl Serialize for SpecNode {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("kind", self.kind)?;
+        for (k, v) in &self.config {
+            m.serialize_entry(k, &ValueOut(v))?;
+        }
+        if let Some((key, children)) = &self.children {
+            m.serialize_entry(key, children)?;
+        }
+        m.end()
+    }
+}
+
+/// One layer as read: the kind, configuration fields, and sub-layers under
+/// one list key. Read by hand in one streaming pass: serde's derived readers
+/// for tagged or untagged enums buffer the whole object in a generic tree
+/// first (about 40 bytes per list entry), which would let a long activation
+/// list cost twenty times its size in the file.
+struct RawSpec {
     kind: String,
-    inputs: Option<usize>,
-    outputs: Option<usize>,
-    activations: Option<NameList>,
-    candidates: Option<NameList>,
-    temperature: Option<f64>,
-    entropy_penalty: Option<f64>,
-    alpha_lr_scale: Option<f64>,
-    activation: Option<String>,
-    branches: Option<Vec<LayerSpec>>,
-    layers: Option<Vec<LayerSpec>>,
+    fields: Vec<(String, ConfigValue)>,
+    children: Option<(String, Vec<RawSpec>)>,
 }
 
-impl TryFrom<RawLayerSpec> for LayerSpec {
-    type Error = String;
+/// A JSON value inside a layer object.
+enum RawValue {
+    Value(ConfigValue),
+    Layers(Vec<RawSpec>),
+}
 
-    fn try_from(r: RawLayerSpec) -> std::result::Result<Self, String> {
-        fn need<V>(v: Option<V>, kind: &str, field: &str) -> std::result::Result<V, String> {
-            v.ok_or_else(|| format!("{kind} layer without \"{field}\""))
+impl<'de> Deserialize<'de> for RawValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number, a string, a boolean, a list of names or a list of layers")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<RawValue, E> {
+                Ok(RawValue::Value(ConfigValue::Int(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<RawValue, E> {
+                Ok(RawValue::Value(ConfigValue::Float(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<RawValue, E> {
+                Ok(RawValue::Value(ConfigValue::Float(v)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<RawValue, E> {
+                Ok(RawValue::Value(ConfigValue::Bool(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<RawValue, E> {
+                Ok(RawValue::Value(ConfigValue::Str(v.to_string())))
+            }
+            fn visit_seq<S: SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> std::result::Result<RawValue, S::Error> {
+                let mut names = NameList::default();
+                let mut layers = Vec::new();
+                while let Some(item) = seq.next_element::<ListItem>()? {
+                    match item {
+                        ListItem::Name(n) => {
+                            if !names.push(&n) {
+                                return Err(de::Error::custom(
+                                    "more than 256 distinct names in one list",
+                                ));
+                            }
+                        }
+                        ListItem::Layer(l) => layers.push(l),
+                    }
+                    if !names.is_empty() && !layers.is_empty() {
+                        return Err(de::Error::custom("a list mixes names and layers"));
+                    }
+                }
+                Ok(if layers.is_empty() {
+                    RawValue::Value(ConfigValue::Names(names))
+                } else {
+                    RawValue::Layers(layers)
+                })
+            }
+            fn visit_map<M: MapAccess<'de>>(
+                self,
+                _m: M,
+            ) -> std::result::Result<RawValue, M::Error> {
+                Err(de::Error::custom("a layer field holds an object"))
+            }
         }
-        let k = r.kind.as_str();
-        let allowed: &[&str] = match k {
-            "dense" => &["inputs", "outputs", "activations"],
-            "mixture" => &[
-                "inputs",
-                "outputs",
-                "candidates",
-                "temperature",
-                "entropy_penalty",
-                "alpha_lr_scale",
-            ],
-            "slope" => &["inputs", "outputs", "activation"],
-            "concat" => &["branches"],
-            "sequential" => &["layers"],
-            other => return Err(format!("unknown layer kind \"{other}\"")),
-        };
-        let present = [
-            ("inputs", r.inputs.is_some()),
-            ("outputs", r.outputs.is_some()),
-            ("activations", r.activations.is_some()),
-            ("candidates", r.candidates.is_some()),
-            ("temperature", r.temperature.is_some()),
-            ("entropy_penalty", r.entropy_penalty.is_some()),
-            ("alpha_lr_scale", r.alpha_lr_scale.is_some()),
-            ("activation", r.activation.is_some()),
-            ("branches", r.branches.is_some()),
-            ("layers", r.layers.is_some()),
-        ];
-        if let Some((field, _)) = present.iter().find(|(f, p)| *p && !allowed.contains(f)) {
-            return Err(format!("unknown field \"{field}\" in a {k} layer"));
+        d.deserialize_any(V)
+    }
+}
+
+/// An element of a list inside a layer object: a name or a layer.
+enum ListItem {
+    Name(String),
+    Layer(RawSpec),
+}
+
+impl<'de> Deserialize<'de> for ListItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ListItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a name or a layer object")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<ListItem, E> {
+                Ok(ListItem::Name(v.to_string()))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, m: M) -> std::result::Result<ListItem, M::Error> {
+                raw_spec(m).map(ListItem::Layer)
+            }
         }
-        Ok(match k {
-            "dense" => LayerSpec::Dense {
-                inputs: need(r.inputs, k, "inputs")?,
-                outputs: need(r.outputs, k, "outputs")?,
-                activations: need(r.activations, k, "activations")?,
-            },
-            "mixture" => LayerSpec::Mixture {
-                inputs: need(r.inputs, k, "inputs")?,
-                outputs: need(r.outputs, k, "outputs")?,
-                candidates: need(r.candidates, k, "candidates")?,
-                temperature: need(r.temperature, k, "temperature")?,
-                entropy_penalty: need(r.entropy_penalty, k, "entropy_penalty")?,
-                alpha_lr_scale: need(r.alpha_lr_scale, k, "alpha_lr_scale")?,
-            },
-            "slope" => LayerSpec::Slope {
-                inputs: need(r.inputs, k, "inputs")?,
-                outputs: need(r.outputs, k, "outputs")?,
-                activation: need(r.activation, k, "activation")?,
-            },
-            "concat" => LayerSpec::Concat {
-                branches: need(r.branches, k, "branches")?,
-            },
-            _ => LayerSpec::Sequential {
-                layers: need(r.layers, k, "layers")?,
-            },
-        })
+        d.deserialize_any(V)
+    }
+}
+
+fn raw_spec<'de, M: MapAccess<'de>>(mut m: M) -> std::result::Result<RawSpec, M::Error> {
+    let mut kind = None;
+    let mut fields = Vec::new();
+    let mut children = None;
+    while let Some(key) = m.next_key::<String>()? {
+        if key == "kind" {
+            kind = Some(m.next_value::<String>()?);
+            continue;
+        }
+        if fields.iter().any(|(k, _): &(String, _)| *k == key)
+            || children
+                .as_ref()
+                .is_some_and(|(k, _): &(String, _)| *k == key)
+        {
+            return Err(de::Error::custom(format!("duplicate field \"{key}\"")));
+        }
+        match m.next_value::<RawValue>()? {
+            RawValue::Value(v) => fields.push((key, v)),
+            RawValue::Layers(l) => {
+                if children.is_some() {
+                    return Err(de::Error::custom("a layer with two lists of sub-layers"));
+                }
+                children = Some((key, l));
+            }
+        }
+    }
+    let kind = kind.ok_or_else(|| de::Error::custom("a layer without \"kind\""))?;
+    Ok(RawSpec {
+        kind,
+        fields,
+        children,
+    })
+}
+
+impl<'de> Deserialize<'de> for RawSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a layer object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, m: M) -> std::result::Result<RawSpec, M::Error> {
+                raw_spec(m)
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -289,8 +386,8 @@ struct OutTensor {
     bytes: Vec<u8>,
 }
 
-fn tensor_bytes<T: Real>(values: impl Iterator<Item = T>) -> Vec<u8> {
-    let mut out = Vec::new();
+fn tensor_bytes<T: Real>(values: &[T]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() * if T::NAME == "f32" { 4 } else { 8 });
     for v in values {
         if T::NAME == "f32" {
             out.extend_from_slice(&(v.as_f64() as f32).to_le_bytes());
@@ -301,188 +398,54 @@ fn tensor_bytes<T: Real>(values: impl Iterator<Item = T>) -> Vec<u8> {
     out
 }
 
-fn names<A: ActivationSet>(acts: &[A]) -> NameList {
-    let mut list = NameList::default();
-    for a in acts {
-        list.push(a.name());
-    }
-    list
-}
-
-/// A list of activation names stored compactly: each distinct name once, and
-/// a 1-byte index per entry. A file's activation list of millions of entries
-/// (a hostile file, or a very wide layer) then costs a byte an entry in
-/// memory, not a `String` each. One list may name at most 256 distinct
-/// activations.
-#[derive(Debug, Default, Clone, PartialEq)]
-struct NameList {
-    distinct: Vec<String>,
-    index: Vec<u8>,
-}
-
-impl NameList {
-    /// Appends `name`; false when the list already holds 256 distinct names.
-    fn push(&mut self, name: &str) -> bool {
-        let i = match self.distinct.iter().position(|d| d == name) {
-            Some(i) => i,
-            None if self.distinct.len() <= u8::MAX as usize => {
-                self.distinct.push(name.to_string());
-                self.distinct.len() - 1
-            }
-            None => return false,
-        };
-        self.index.push(i as u8);
-        true
-    }
-
-    fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &str> {
-        self.index
-            .iter()
-            .map(|&i| self.distinct[i as usize].as_str())
-    }
-}
-
-impl Serialize for NameList {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
-    }
-}
-
-impl<'de> Deserialize<'de> for NameList {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = NameList;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list of activation names")
-            }
-            fn visit_seq<S: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: S,
-            ) -> std::result::Result<NameList, S::Error> {
-                let mut list = NameList::default();
-                while let Some(name) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
-                    if !list.push(&name) {
-                        return Err(serde::de::Error::custom(
-                            "more than 256 distinct activation names in one list",
-                        ));
-                    }
-                }
-                Ok(list)
-            }
-        }
-        d.deserialize_seq(Visitor)
-    }
-}
-
-/// Describes `layer` and appends its tensors under `prefix`.
-fn describe_layer<A: ActivationSet, T: Real>(
+/// Describes `layer` (and its sub-layers) and appends its tensors under `prefix`.
+fn describe<A: ActivationSet, T: Real>(
     layer: &dyn Layer<A, T>,
     prefix: &str,
     out: &mut Vec<OutTensor>,
-) -> Result<LayerSpec> {
-    let any = layer.as_any();
-    let mut push = |name: &str, shape: Vec<usize>, bytes: Vec<u8>| {
-        out.push(OutTensor {
-            name: format!("{prefix}{name}"),
-            shape,
-            bytes,
-        })
-    };
-    let (inputs, outputs) = (layer.input_width(), layer.output_width());
-    if let Some(d) = any.downcast_ref::<Dense<A, T>>() {
-        push(
-            "weight",
-            vec![outputs, inputs],
-            tensor_bytes(d.weight().iter().copied()),
-        );
-        push("bias", vec![outputs], tensor_bytes(d.bias().into_iter()));
-        Ok(LayerSpec::Dense {
-            inputs,
-            outputs,
-            activations: names(d.mask()),
-        })
-    } else if let Some(m) = any.downcast_ref::<Mixture<A, T>>() {
-        let k = m.candidates().len();
-        let alpha = m.alpha();
-        push(
-            "weight",
-            vec![outputs, inputs],
-            tensor_bytes(m.weight().iter().copied()),
-        );
-        push("bias", vec![outputs], tensor_bytes(m.bias().into_iter()));
-        push(
-            "alpha",
-            vec![outputs, k],
-            tensor_bytes((0..outputs * k).map(|i| alpha[(i / k, i % k)])),
-        );
-        Ok(LayerSpec::Mixture {
-            inputs,
-            outputs,
-            candidates: names(m.candidates()),
-            temperature: m.temperature().as_f64(),
-            entropy_penalty: m.entropy_penalty().as_f64(),
-            alpha_lr_scale: m.alpha_lr_scale().as_f64(),
-        })
-    } else if let Some(s) = any.downcast_ref::<Slope<A, T>>() {
-        push(
-            "weight",
-            vec![outputs, inputs],
-            tensor_bytes(s.weight().iter().copied()),
-        );
-        push("bias", vec![outputs], tensor_bytes(s.bias().into_iter()));
-        push("slope", vec![outputs], tensor_bytes(s.slopes().into_iter()));
-        Ok(LayerSpec::Slope {
-            inputs,
-            outputs,
-            activation: s.activation().name().to_string(),
-        })
-    } else if let Some(c) = any.downcast_ref::<Concat<A, T>>() {
-        let branches = c
-            .branches()
-            .iter()
-            .enumerate()
-            .map(|(i, b)| describe_layer(b.as_ref(), &format!("{prefix}branches.{i}."), out))
-            .collect::<Result<_>>()?;
-        Ok(LayerSpec::Concat { branches })
-    } else if let Some(n) = any.downcast_ref::<Network<A, T>>() {
-        Ok(LayerSpec::Sequential {
-            layers: describe_layers(n, prefix, out)?,
-        })
-    } else {
-        Err(model_error(
+) -> Result<SpecNode> {
+    let spec = layer.spec().ok_or_else(|| {
+        model_error(
             ModelErrorKind::UnsupportedLayer,
-            format!("{prefix}: {}", layer.describe()),
-        ))
+            format!("{prefix}: {} describes no spec", layer.describe()),
+        )
+    })?;
+    for t in &spec.tensors {
+        out.push(OutTensor {
+            name: format!("{prefix}{}", t.name),
+            shape: t.shape.clone(),
+            bytes: tensor_bytes(&t.values),
+        });
     }
+    let children = match layer.sublayers() {
+        None => None,
+        Some((key, subs)) => Some((
+            key,
+            subs.iter()
+                .enumerate()
+                .map(|(i, c)| describe(c.as_ref(), &format!("{prefix}{key}.{i}."), out))
+                .collect::<Result<_>>()?,
+        )),
+    };
+    Ok(SpecNode {
+        kind: spec.kind,
+        config: spec.config,
+        children,
+    })
 }
 
-fn describe_layers<A: ActivationSet, T: Real>(
-    net: &Network<A, T>,
-    prefix: &str,
-    out: &mut Vec<OutTensor>,
-) -> Result<Vec<LayerSpec>> {
-    net.layers()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| describe_layer(l.as_ref(), &format!("{prefix}layers.{i}."), out))
-        .collect()
-}
-
-/// Reads tensors by name, checking dtype, shape and values, and tracks which were used.
-struct TensorSource<'a> {
+/// Reads tensors by path, checking dtype, shape and values, and counts those used.
+struct FileTensors<'a> {
     file: &'a SafeTensors<'a>,
+    prefix: String,
     used: usize,
     options: LoadOptions,
 }
 
-impl TensorSource<'_> {
-    fn read<T: Real>(&mut self, name: &str, shape: &[usize]) -> Result<Vec<T>> {
-        let view = self.file.tensor(name).map_err(|_| {
+impl<T: Real> TensorSource<T> for FileTensors<'_> {
+    fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<T>> {
+        let name = format!("{}{name}", self.prefix);
+        let view = self.file.tensor(&name).map_err(|_| {
             model_error(
                 ModelErrorKind::InconsistentShape,
                 format!("missing tensor {name}"),
@@ -509,7 +472,11 @@ impl TensorSource<'_> {
         } else {
             view.data()
                 .chunks_exact(8)
-                .map(|b| T::lit(f64::from_le_bytes(b.try_into().expect("8-byte chunk"))))
+                .map(|b| {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(b);
+                    T::lit(f64::from_le_bytes(a))
+                })
                 .collect()
         };
         if !self.options.allow_non_finite {
@@ -522,127 +489,33 @@ impl TensorSource<'_> {
         }
         Ok(values)
     }
-
-    /// An `[out, in]` tensor as an `in × out` matrix (same bytes).
-    fn matrix<T: Real>(&mut self, name: &str, inputs: usize, outputs: usize) -> Result<DMatrix<T>> {
-        let v = self.read(name, &[outputs, inputs])?;
-        Ok(DMatrix::from_vec(inputs, outputs, v))
-    }
 }
 
-fn activation<A: ActivationSet>(name: &str) -> Result<A> {
-    A::from_name(name).ok_or_else(|| {
-        model_error(
-            ModelErrorKind::UnknownActivation,
-            format!("\"{name}\" is not in {}", std::any::type_name::<A>()),
-        )
-    })
-}
-
-fn activations<A: ActivationSet>(names: &NameList, outputs: usize) -> Result<Vec<A>> {
-    if names.len() != outputs {
-        return Err(model_error(
-            ModelErrorKind::InconsistentShape,
-            format!("{} activations for {outputs} neurons", names.len()),
-        ));
-    }
-    let distinct: Vec<A> = names
-        .distinct
-        .iter()
-        .map(|n| activation(n))
-        .collect::<Result<_>>()?;
-    Ok(names.index.iter().map(|&i| distinct[i as usize]).collect())
-}
-
-/// Any construction error while rebuilding means tensors and architecture disagree.
-fn inconsistent(prefix: &str) -> impl Fn(Error) -> Error + '_ {
-    move |e| model_error(ModelErrorKind::InconsistentShape, format!("{prefix}: {e}"))
-}
-
-fn build_layer<A: ActivationSet, T: Real>(
-    spec: &LayerSpec,
+/// Rebuilds one layer (its sub-layers first) through the registry.
+fn build<A: ActivationSet, T: Real>(
+    spec: RawSpec,
     prefix: &str,
-    src: &mut TensorSource<'_>,
+    src: &mut FileTensors<'_>,
+    registry: &Registry<A, T>,
 ) -> Result<BoxedLayer<A, T>> {
-    let name = |n: &str| format!("{prefix}{n}");
-    Ok(match spec {
-        LayerSpec::Dense {
-            inputs,
-            outputs,
-            activations: acts,
-        } => {
-            let mask = activations::<A>(acts, *outputs)?;
-            let w = src.matrix(&name("weight"), *inputs, *outputs)?;
-            let b = src.read(&name("bias"), &[*outputs])?;
-            Dense::from_parts(w, b, &mask)
-                .map_err(inconsistent(prefix))?
-                .into()
+    let builder = registry.builder(&spec.kind).ok_or_else(|| {
+        model_error(
+            ModelErrorKind::Malformed,
+            format!(
+                "{prefix}: unknown layer kind \"{}\" (not registered)",
+                spec.kind
+            ),
+        )
+    })?;
+    let mut children = Vec::new();
+    if let Some((key, subs)) = spec.children {
+        for (i, c) in subs.into_iter().enumerate() {
+            children.push(build(c, &format!("{prefix}{key}.{i}."), src, registry)?);
         }
-        LayerSpec::Mixture {
-            inputs,
-            outputs,
-            candidates,
-            temperature,
-            entropy_penalty,
-            alpha_lr_scale,
-        } => {
-            let cands = activations::<A>(candidates, candidates.len())?;
-            let w = src.matrix(&name("weight"), *inputs, *outputs)?;
-            let b = src.read(&name("bias"), &[*outputs])?;
-            let k = cands.len();
-            let a = src.read::<T>(&name("alpha"), &[*outputs, k])?;
-            let alpha = DMatrix::from_fn(*outputs, k, |n, j| a[n * k + j]);
-            let bad = |e| model_error(ModelErrorKind::Malformed, format!("{prefix}: {e}"));
-            Mixture::from_parts(w, b, &cands, alpha)
-                .map_err(inconsistent(prefix))?
-                .with_temperature(T::lit(*temperature))
-                .map_err(bad)?
-                .with_entropy_penalty(T::lit(*entropy_penalty))
-                .map_err(bad)?
-                .with_alpha_lr_scale(T::lit(*alpha_lr_scale))
-                .map_err(bad)?
-                .into()
-        }
-        LayerSpec::Slope {
-            inputs,
-            outputs,
-            activation: act,
-        } => {
-            let act = activation::<A>(act)?;
-            let w = src.matrix(&name("weight"), *inputs, *outputs)?;
-            let b = src.read(&name("bias"), &[*outputs])?;
-            let s = src.read(&name("slope"), &[*outputs])?;
-            Slope::from_parts(w, b, act, s)
-                .map_err(inconsistent(prefix))?
-                .into()
-        }
-        LayerSpec::Concat { branches } => {
-            let built = branches
-                .iter()
-                .enumerate()
-                .map(|(i, b)| build_layer(b, &format!("{prefix}branches.{i}."), src))
-                .collect::<Result<_>>()?;
-            Concat::new(built).map_err(inconsistent(prefix))?.into()
-        }
-        LayerSpec::Sequential { layers } => build_network(layers, prefix, src)?.into(),
-    })
-}
-
-fn build_network<A: ActivationSet, T: Real>(
-    specs: &[LayerSpec],
-    prefix: &str,
-    src: &mut TensorSource<'_>,
-) -> Result<Network<A, T>> {
-    let layers = specs
-        .iter()
-        .enumerate()
-        .map(|(i, s)| build_layer(s, &format!("{prefix}layers.{i}."), src))
-        .collect::<Result<_>>()?;
-    Network::new(layers).map_err(inconsistent(if prefix.is_empty() {
-        "network"
-    } else {
-        prefix
-    }))
+    }
+    let config = LayerConfig::new(spec.kind, prefix.to_string(), spec.fields);
+    src.prefix = prefix.to_string();
+    builder(&config, src, children)
 }
 
 impl<A: ActivationSet, T: Real> Network<A, T> {
@@ -650,14 +523,19 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     ///
     /// # Errors
     /// [`Error::Model`] with [`ModelErrorKind::UnsupportedLayer`] when a layer
-    /// is not one of mixact's layer types.
+    /// describes no spec ([`Layer::spec`]).
     pub fn to_model_bytes(&self) -> Result<Vec<u8>> {
         let mut tensors = Vec::new();
-        let network = describe_layers(self, "", &mut tensors)?;
-        let header = Header {
-            format: "mixact".into(),
+        let network = self
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(i, l)| describe(l.as_ref(), &format!("layers.{i}."), &mut tensors))
+            .collect::<Result<_>>()?;
+        let header = HeaderOut {
+            format: "mixact",
             version: FORMAT_VERSION,
-            float: T::NAME.into(),
+            float: T::NAME,
             network,
         };
         let json = serde_json::to_string(&header)
@@ -742,6 +620,21 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// `WrongFloatType`, `UnknownActivation`, `InconsistentShape`,
     /// `NonFinite` or `TooLarge`.
     pub fn from_model_bytes(bytes: &[u8], options: LoadOptions) -> Result<Self> {
+        Self::from_model_bytes_with(bytes, options, &Registry::new())
+    }
+
+    /// [`from_model_bytes`](Self::from_model_bytes) with your own registry of
+    /// layer kinds: `Registry::new().with("my_layer", my_builder)` loads files
+    /// holding your layer kind next to the built-in ones.
+    ///
+    /// # Errors
+    /// As [`from_model_bytes`](Self::from_model_bytes); a kind the registry
+    /// does not know is `Malformed`.
+    pub fn from_model_bytes_with(
+        bytes: &[u8],
+        options: LoadOptions,
+        registry: &Registry<A, T>,
+    ) -> Result<Self> {
         use ModelErrorKind as K;
         let header_len = bytes
             .get(..8)
@@ -793,7 +686,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
             .as_ref()
             .and_then(|m| m.get(METADATA_KEY))
             .ok_or_else(|| model_error(K::NotAModel, "no \"mixact\" metadata"))?;
-        let header: Header =
+        let header: HeaderIn =
             serde_json::from_str(json).map_err(|e| model_error(K::Malformed, e.to_string()))?;
         drop(meta);
         if header.format != "mixact" {
@@ -819,12 +712,18 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
         }
         let file = SafeTensors::deserialize(bytes)
             .map_err(|e| model_error(K::NotAModel, e.to_string()))?;
-        let mut src = TensorSource {
+        let mut src = FileTensors {
             file: &file,
+            prefix: String::new(),
             used: 0,
             options,
         };
-        let net = build_network(&header.network, "", &mut src)?;
+        let mut layers = Vec::with_capacity(header.network.len());
+        for (i, spec) in header.network.into_iter().enumerate() {
+            layers.push(build(spec, &format!("layers.{i}."), &mut src, registry)?);
+        }
+        let net = Network::new(layers)
+            .map_err(|e| model_error(K::InconsistentShape, format!("network: {e}")))?;
         if src.used != file.len() {
             return Err(model_error(
                 K::InconsistentShape,

@@ -1,4 +1,8 @@
-//! The [`Layer`] trait: what a network sees of a layer.
+//! The [`Layer`] trait: what computing a layer means (shapes, forward,
+//! backward, parameters), plus the little structure that saving and tree
+//! transformations need (a spec, the sub-layers of containers). Anything
+//! that means something for one layer kind only (hardening a mixture,
+//! dropout's training mode) lives with that kind, not here.
 
 use std::any::Any;
 
@@ -6,16 +10,18 @@ use crate::activation::ActivationSet;
 use crate::error::Result;
 use crate::matrix::MatRef;
 use crate::real::Real;
+use crate::spec::LayerSpec;
 use crate::tensor_id::TensorId;
 
 /// One trainable tensor and its gradient, as a parameter walk yields them.
 #[derive(Debug)]
 pub struct Param<'a, T> {
-    /// What the tensor is: "weight", "bias", ...
+    /// The tensor's name within its layer: "weight", "bias", ...
+    /// ([`visit_named_params`](crate::visit_named_params) gives the full path).
     pub name: &'static str,
     /// The tensor's identity, which optimiser state is bound to (see [`TensorId`]).
     pub id: TensorId,
-    /// The values, updated in place by optimisers.
+    /// The values, updated in place by optimisers (in the layer's storage order).
     pub value: &'a mut [T],
     /// The gradient of the last backward pass (same length as `value`).
     pub grad: &'a [T],
@@ -26,12 +32,20 @@ pub struct Param<'a, T> {
     pub lr_scale: T,
 }
 
+/// A boxed layer, as containers hold them. Every built-in layer converts
+/// into one with `.into()` (each kind's file holds its `From` impl; for a
+/// layer of your own, `Box::new(layer)` or the same three-line impl).
+pub type BoxedLayer<A, T = f32> = Box<dyn Layer<A, T>>;
+
 /// A differentiable map from a batch of inputs to a batch of outputs, with its own parameters.
 ///
 /// Every layer kind implements it: [`Dense`](crate::Dense) (dense,
 /// concatenated one-layer branches and per-neuron masks: one core),
-/// [`Concat`](crate::Concat) (deeper branches) and [`Network`](crate::Network)
-/// itself, so that a network can be a branch.
+/// [`Mixture`](crate::Mixture), [`Slope`](crate::Slope),
+/// [`Dropout`](crate::Dropout), [`LayerNorm`](crate::LayerNorm), and the
+/// containers [`Concat`](crate::Concat) and [`Network`](crate::Network).
+/// `Layer: Any`, so a `&dyn Layer` can be downcast to its concrete type
+/// (`(layer as &dyn Any).downcast_ref::<Dense<Act>>()`).
 ///
 /// The protocol is stateful so that no step allocates: `forward` keeps what
 /// `backward` needs in the layer's own buffers, [`output`](Self::output) and
@@ -41,7 +55,7 @@ pub struct Param<'a, T> {
 /// # Shapes
 /// Inputs are `batch × input_width`, outputs `batch × output_width`,
 /// column-major (each neuron's batch values contiguous).
-pub trait Layer<A: ActivationSet, T: Real = f32>: Send {
+pub trait Layer<A: ActivationSet, T: Real = f32>: Any + Send {
     /// Number of input features.
     fn input_width(&self) -> usize;
 
@@ -77,23 +91,40 @@ pub trait Layer<A: ActivationSet, T: Real = f32>: Send {
     /// The gradient with respect to the input, from the last `backward` that asked for it.
     fn input_grad(&self) -> MatRef<'_, T>;
 
-    /// Walks every trainable tensor with its gradient, in a fixed order.
+    /// Walks every trainable tensor with its gradient (a container's: its
+    /// sub-layers'), in a fixed order. Names are layer-local; the walk is the
+    /// training hot path, so it builds no strings.
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>));
 
-    /// The number of trainable scalars.
+    /// The number of trainable scalars (a container's: its sub-layers').
     fn param_count(&self) -> usize;
-
-    /// Each output neuron's activation, in output order.
-    fn activations(&self) -> Vec<A>;
 
     /// A one-line description ("dense 2 -> 32 [relu x16, sin x16]").
     fn describe(&self) -> String;
 
-    /// The layer as `Any`, to reach its concrete type (`downcast_ref::<Mixture<A, T>>()`).
-    fn as_any(&self) -> &dyn Any;
+    /// What a model file records about this layer: kind, configuration and
+    /// own tensors in canonical layout. `None` (the default): the layer
+    /// cannot be saved. A kind that returns a spec registers a builder with
+    /// the [`Registry`](crate::Registry) so it can be loaded.
+    fn spec(&self) -> Option<LayerSpec<T>> {
+        None
+    }
 
-    /// This layer with every learnable mixture of activations replaced by a
-    /// per-neuron mask of each neuron's most-weighted activation (see
-    /// [`Mixture::harden`](crate::Mixture::harden)); other layers come back unchanged.
-    fn harden(self: Box<Self>) -> Box<dyn Layer<A, T>>;
+    /// A container's sub-layers and the name of their list (`"layers"`,
+    /// `"branches"`, as in tensor paths: `layers.0.weight`). `None` for a leaf.
+    fn sublayers(&self) -> Option<(&'static str, &[BoxedLayer<A, T>])> {
+        None
+    }
+
+    /// Mutable access to a container's sub-layers, for tree transformations
+    /// ([`map_layers`](crate::map_layers)); a transformation must keep each
+    /// sub-layer's input and output widths. `None` for a leaf.
+    fn sublayers_mut(&mut self) -> Option<&mut Vec<BoxedLayer<A, T>>> {
+        None
+    }
+
+    /// Switches between training behaviour (`true`: dropout drops) and
+    /// evaluation behaviour. The default ignores it; the trainer sets it on
+    /// every layer of the tree ([`set_training`](crate::set_training)).
+    fn set_training(&mut self, _training: bool) {}
 }

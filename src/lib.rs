@@ -69,13 +69,16 @@ mod concat;
 mod cpu;
 pub mod data;
 mod dense;
+mod dropout;
 mod error;
 #[doc(hidden)]
 pub mod fastmath;
+mod harden;
 pub mod init;
 #[cfg(feature = "io")]
 pub mod io;
 mod layer;
+mod layer_norm;
 pub mod limits;
 mod loss;
 pub mod mask;
@@ -85,30 +88,38 @@ mod network;
 mod optim;
 mod plan;
 mod real;
+mod registry;
 mod slope;
+pub mod spec;
 mod tensor_id;
 mod train;
+mod tree;
 
 pub use activation::{Act, ActivationSet, Fan};
 pub use concat::Concat;
 pub use data::Dataset;
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use error::{Divergence, Error, ModelErrorKind, Result};
+pub use harden::HardeningReport;
 #[cfg(feature = "io")]
 pub use io::LoadOptions;
-pub use layer::{Layer, Param};
+pub use layer::{BoxedLayer, Layer, Param};
+pub use layer_norm::LayerNorm;
 pub use loss::Loss;
 pub use matrix::MatRef;
-pub use mixture::Mixture;
-pub use network::{BoxedLayer, HardeningReport, Network};
+pub use mixture::{harden, Mixture};
+pub use network::Network;
 pub use optim::{Adam, Optimizer, ParamStates, Sgd, TensorUpdate};
 pub use plan::Block;
 pub use real::Real;
+pub use registry::{inconsistent, no_sublayers, LayerBuilder, Registry};
 pub use slope::Slope;
 pub use tensor_id::{OwnedTensorId, TensorId};
 pub use train::{
     evaluate, Control, EpochStats, FitConfig, Metrics, Trainer, DEFAULT_DIVERGENCE_FACTOR,
 };
+pub use tree::{first_non_finite_grad, map_layers, set_training, visit_named_params};
 
 /// The traits and types most programs need: `use mixact::prelude::*;`.
 ///
@@ -119,7 +130,7 @@ pub mod prelude {
     pub use rand_chacha::ChaCha8Rng;
 
     pub use crate::{
-        data, evaluate, mask, Act, ActivationSet, Adam, Concat, Dataset, Dense, FitConfig, Layer,
-        Loss, Mixture, Network, Optimizer, Real, Sgd, Slope, Trainer,
+        data, evaluate, mask, Act, ActivationSet, Adam, Concat, Dataset, Dense, Dropout, FitConfig,
+        Layer, LayerNorm, Loss, Mixture, Network, Optimizer, Real, Sgd, Slope, Trainer,
     };
 }

@@ -290,3 +290,20 @@ fn dot<T: Real>(x: &[T], y: &[T]) -> T {
     }
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
+
+/// The upstream gradient as one column-major slice: `dy` itself when it is
+/// contiguous, else copied into `scratch`.
+pub(crate) fn contiguous_or_copy<'a, T: Real>(
+    dy: &MatRef<'a, T>,
+    scratch: &'a mut Buf<T>,
+) -> &'a [T] {
+    if let Some(s) = contiguous(dy) {
+        return s;
+    }
+    let (batch, outputs) = dy.shape();
+    scratch.resize(batch, outputs);
+    for j in 0..outputs {
+        copy_col(dy, j, scratch.cols_mut(j, 1));
+    }
+    scratch.as_slice()
+}

@@ -5,13 +5,17 @@ use rand::Rng;
 
 use crate::activation::ActivationSet;
 use crate::affine::{check_parts, Affine};
-use crate::dense::{contiguous_or_copy, Dense};
-use crate::error::{check_hyper, Error, Result};
+use std::any::Any;
+
+use crate::dense::Dense;
+use crate::error::{check_hyper, Error, ModelErrorKind, Result};
 use crate::init;
-use crate::layer::{Layer, Param};
-use crate::matrix::{Buf, MatRef};
-use crate::network::BoxedLayer;
+use crate::layer::{BoxedLayer, Layer, Param};
+use crate::matrix::{contiguous_or_copy, Buf, MatRef};
 use crate::real::Real;
+use crate::registry::{inconsistent, no_sublayers};
+use crate::spec::{ConfigValue, LayerConfig, LayerSpec, NameList, TensorSource};
+use crate::tree::map_layers;
 
 /// A layer whose neuron n computes `y = Σ_k softmax(α_n / τ)_k · f_k(z)`,
 /// `z = x·w_n + b_n`, over candidate activations `f_1..f_K`; the logits α
@@ -401,8 +405,35 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Mixture<A, T> {
         self.affine.param_count() + self.alpha.len()
     }
 
-    fn activations(&self) -> Vec<A> {
-        self.assignment()
+    fn spec(&self) -> Option<LayerSpec<T>> {
+        let (inputs, outputs) = (self.input_width(), self.output_width());
+        let k = self.candidates.len();
+        Some(
+            LayerSpec::new("mixture")
+                .with("inputs", ConfigValue::Int(inputs as u64))
+                .with("outputs", ConfigValue::Int(outputs as u64))
+                .with(
+                    "candidates",
+                    ConfigValue::Names(NameList::of_activations(&self.candidates)),
+                )
+                .with("temperature", ConfigValue::Float(self.temperature.as_f64()))
+                .with(
+                    "entropy_penalty",
+                    ConfigValue::Float(self.entropy_penalty.as_f64()),
+                )
+                .with(
+                    "alpha_lr_scale",
+                    ConfigValue::Float(self.alpha_lr_scale.as_f64()),
+                )
+                .with_tensor(
+                    "weight",
+                    vec![outputs, inputs],
+                    self.weight().as_slice().to_vec(),
+                )
+                .with_tensor("bias", vec![outputs], self.bias())
+                // Neuron-major storage is the [out, K] row-major layout.
+                .with_tensor("alpha", vec![outputs, k], self.alpha.clone()),
+        )
     }
 
     fn describe(&self) -> String {
@@ -414,18 +445,67 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Mixture<A, T> {
             names.join(", ")
         )
     }
+}
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
+/// Replaces every [`Mixture`] in the tree by its hardened dense layer
+/// ([`Mixture::to_dense`]); other layers come back unchanged. A
+/// [`map_layers`](crate::map_layers) transformation: no other layer kind
+/// needs to know about hardening.
+pub fn harden<A: ActivationSet, T: Real>(layer: BoxedLayer<A, T>) -> BoxedLayer<A, T> {
+    map_layers(
+        layer,
+        &mut |l| match (l.as_ref() as &dyn Any).downcast_ref::<Mixture<A, T>>() {
+            Some(m) => Box::new(m.to_dense()),
+            None => l,
+        },
+    )
+}
 
-    fn harden(self: Box<Self>) -> BoxedLayer<A, T> {
-        Box::new(self.to_dense())
-    }
+/// Rebuilds a mixture layer from its spec (see [`Registry`](crate::Registry)).
+pub(crate) fn build<A: ActivationSet, T: Real>(
+    config: &LayerConfig,
+    src: &mut dyn TensorSource<T>,
+    children: Vec<BoxedLayer<A, T>>,
+) -> Result<BoxedLayer<A, T>> {
+    no_sublayers(config, &children)?;
+    config.only(&[
+        "inputs",
+        "outputs",
+        "candidates",
+        "temperature",
+        "entropy_penalty",
+        "alpha_lr_scale",
+    ])?;
+    let (inputs, outputs) = (config.usize("inputs")?, config.usize("outputs")?);
+    let candidates = config.activations::<A>("candidates", None)?;
+    let (temperature, penalty, lr_scale) = (
+        config.f64("temperature")?,
+        config.f64("entropy_penalty")?,
+        config.f64("alpha_lr_scale")?,
+    );
+    let weight = src.take("weight", &[outputs, inputs])?;
+    let bias = src.take("bias", &[outputs])?;
+    let k = candidates.len();
+    let alpha = src.take("alpha", &[outputs, k])?;
+    let weight = DMatrix::from_vec(inputs, outputs, weight);
+    let alpha = DMatrix::from_fn(outputs, k, |n, j| alpha[n * k + j]);
+    let bad = |e| Error::Model {
+        kind: ModelErrorKind::Malformed,
+        detail: format!("{}: {e}", config.path),
+    };
+    Ok(Mixture::from_parts(weight, bias, &candidates, alpha)
+        .map_err(inconsistent(config))?
+        .with_temperature(T::lit(temperature))
+        .map_err(bad)?
+        .with_entropy_penalty(T::lit(penalty))
+        .map_err(bad)?
+        .with_alpha_lr_scale(T::lit(lr_scale))
+        .map_err(bad)?
+        .into())
 }
 
 impl<A: ActivationSet, T: Real> From<Mixture<A, T>> for BoxedLayer<A, T> {
-    fn from(m: Mixture<A, T>) -> Self {
-        Box::new(m)
+    fn from(layer: Mixture<A, T>) -> Self {
+        Box::new(layer)
     }
 }

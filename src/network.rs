@@ -4,25 +4,11 @@ use nalgebra::DMatrix;
 
 use crate::activation::ActivationSet;
 use crate::error::{Error, Result};
-use crate::layer::{Layer, Param};
+use crate::layer::{BoxedLayer, Layer, Param};
 use crate::matrix::MatRef;
 use crate::real::Real;
-
-/// What hardening a network's mixtures did to its loss on some data.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct HardeningReport {
-    /// Mean loss with the learned blends.
-    pub loss_before: f64,
-    /// Mean loss with each neuron's most-weighted activation only.
-    pub loss_after: f64,
-    /// Accuracy before, for losses that define it.
-    pub accuracy_before: Option<f64>,
-    /// Accuracy after.
-    pub accuracy_after: Option<f64>,
-}
-
-/// A boxed layer, as a network holds it.
-pub type BoxedLayer<A, T> = Box<dyn Layer<A, T>>;
+use crate::registry::inconsistent;
+use crate::spec::{LayerConfig, LayerSpec, TensorSource};
 
 /// Layers applied one after another.
 ///
@@ -111,63 +97,9 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
         self.backward(x, dy, false)
     }
 
-    /// The network with every [`Mixture`](crate::Mixture) layer hardened to a
-    /// per-neuron mask of each neuron's most-weighted activation, weights
-    /// carried over: it then runs at dense-layer cost. Compare the loss
-    /// before and after with [`evaluate`](crate::evaluate).
-    pub fn hardened(self) -> Self {
-        Network {
-            layers: self.layers.into_iter().map(|l| l.harden()).collect(),
-        }
-    }
-
-    /// [`hardened`](Self::hardened), reporting the loss on `data` before and
-    /// after, so the cost of hardening is measured, not assumed.
-    ///
-    /// # Errors
-    /// As [`evaluate`](crate::evaluate) (shape errors when the data do not fit).
-    ///
-    /// # Example
-    /// ```
-    /// use mixact::{data, Act, Dense, Layer, Loss, Mixture, Network};
-    /// use rand::SeedableRng;
-    ///
-    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    /// let net: Network<Act> = Network::new(vec![
-    ///     Mixture::new(2, 8, &[Act::Relu, Act::Tanh], &mut rng)?.into(),
-    ///     Dense::new(8, 1, Act::Identity, &mut rng)?.into(),
-    /// ])?;
-    /// let (hard, report) = net.harden_on(&data::xor(), Loss::BceWithLogits)?;
-    /// println!("loss {} -> {}", report.loss_before, report.loss_after);
-    /// assert_eq!(hard.param_count(), 2 * 8 + 8 + 8 + 1);
-    /// # Ok::<(), mixact::Error>(())
-    /// ```
-    pub fn harden_on(
-        mut self,
-        data: &crate::Dataset<T>,
-        loss: crate::Loss,
-    ) -> Result<(Self, HardeningReport)> {
-        let before = crate::evaluate(&mut self, data, loss)?;
-        let mut hard = self.hardened();
-        let after = crate::evaluate(&mut hard, data, loss)?;
-        Ok((
-            hard,
-            HardeningReport {
-                loss_before: before.loss,
-                loss_after: after.loss,
-                accuracy_before: before.accuracy,
-                accuracy_after: after.accuracy,
-            },
-        ))
-    }
-
     /// Index of the first layer with a non-finite parameter gradient, if any.
     pub fn first_non_finite_grad(&mut self) -> Option<usize> {
-        self.layers.iter_mut().position(|l| {
-            let mut bad = false;
-            l.visit_params(&mut |p| bad |= p.grad.iter().any(|g| !g.is_finite()));
-            bad
-        })
+        crate::tree::first_non_finite_grad(self)
     }
 }
 
@@ -236,16 +168,16 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Network<A, T> {
         self.layers.iter().map(|l| l.param_count()).sum()
     }
 
-    fn activations(&self) -> Vec<A> {
-        self.layers[self.layers.len() - 1].activations()
+    fn spec(&self) -> Option<LayerSpec<T>> {
+        Some(LayerSpec::new("sequential"))
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
+    fn sublayers(&self) -> Option<(&'static str, &[BoxedLayer<A, T>])> {
+        Some(("layers", &self.layers))
     }
 
-    fn harden(self: Box<Self>) -> BoxedLayer<A, T> {
-        Box::new((*self).hardened())
+    fn sublayers_mut(&mut self) -> Option<&mut Vec<BoxedLayer<A, T>>> {
+        Some(&mut self.layers)
     }
 
     fn describe(&self) -> String {
@@ -254,14 +186,18 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Network<A, T> {
     }
 }
 
-impl<A: ActivationSet, T: Real> From<Network<A, T>> for BoxedLayer<A, T> {
-    fn from(n: Network<A, T>) -> Self {
-        Box::new(n)
-    }
+/// Rebuilds a nested network from its layers (see [`Registry`](crate::Registry)).
+pub(crate) fn build<A: ActivationSet, T: Real>(
+    config: &LayerConfig,
+    _src: &mut dyn TensorSource<T>,
+    children: Vec<BoxedLayer<A, T>>,
+) -> Result<BoxedLayer<A, T>> {
+    config.only(&[])?;
+    Ok(Network::new(children).map_err(inconsistent(config))?.into())
 }
 
-impl<A: ActivationSet, T: Real> From<crate::Dense<A, T>> for BoxedLayer<A, T> {
-    fn from(d: crate::Dense<A, T>) -> Self {
-        Box::new(d)
+impl<A: ActivationSet, T: Real> From<Network<A, T>> for BoxedLayer<A, T> {
+    fn from(layer: Network<A, T>) -> Self {
+        Box::new(layer)
     }
 }

@@ -11,6 +11,7 @@ use crate::error::{check_hyper, Result};
 use crate::layer::{Layer, Param};
 use crate::real::Real;
 use crate::tensor_id::TensorId;
+use crate::tree::for_each_top_level;
 
 /// One tensor's update, as the walk hands it to an optimiser.
 #[derive(Debug)]
@@ -155,21 +156,22 @@ impl<T: Real> ParamStates<T> {
         e
     }
 
-    /// Updates every tensor of `layers` with `optimizer`. Returns the index
-    /// (in `layers`) of the first layer that now holds a non-finite value, if
-    /// any; every tensor is updated either way, so [`restore`](Self::restore)
+    /// Updates every tensor of `model` with `optimizer`. Returns the index
+    /// of the first top-level layer (a network's layer i) that now holds a
+    /// non-finite value, if any; every tensor is updated either way, so [`restore`](Self::restore)
     /// undoes the whole step.
-    pub fn update<A: ActivationSet, O: Optimizer<T> + ?Sized>(
-        &mut self,
-        optimizer: &O,
-        layers: &mut [Box<dyn Layer<A, T>>],
-    ) -> Option<usize> {
+    pub fn update<A, L, O>(&mut self, optimizer: &O, model: &mut L) -> Option<usize>
+    where
+        A: ActivationSet,
+        L: Layer<A, T> + ?Sized,
+        O: Optimizer<T> + ?Sized,
+    {
         let per_value = optimizer.state_per_value();
         let mut k = 0;
         let mut first_bad = None;
-        for (i, layer) in layers.iter_mut().enumerate() {
+        for_each_top_level(model, &mut |i, visit| {
             let mut finite = true;
-            layer.visit_params(&mut |p| {
+            visit(&mut |p| {
                 let e = self.entry(k, p.id, p.value.len(), per_value);
                 e.steps += 1;
                 finite &= optimizer.update_tensor(TensorUpdate {
@@ -183,7 +185,7 @@ impl<T: Real> ParamStates<T> {
             if !finite && first_bad.is_none() {
                 first_bad = Some(i);
             }
-        }
+        });
         self.entries.truncate(k);
         self.can_restore = true;
         first_bad
@@ -192,33 +194,29 @@ impl<T: Real> ParamStates<T> {
     /// Puts back the parameters from before the last [`update`](Self::update).
     /// Returns false (and changes nothing) when there is no such update, or
     /// when the layers' tensors are not the ones last updated.
-    pub fn restore<A: ActivationSet>(&mut self, layers: &mut [Box<dyn Layer<A, T>>]) -> bool {
-        if !self.can_restore || !self.matches(layers) {
+    pub fn restore<A: ActivationSet, L: Layer<A, T> + ?Sized>(&mut self, model: &mut L) -> bool {
+        if !self.can_restore || !self.matches(model) {
             return false;
         }
         let mut k = 0;
-        for layer in layers.iter_mut() {
-            layer.visit_params(&mut |p| {
-                p.value.copy_from_slice(&self.entries[k].backup);
-                k += 1;
-            });
-        }
+        model.visit_params(&mut |p| {
+            p.value.copy_from_slice(&self.entries[k].backup);
+            k += 1;
+        });
         self.can_restore = false;
         true
     }
 
-    fn matches<A: ActivationSet>(&self, layers: &mut [Box<dyn Layer<A, T>>]) -> bool {
+    fn matches<A: ActivationSet, L: Layer<A, T> + ?Sized>(&self, model: &mut L) -> bool {
         let mut k = 0;
         let mut ok = true;
-        for layer in layers.iter_mut() {
-            layer.visit_params(&mut |p| {
-                ok &= self
-                    .entries
-                    .get(k)
-                    .is_some_and(|e| e.id == p.id && e.backup.len() == p.value.len());
-                k += 1;
-            });
-        }
+        model.visit_params(&mut |p| {
+            ok &= self
+                .entries
+                .get(k)
+                .is_some_and(|e| e.id == p.id && e.backup.len() == p.value.len());
+            k += 1;
+        });
         ok && k == self.entries.len()
     }
 }

@@ -6,13 +6,13 @@ use rand::Rng;
 
 use crate::activation::ActivationSet;
 use crate::affine::{check_parts, Affine};
-use crate::dense::contiguous_or_copy;
 use crate::error::{Error, Result};
 use crate::init;
-use crate::layer::{Layer, Param};
-use crate::matrix::{Buf, MatRef};
-use crate::network::BoxedLayer;
+use crate::layer::{BoxedLayer, Layer, Param};
+use crate::matrix::{contiguous_or_copy, Buf, MatRef};
 use crate::real::Real;
+use crate::registry::{inconsistent, no_sublayers};
+use crate::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 
 /// Neuron n computes `f(a_n · z_n)`, `z = x·W + b`, with one fixed activation
 /// `f` and a trained slope `a_n` initialised to 1.
@@ -195,8 +195,21 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Slope<A, T> {
         self.affine.param_count() + self.slope.len()
     }
 
-    fn activations(&self) -> Vec<A> {
-        vec![self.act; self.output_width()]
+    fn spec(&self) -> Option<LayerSpec<T>> {
+        let (inputs, outputs) = (self.input_width(), self.output_width());
+        Some(
+            LayerSpec::new("slope")
+                .with("inputs", ConfigValue::Int(inputs as u64))
+                .with("outputs", ConfigValue::Int(outputs as u64))
+                .with("activation", ConfigValue::Str(self.act.name().to_string()))
+                .with_tensor(
+                    "weight",
+                    vec![outputs, inputs],
+                    self.weight().as_slice().to_vec(),
+                )
+                .with_tensor("bias", vec![outputs], self.bias())
+                .with_tensor("slope", vec![outputs], self.slopes()),
+        )
     }
 
     fn describe(&self) -> String {
@@ -207,18 +220,29 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Slope<A, T> {
             self.act.name()
         )
     }
+}
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn harden(self: Box<Self>) -> BoxedLayer<A, T> {
-        self
-    }
+/// Rebuilds a slope layer from its spec (see [`Registry`](crate::Registry)).
+pub(crate) fn build<A: ActivationSet, T: Real>(
+    config: &LayerConfig,
+    src: &mut dyn TensorSource<T>,
+    children: Vec<BoxedLayer<A, T>>,
+) -> Result<BoxedLayer<A, T>> {
+    no_sublayers(config, &children)?;
+    config.only(&["inputs", "outputs", "activation"])?;
+    let (inputs, outputs) = (config.usize("inputs")?, config.usize("outputs")?);
+    let act = config.activation::<A>("activation")?;
+    let weight = src.take("weight", &[outputs, inputs])?;
+    let bias = src.take("bias", &[outputs])?;
+    let slope = src.take("slope", &[outputs])?;
+    let weight = DMatrix::from_vec(inputs, outputs, weight);
+    Ok(Slope::from_parts(weight, bias, act, slope)
+        .map_err(inconsistent(config))?
+        .into())
 }
 
 impl<A: ActivationSet, T: Real> From<Slope<A, T>> for BoxedLayer<A, T> {
-    fn from(s: Slope<A, T>) -> Self {
-        Box::new(s)
+    fn from(layer: Slope<A, T>) -> Self {
+        Box::new(layer)
     }
 }

@@ -9,9 +9,9 @@ use crate::error::{Divergence, Error, Result};
 use crate::layer::Layer;
 use crate::loss::Loss;
 use crate::matrix::{Buf, MatRef};
-use crate::network::Network;
 use crate::optim::{Optimizer, ParamStates};
 use crate::real::Real;
+use crate::tree::{first_non_finite_grad, set_training};
 
 /// How to fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,9 +168,9 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     /// # Errors
     /// Shape errors from the network or the loss; [`Error::Diverged`] (see
     /// [`fit_with`](Self::fit_with) for what is restored).
-    pub fn step<A: ActivationSet>(
+    pub fn step<A: ActivationSet, L: Layer<A, T> + ?Sized>(
         &mut self,
-        net: &mut Network<A, T>,
+        net: &mut L,
         x: MatRef<'_, T>,
         y: MatRef<'_, T>,
     ) -> Result<T> {
@@ -191,9 +191,21 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     /// Forward, loss, divergence checks, backward. On a non-finite or
     /// exploded loss, the parameters from before the previous update are
     /// restored: that update made them.
-    fn forward_backward<A: ActivationSet>(
+    fn forward_backward<A: ActivationSet, L: Layer<A, T> + ?Sized>(
         &mut self,
-        net: &mut Network<A, T>,
+        net: &mut L,
+        x: MatRef<'_, T>,
+        y: MatRef<'_, T>,
+    ) -> Result<T> {
+        set_training(net, true);
+        let result = self.forward_backward_training(net, x, y);
+        set_training(net, false);
+        result
+    }
+
+    fn forward_backward_training<A: ActivationSet, L: Layer<A, T> + ?Sized>(
+        &mut self,
+        net: &mut L,
         x: MatRef<'_, T>,
         y: MatRef<'_, T>,
     ) -> Result<T> {
@@ -209,21 +221,21 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
                 .then_some(Divergence::LossGrowth)
         };
         if let Some(cause) = cause {
-            self.states.restore(net.layers_mut());
+            self.states.restore(net);
             return Err(self.diverged(None, cause));
         }
         let dy = MatRef::from_slice(&self.grad, out.nrows(), out.ncols());
-        net.backward_params(x, dy)?;
-        if let Some(layer) = net.first_non_finite_grad() {
+        net.backward(x, dy, false)?;
+        if let Some(layer) = first_non_finite_grad(net) {
             return Err(self.diverged(Some(layer), Divergence::NonFiniteGradient));
         }
         Ok(loss)
     }
 
     /// The optimiser's update; undone if it made a parameter non-finite.
-    fn update<A: ActivationSet>(&mut self, net: &mut Network<A, T>) -> Result<()> {
-        if let Some(layer) = self.states.update(&self.optimizer, net.layers_mut()) {
-            self.states.restore(net.layers_mut());
+    fn update<A: ActivationSet, L: Layer<A, T> + ?Sized>(&mut self, net: &mut L) -> Result<()> {
+        if let Some(layer) = self.states.update(&self.optimizer, net) {
+            self.states.restore(net);
             return Err(self.diverged(Some(layer), Divergence::NonFiniteParameter));
         }
         Ok(())
@@ -233,9 +245,9 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     ///
     /// # Errors
     /// As [`Trainer::fit_with`].
-    pub fn fit<A: ActivationSet>(
+    pub fn fit<A: ActivationSet, L: Layer<A, T> + ?Sized>(
         &mut self,
-        net: &mut Network<A, T>,
+        net: &mut L,
         data: &Dataset<T>,
     ) -> Result<Vec<EpochStats>> {
         self.fit_with(net, data, |_| Control::Continue)
@@ -253,9 +265,9 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     /// every gradient, and every parameter after each update; on divergence
     /// the network is left with finite parameters from before the step that
     /// caused it (the previous update, for a loss that exploded).
-    pub fn fit_with<A: ActivationSet>(
+    pub fn fit_with<A: ActivationSet, L: Layer<A, T> + ?Sized>(
         &mut self,
-        net: &mut Network<A, T>,
+        net: &mut L,
         data: &Dataset<T>,
         mut on_epoch: impl FnMut(&EpochStats) -> Control,
     ) -> Result<Vec<EpochStats>> {
@@ -315,9 +327,9 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     /// divergence factor, or that update is undone and the fit diverged.
     /// So an `Ok` from `fit` means the returned network has a finite loss on
     /// its training data.
-    fn check_final<A: ActivationSet>(
+    fn check_final<A: ActivationSet, L: Layer<A, T> + ?Sized>(
         &mut self,
-        net: &mut Network<A, T>,
+        net: &mut L,
         data: &Dataset<T>,
     ) -> Result<()> {
         let loss = evaluate(net, data, self.loss)?.loss;
@@ -330,15 +342,15 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         match cause {
             None => Ok(()),
             Some(cause) => {
-                self.states.restore(net.layers_mut());
+                self.states.restore(net);
                 Err(self.diverged(None, cause))
             }
         }
     }
 }
 
-fn check_data<A: ActivationSet, T: Real>(
-    net: &Network<A, T>,
+fn check_data<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
+    net: &L,
     data: &Dataset<T>,
     loss: Loss,
 ) -> Result<()> {
@@ -364,12 +376,13 @@ fn check_data<A: ActivationSet, T: Real>(
 /// # Errors
 /// [`Error::Shape`] when the data do not fit the network; as
 /// [`Loss::check_targets`] when the targets do not suit the loss.
-pub fn evaluate<A: ActivationSet, T: Real>(
-    net: &mut Network<A, T>,
+pub fn evaluate<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
+    net: &mut L,
     data: &Dataset<T>,
     loss: Loss,
 ) -> Result<Metrics> {
     check_data(net, data, loss)?;
+    set_training(net, false);
     let n = data.len();
     let (mut xb, mut yb, mut grad) = (Buf::new(), Buf::new(), Vec::new());
     let (mut loss_sum, mut correct, mut has_acc) = (0.0, 0usize, false);

@@ -123,8 +123,8 @@ fn hardening_a_network_replaces_mixtures_by_their_argmax_masks_with_the_same_wei
     ])
     .unwrap();
     let hard = net.hardened();
-    let dense = hard.layers()[0]
-        .as_any()
+    let first: &dyn std::any::Any = hard.layers()[0].as_ref();
+    let dense = first
         .downcast_ref::<Dense<Act, f64>>()
         .expect("hardened to a dense mask");
     assert_eq!(dense.mask(), &assignment[..]);

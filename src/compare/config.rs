@@ -8,10 +8,11 @@ use crate::activation::ActivationSet;
 use crate::concat::Concat;
 use crate::dense::Dense;
 use crate::error::{Error, Result};
+use crate::layer::BoxedLayer;
 use crate::layer::Layer;
 use crate::mask;
 use crate::mixture::Mixture;
-use crate::network::{BoxedLayer, Network};
+use crate::network::Network;
 use crate::slope::Slope;
 
 /// The hidden layers of a configuration.

@@ -329,7 +329,8 @@ fn group_stats<A: ActivationSet>(
     let hidden = net.layers().len() - 1;
     net.predict(test.x())?;
     for l in 0..hidden {
-        let Some(dense) = net.layers()[l].as_any().downcast_ref::<Dense<A, f32>>() else {
+        let layer: &dyn std::any::Any = net.layers()[l].as_ref();
+        let Some(dense) = layer.downcast_ref::<Dense<A, f32>>() else {
             continue;
         };
         let mask = dense.mask().to_vec();

@@ -1,0 +1,104 @@
+//! The registry of layer kinds: how a model file's `{"kind": ...}` becomes a
+//! layer again. Each kind's builder lives in that kind's own file; this file
+//! only lists them.
+
+use crate::activation::ActivationSet;
+use crate::error::{Error, ModelErrorKind, Result};
+use crate::layer::BoxedLayer;
+use crate::real::Real;
+use crate::spec::{LayerConfig, TensorSource};
+
+/// Rebuilds one layer from its configuration, its tensors and (for
+/// containers) its already rebuilt sub-layers.
+pub type LayerBuilder<A, T> =
+    fn(&LayerConfig, &mut dyn TensorSource<T>, Vec<BoxedLayer<A, T>>) -> Result<BoxedLayer<A, T>>;
+
+/// Layer kinds by name, with their builders.
+///
+/// # Example: a layer kind of your own
+/// ```ignore
+/// let registry = Registry::new().with("scale", Scale::build);
+/// let net = Network::<Act>::from_model_bytes_with(&bytes, LoadOptions::default(), &registry)?;
+/// ```
+/// (`tests/custom_layer.rs` has a complete, tested layer kind.)
+pub struct Registry<A, T> {
+    kinds: Vec<(String, LayerBuilder<A, T>)>,
+}
+
+impl<A: ActivationSet, T: Real> Default for Registry<A, T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A: ActivationSet, T: Real> std::fmt::Debug for Registry<A, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.kinds.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl<A: ActivationSet, T: Real> Registry<A, T> {
+    /// The built-in layer kinds.
+    pub fn new() -> Self {
+        Registry::empty()
+            .with("dense", crate::dense::build)
+            .with("mixture", crate::mixture::build)
+            .with("slope", crate::slope::build)
+            .with("dropout", crate::dropout::build)
+            .with("layer_norm", crate::layer_norm::build)
+            .with("concat", crate::concat::build)
+            .with("sequential", crate::network::build)
+    }
+
+    /// No layer kinds at all.
+    pub fn empty() -> Self {
+        Registry { kinds: Vec::new() }
+    }
+
+    /// Registers (or replaces) the builder of `kind`.
+    pub fn with(mut self, kind: &str, builder: LayerBuilder<A, T>) -> Self {
+        self.kinds.retain(|(k, _)| k != kind);
+        self.kinds.push((kind.to_string(), builder));
+        self
+    }
+
+    /// The builder of `kind`, if registered.
+    pub fn builder(&self, kind: &str) -> Option<LayerBuilder<A, T>> {
+        self.kinds.iter().find(|(k, _)| k == kind).map(|(_, b)| *b)
+    }
+
+    /// The registered kinds, in registration order.
+    pub fn kinds(&self) -> impl Iterator<Item = &str> {
+        self.kinds.iter().map(|(k, _)| k.as_str())
+    }
+}
+
+/// For builders of leaf kinds: sub-layers are an error.
+///
+/// # Errors
+/// [`Error::Model`] (`Malformed`) when `children` is not empty.
+pub fn no_sublayers<A, T>(config: &LayerConfig, children: &[BoxedLayer<A, T>]) -> Result<()>
+where
+    A: ActivationSet,
+    T: Real,
+{
+    if children.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Model {
+            kind: ModelErrorKind::Malformed,
+            detail: format!("{}: a {} layer has no sub-layers", config.path, config.kind),
+        })
+    }
+}
+
+/// For builders: a construction error while rebuilding means the file's
+/// tensors and configuration disagree.
+pub fn inconsistent(config: &LayerConfig) -> impl Fn(Error) -> Error + '_ {
+    move |e| Error::Model {
+        kind: ModelErrorKind::InconsistentShape,
+        detail: format!("{}: {e}", config.path),
+    }
+}
