@@ -4,8 +4,8 @@
 
 use mixact::compare::stats::{holm, minimum_detectable_effect, wilcoxon_signed_rank};
 use mixact::compare::{
-    analyse, read_results, run_suite, write_results, Config, Hidden, Results, Shard, SuiteOptions,
-    Task,
+    analyse, read_results, run_suite, write_results, Claim, Config, Hidden, Metric, Results, Shard,
+    SuiteOptions, Task,
 };
 use mixact::{data, Act, Adam, Dense, FitConfig, Layer, Loss, Network, Trainer};
 use rand::SeedableRng;
@@ -167,7 +167,7 @@ fn results_survive_a_csv_round_trip() {
 #[test]
 fn too_few_seeds_give_no_claim() {
     let a = analyse(&tiny_suite(Shard::ALL));
-    assert!(a.verdicts.iter().all(|v| v.verdict == "no claim"));
+    assert!(a.verdicts.iter().all(|v| v.verdict == Claim::NoClaim));
     assert_eq!(a.baselines.len(), 2);
 }
 
@@ -202,7 +202,7 @@ fn mse_rows_show_the_interval_in_mse_order_and_a_positive_mde() {
     use mixact::compare::{render_markdown, Family, RunRecord};
     let run = |config: &str, family, seed: u64, mse: f64| RunRecord {
         task: "reg".into(),
-        metric: "mse".into(),
+        metric: Metric::Mse,
         config: config.into(),
         family,
         seed,
@@ -249,4 +249,33 @@ fn mse_rows_show_the_interval_in_mse_order_and_a_positive_mde() {
         "MDE is a magnitude: {row}"
     );
     assert_eq!(cells[9], "loss");
+}
+
+#[test]
+fn configurations_with_layer_norm_and_dropout_run_in_the_suite() {
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 60)];
+    let configs = vec![
+        Config::new(Hidden::Dense(Act::Relu), 2),
+        Config::new(Hidden::Interleaved(vec![Act::Relu, Act::Sin]), 2)
+            .with_layer_norm()
+            .with_dropout(0.1)
+            .unwrap(),
+    ];
+    let opts = SuiteOptions {
+        seeds: vec![0, 1],
+        tuning_seeds: vec![10],
+        lr_grid: vec![0.01],
+        epochs: 3,
+        batch_size: 16,
+        base_width: 8,
+        workers: 2,
+    };
+    let r = run_suite(&tasks, &configs, &opts, Shard::ALL, &|_, _| {}).unwrap();
+    let mixed: Vec<_> = r
+        .runs
+        .iter()
+        .filter(|x| x.config == "mask relu+sin +layernorm +dropout0.1")
+        .collect();
+    assert_eq!(mixed.len(), 2);
+    assert!(mixed.iter().all(|x| x.test_metric.is_finite()));
 }

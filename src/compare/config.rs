@@ -7,9 +7,11 @@ use rand_chacha::ChaCha8Rng;
 use crate::activation::ActivationSet;
 use crate::concat::Concat;
 use crate::dense::Dense;
+use crate::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::layer::BoxedLayer;
 use crate::layer::Layer;
+use crate::layer_norm::LayerNorm;
 use crate::mask;
 use crate::mixture::Mixture;
 use crate::network::Network;
@@ -82,6 +84,11 @@ pub struct Config<A> {
     pub hidden: Hidden<A>,
     /// Number of hidden layers (ignored by [`Hidden::DeepBranches`], which is two deep).
     pub depth: usize,
+    /// A [`LayerNorm`] after every hidden layer (not inside deep branches).
+    pub layer_norm: bool,
+    /// A [`Dropout`] with this probability after every hidden layer (0: none;
+    /// not inside deep branches). Masks are seeded from the run's seed.
+    pub dropout: f64,
 }
 
 fn names<A: ActivationSet>(acts: &[A]) -> String {
@@ -104,7 +111,27 @@ impl<A: ActivationSet> Config<A> {
             name,
             hidden,
             depth,
+            layer_norm: false,
+            dropout: 0.0,
         }
+    }
+
+    /// The same layout with a [`LayerNorm`] after every hidden layer (name suffix ` +layernorm`).
+    pub fn with_layer_norm(mut self) -> Self {
+        self.layer_norm = true;
+        self.name += " +layernorm";
+        self
+    }
+
+    /// The same layout with dropout `p` after every hidden layer (name suffix ` +dropout{p}`).
+    ///
+    /// # Errors
+    /// [`Error::HyperParameter`] unless `p` is in [0, 1).
+    pub fn with_dropout(mut self, p: f64) -> Result<Self> {
+        crate::error::check_hyper("dropout p", p, (0.0..1.0).contains(&p), "in [0, 1)")?;
+        self.dropout = p;
+        self.name += &format!(" +dropout{p}");
+        Ok(self)
     }
 
     /// Its family.
@@ -199,8 +226,15 @@ impl<A: ActivationSet> Config<A> {
         }
         let mut layers = Vec::with_capacity(self.depth + 1);
         let mut prev = inputs;
-        for _ in 0..self.depth {
+        for i in 0..self.depth {
             layers.push(self.hidden_layer(prev, width, &mut rng, &mut arrangement)?);
+            if self.layer_norm {
+                layers.push(LayerNorm::new(width)?.into());
+            }
+            if self.dropout > 0.0 {
+                let mask_seed = seed ^ 0xd80_0000 ^ i as u64;
+                layers.push(Dropout::new(width, self.dropout, mask_seed)?.into());
+            }
             prev = width;
         }
         layers.push(out_layer(prev, &mut rng)?);

@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::config::Family;
-use super::run::{CurvePoint, GroupStat, Results, RunRecord, SurfacePoint};
+use super::metric::Metric;
+use super::results::{CurvePoint, GroupStat, Results, RunRecord, SurfacePoint};
 use crate::error::{Error, Result};
 
 const RUNS: &str = "results.csv";
@@ -46,7 +47,7 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
             runs,
             "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             x.task,
-            x.metric,
+            x.metric.name(),
             x.config,
             x.family.name(),
             x.seed,
@@ -175,7 +176,10 @@ pub fn read_results(dir: &Path) -> Result<Results> {
     for f in rows(&p, RUN_HEADER)? {
         r.runs.push(RunRecord {
             task: f[0].clone(),
-            metric: f[1].clone(),
+            metric: Metric::from_name(&f[1]).ok_or_else(|| Error::Format {
+                location: p.display().to_string(),
+                message: format!("unknown metric \"{}\"", f[1]),
+            })?,
             config: f[2].clone(),
             family: Family::from_name(&f[3]).ok_or_else(|| Error::Format {
                 location: p.display().to_string(),

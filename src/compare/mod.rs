@@ -41,9 +41,12 @@
 
 mod config;
 mod files;
+mod metric;
 #[cfg(feature = "plots")]
 pub mod plot;
+mod probes;
 mod report;
+mod results;
 mod run;
 pub mod stats;
 mod task;
@@ -52,10 +55,11 @@ use std::path::Path;
 
 pub use config::{Config, Family, Hidden};
 pub use files::{ensure_writable_dir, read_results, write_results};
+pub use metric::Metric;
+pub use report::Claim;
 pub use report::{analyse, render_markdown, Analysis, Comparison, Outcome, Verdict, ALPHA, RULES};
-pub use run::{
-    run_suite, CurvePoint, GroupStat, Results, RunRecord, Shard, SuiteOptions, SurfacePoint,
-};
+pub use results::{CurvePoint, GroupStat, GroupSummary, Results, RunRecord, SurfacePoint};
+pub use run::{run_suite, Shard, SuiteOptions};
 pub use task::{PlotKind, Split, Task};
 
 use crate::error::{Error, Result};

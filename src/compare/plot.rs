@@ -10,7 +10,7 @@ use std::sync::Once;
 
 use plotters::prelude::*;
 
-use super::run::Results;
+use super::results::Results;
 use crate::error::{Error, Result};
 
 const FONT: &str = "sans-serif";

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::config::Family;
-use super::run::Results;
+use super::metric::Metric;
+use super::results::Results;
 use super::stats::{bootstrap_ci, holm, mean_sd, minimum_detectable_effect, wilcoxon_signed_rank};
 
 /// Significance level of every test (after Holm's correction).
@@ -47,6 +48,40 @@ pub struct Comparison {
     pub mde: f64,
 }
 
+/// What the rules ([`RULES`]) conclude about one configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// At least one win and no loss.
+    MixingHelps,
+    /// More losses than wins.
+    Hurts,
+    /// No win, no loss, and significantly better than every single activation somewhere.
+    IsAHedge,
+    /// Anything else.
+    DoesNotHelp,
+    /// Too few seeds for any test to reach significance.
+    NoClaim,
+}
+
+impl Claim {
+    /// The words the report prints.
+    pub fn label(self) -> &'static str {
+        match self {
+            Claim::MixingHelps => "mixing helps",
+            Claim::Hurts => "hurts",
+            Claim::IsAHedge => "is a hedge",
+            Claim::DoesNotHelp => "does not help",
+            Claim::NoClaim => "no claim",
+        }
+    }
+}
+
+impl std::fmt::Display for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 /// The verdict on one non-homogeneous configuration across tasks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -60,8 +95,8 @@ pub struct Verdict {
     pub ties: usize,
     /// Losses.
     pub losses: usize,
-    /// "mixing helps", "is a hedge", "does not help", "hurts" or "no claim" (too few seeds).
-    pub verdict: &'static str,
+    /// What the rules conclude.
+    pub verdict: Claim,
 }
 
 /// The rules, stated before any data are seen; the report prints them.
@@ -94,14 +129,6 @@ pub struct Analysis {
     pub arrangement_checks: Vec<(String, String, String, f64)>,
 }
 
-fn score(metric: &str, v: f64) -> f64 {
-    if metric == "mse" {
-        -v
-    } else {
-        v
-    }
-}
-
 /// Paired test scores of two configurations on one task, by seed.
 fn paired(results: &Results, task: &str, a: &str, b: &str) -> Vec<f64> {
     let by_seed = |c: &str| -> BTreeMap<u64, f64> {
@@ -109,7 +136,7 @@ fn paired(results: &Results, task: &str, a: &str, b: &str) -> Vec<f64> {
             .runs
             .iter()
             .filter(|r| r.task == task && r.config == c)
-            .map(|r| (r.seed, score(&r.metric, r.test_metric)))
+            .map(|r| (r.seed, r.metric.score(r.test_metric)))
             .collect()
     };
     let (sa, sb) = (by_seed(a), by_seed(b));
@@ -138,7 +165,7 @@ fn mean_of(
     results: &Results,
     task: &str,
     config: &str,
-    pick: impl Fn(&super::run::RunRecord) -> f64,
+    pick: impl Fn(&super::results::RunRecord) -> f64,
 ) -> f64 {
     let v: Vec<f64> = results
         .runs
@@ -159,7 +186,7 @@ pub fn analyse(results: &Results) -> Analysis {
             .iter()
             .filter(|(_, f)| *f == Family::Homogeneous)
             .map(|(c, _)| {
-                let v = mean_of(results, t, c, |r| score(&r.metric, r.valid_metric));
+                let v = mean_of(results, t, c, |r| r.metric.score(r.valid_metric));
                 (c.clone(), if v.is_nan() { f64::NEG_INFINITY } else { v })
             })
             .max_by(|a, b| a.1.total_cmp(&b.1));
@@ -247,15 +274,15 @@ pub fn analyse(results: &Results) -> Analysis {
                 count(Outcome::Loss),
             );
             let verdict = if max_pairs < 6 {
-                "no claim"
+                Claim::NoClaim
             } else if wins >= 1 && losses == 0 {
-                "mixing helps"
+                Claim::MixingHelps
             } else if losses > wins {
-                "hurts"
+                Claim::Hurts
             } else if wins == 0 && losses == 0 && homogeneous.iter().all(|h| beats(c, h)) {
-                "is a hedge"
+                Claim::IsAHedge
             } else {
-                "does not help"
+                Claim::DoesNotHelp
             };
             Verdict {
                 config: c.clone(),
@@ -287,16 +314,16 @@ pub fn analyse(results: &Results) -> Analysis {
     }
 }
 
-fn fmt_metric(metric: &str, v: f64) -> String {
-    if metric == "mse" {
+fn fmt_metric(metric: Metric, v: f64) -> String {
+    if metric == Metric::Mse {
         format!("{v:.5}")
     } else {
         format!("{:.2}%", 100.0 * v)
     }
 }
 
-fn fmt_diff(metric: &str, v: f64) -> String {
-    if metric == "mse" {
+fn fmt_diff(metric: Metric, v: f64) -> String {
+    if metric == Metric::Mse {
         format!("{:+.5}", -v)
     } else {
         format!("{:+.2}", 100.0 * v)
@@ -311,12 +338,22 @@ pub fn render_markdown(
     protocol: &str,
     plots: &[String],
 ) -> String {
-    let (tasks, configs) = ordered(results);
     let mut md = String::from("# mixact layout comparison\n\n");
     let _ = writeln!(md, "{protocol}\n");
-    md += "## Verdict\n\n";
-    md += "Against the best homogeneous activation of each task (chosen on validation data), at equal parameter count:\n\n";
-    md +=
+    render_verdicts(&mut md, analysis);
+    render_per_task(&mut md, results, analysis);
+    render_arrangement_checks(&mut md, results, analysis);
+    render_groups(&mut md, results);
+    render_plots(&mut md, plots);
+    md += "\n`results.csv` holds one row per task × configuration × seed, to redo any of these statistics.\n";
+    md
+}
+
+/// The verdict table, the baselines and the rules.
+fn render_verdicts(md: &mut String, analysis: &Analysis) {
+    *md += "## Verdict\n\n";
+    *md += "Against the best homogeneous activation of each task (chosen on validation data), at equal parameter count:\n\n";
+    *md +=
         "| configuration | family | wins | ties | losses | verdict |\n|---|---|---|---|---|---|\n";
     for v in &analysis.verdicts {
         let _ = writeln!(
@@ -327,31 +364,75 @@ pub fn render_markdown(
             v.wins,
             v.ties,
             v.losses,
-            v.verdict
+            v.verdict.label()
         );
     }
-    md += "\nBest homogeneous activation per task (validation): ";
+    *md += "\nBest homogeneous activation per task (validation): ";
     let best: Vec<String> = analysis
         .baselines
         .iter()
         .map(|(t, c)| format!("{t}: {c}"))
         .collect();
-    md += &best.join(", ");
-    md += "\n\n### Rules (fixed before the runs)\n\n";
-    md += RULES;
-    md += "\n\n## Per task\n\n";
-    md += "Score differences are in accuracy points (classification) or MSE (regression; negative is better). \
+    *md += &best.join(", ");
+    *md += "\n\n### Rules (fixed before the runs)\n\n";
+    *md += RULES;
+}
+
+/// The cells of one configuration's comparison with the baseline:
+/// (Δ, 95% CI, p (Holm), outcome, MDE).
+fn comparison_cells(
+    metric: Metric,
+    cmp: Option<&Comparison>,
+    is_baseline: bool,
+) -> (String, String, String, String, String) {
+    match cmp {
+        Some(x) => {
+            // For MSE the score is -MSE: flip the interval back into MSE order.
+            let (lo, hi) = if metric == Metric::Mse {
+                (x.ci.1, x.ci.0)
+            } else {
+                x.ci
+            };
+            let mde = if metric == Metric::Mse {
+                format!("{:.5}", x.mde.abs())
+            } else {
+                format!("{:.2}", 100.0 * x.mde.abs())
+            };
+            (
+                fmt_diff(metric, x.mean_diff),
+                format!("[{}, {}]", fmt_diff(metric, lo), fmt_diff(metric, hi)),
+                format!("{:.3}", x.p_holm),
+                format!("{:?}", x.outcome).to_lowercase(),
+                mde,
+            )
+        }
+        None if is_baseline => (
+            "baseline".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ),
+        None => Default::default(),
+    }
+}
+
+/// One table per task: every configuration's score and its comparison.
+fn render_per_task(md: &mut String, results: &Results, analysis: &Analysis) {
+    let (tasks, configs) = ordered(results);
+    *md += "\n\n## Per task\n\n";
+    *md += "Score differences are in accuracy points (classification) or MSE (regression; negative is better). \
 `MDE` is the smallest mean difference these seeds could detect (80% power); a tie smaller than it says little.\n";
     for t in &tasks {
         let metric = results
             .runs
             .iter()
             .find(|r| &r.task == t)
-            .map_or("accuracy", |r| r.metric.as_str());
+            .map_or(Metric::Accuracy, |r| r.metric);
         let base = analysis.baselines.get(t).cloned().unwrap_or_default();
-        let _ = writeln!(md, "\n### {t} ({metric}; baseline: {base})\n");
-        md += "| configuration | params | width | lr | test mean ± sd | Δ vs baseline | 95% CI | p (Holm) | outcome | MDE | µs/step | diverged |\n";
-        md += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        let _ = writeln!(md, "\n### {t} ({}; baseline: {base})\n", metric.name());
+        *md += "| configuration | params | width | lr | test mean ± sd | Δ vs baseline | 95% CI | p (Holm) | outcome | MDE | µs/step | diverged |\n";
+        *md += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
         for (c, _) in &configs {
             let runs: Vec<_> = results
                 .runs
@@ -373,43 +454,8 @@ pub fn render_markdown(
                 .comparisons
                 .iter()
                 .find(|x| &x.task == t && &x.config == c);
-            let (delta, ci, p, outcome, mde) = match cmp {
-                Some(x) => {
-                    // For MSE the score is -MSE: flip the interval back into MSE order.
-                    let (lo, hi) = if metric == "mse" {
-                        (x.ci.1, x.ci.0)
-                    } else {
-                        x.ci
-                    };
-                    let mde = if metric == "mse" {
-                        format!("{:.5}", x.mde.abs())
-                    } else {
-                        format!("{:.2}", 100.0 * x.mde.abs())
-                    };
-                    (
-                        fmt_diff(metric, x.mean_diff),
-                        format!("[{}, {}]", fmt_diff(metric, lo), fmt_diff(metric, hi)),
-                        format!("{:.3}", x.p_holm),
-                        format!("{:?}", x.outcome).to_lowercase(),
-                        mde,
-                    )
-                }
-                None if *c == base => (
-                    "baseline".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ),
-                None => (
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ),
-            };
-            let spread = if metric == "mse" {
+            let (delta, ci, p, outcome, mde) = comparison_cells(metric, cmp, *c == base);
+            let spread = if metric == Metric::Mse {
                 format!("{sd:.5}")
             } else {
                 format!("{:.2}", 100.0 * sd)
@@ -424,59 +470,72 @@ pub fn render_markdown(
             );
         }
     }
-    if !analysis.arrangement_checks.is_empty() {
-        md += "\n## Sanity check: random arrangement vs interleaved\n\n";
-        md += "The same activation counts, arranged at random instead of interleaved, must not differ beyond noise \
+}
+
+/// Random arrangement against interleaved, per task.
+fn render_arrangement_checks(md: &mut String, results: &Results, analysis: &Analysis) {
+    if analysis.arrangement_checks.is_empty() {
+        return;
+    }
+    *md += "\n## Sanity check: random arrangement vs interleaved\n\n";
+    *md += "The same activation counts, arranged at random instead of interleaved, must not differ beyond noise \
 (Wilcoxon p, and Holm-corrected over this table; a corrected p < 0.05 would point at a bug or at fragile \
 training). Each configuration's learning rate is tuned on its own, so a different `lr` can also explain a difference.\n\n";
-        md += "| task | random (lr) | interleaved (lr) | p | p (Holm) |\n|---|---|---|---|---|\n";
-        let adjusted = holm(
-            &analysis
-                .arrangement_checks
-                .iter()
-                .map(|x| x.3)
-                .collect::<Vec<_>>(),
+    *md += "| task | random (lr) | interleaved (lr) | p | p (Holm) |\n|---|---|---|---|---|\n";
+    let adjusted = holm(
+        &analysis
+            .arrangement_checks
+            .iter()
+            .map(|x| x.3)
+            .collect::<Vec<_>>(),
+    );
+    let lr_of = |t: &str, c: &str| {
+        results
+            .runs
+            .iter()
+            .find(|r| r.task == t && r.config == c)
+            .map_or(f64::NAN, |r| r.lr)
+    };
+    for ((t, r, m, p), q) in analysis.arrangement_checks.iter().zip(adjusted) {
+        let _ = writeln!(
+            md,
+            "| {t} | {r} ({}) | {m} ({}) | {p:.3} | {q:.3} |",
+            lr_of(t, r),
+            lr_of(t, m)
         );
-        let lr_of = |t: &str, c: &str| {
-            results
-                .runs
-                .iter()
-                .find(|r| r.task == t && r.config == c)
-                .map_or(f64::NAN, |r| r.lr)
-        };
-        for ((t, r, m, p), q) in analysis.arrangement_checks.iter().zip(adjusted) {
-            let _ = writeln!(
-                md,
-                "| {t} | {r} ({}) | {m} ({}) | {p:.3} | {q:.3} |",
-                lr_of(t, r),
-                lr_of(t, m)
-            );
-        }
     }
-    if !results.groups.is_empty() {
-        md += "\n## Activation groups inside mixed networks\n\n";
-        md += "Per activation group of a hidden layer, averaged over seeds and layers: the fraction of \
+}
+
+/// What each activation group does inside the mixed networks.
+fn render_groups(md: &mut String, results: &Results) {
+    if results.groups.is_empty() {
+        return;
+    }
+    *md += "\n## Activation groups inside mixed networks\n\n";
+    *md += "Per activation group of a hidden layer, averaged over seeds and layers: the fraction of \
 (neuron, test sample) pairs where the activation is flat (|f'(z)| < 0.01: dead or saturated), over all tasks, \
 and the drop in test accuracy (points) when the group's outputs are zeroed, over the classification tasks.\n\n";
-        md += "| configuration | activation | neurons | flat fraction | accuracy drop when zeroed |\n|---|---|---|---|---|\n";
-        for s in results.group_summaries() {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {:.1} | {:.3} | {:.2} |",
-                s.config,
-                s.activation,
-                s.neurons,
-                s.flat_fraction,
-                100.0 * s.accuracy_drop,
-            );
-        }
+    *md += "| configuration | activation | neurons | flat fraction | accuracy drop when zeroed |\n|---|---|---|---|---|\n";
+    for s in results.group_summaries() {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.1} | {:.3} | {:.2} |",
+            s.config,
+            s.activation,
+            s.neurons,
+            s.flat_fraction,
+            100.0 * s.accuracy_drop,
+        );
     }
-    if !plots.is_empty() {
-        md += "\n## Plots\n\n";
-        for p in plots {
-            let _ = writeln!(md, "![{p}]({p})\n");
-        }
+}
+
+/// The plots written beside the report.
+fn render_plots(md: &mut String, plots: &[String]) {
+    if plots.is_empty() {
+        return;
     }
-    md += "\n`results.csv` holds one row per task × configuration × seed, to redo any of these statistics.\n";
-    md
+    *md += "\n## Plots\n\n";
+    for p in plots {
+        let _ = writeln!(md, "![{p}]({p})\n");
+    }
 }

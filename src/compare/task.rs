@@ -6,6 +6,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::metric::Metric;
 use crate::data::{self, Dataset, Target1d};
 use crate::error::{check_hyper, Error, Result};
 use crate::loss::Loss;
@@ -185,10 +186,10 @@ impl Task {
     }
 
     /// The metric the report compares: accuracy for classification, MSE for regression.
-    pub fn metric_name(&self) -> &'static str {
+    pub fn metric(&self) -> Metric {
         match self.loss {
-            Loss::Mse => "mse",
-            _ => "accuracy",
+            Loss::Mse => Metric::Mse,
+            _ => Metric::Accuracy,
         }
     }
 
