@@ -11,7 +11,7 @@ use crate::spec::{LayerConfig, LayerSpec, TensorSource};
 /// Several branches on the same input, their outputs side by side.
 ///
 /// Use it when a branch is deeper than one layer (a two-layer branch is a
-/// [`Network`] of two layers). When every branch is a single dense layer,
+/// [`Network`](crate::Network) of two layers). When every branch is a single dense layer,
 /// prefer [`Dense::branches`](crate::Dense::branches), which fuses them into one
 /// matrix product and computes the same thing.
 ///

@@ -11,7 +11,7 @@ use crate::layer::BoxedLayer;
 use crate::layer::{Layer, Param};
 use crate::limits;
 use crate::matrix::{contiguous_or_copy, Buf, MatRef};
-use crate::plan::{Block, Plan};
+use crate::plan::Plan;
 use crate::real::Real;
 use crate::registry::{inconsistent, no_sublayers};
 use crate::spec::{ConfigValue, LayerConfig, LayerSpec, NameList, TensorSource};
@@ -162,9 +162,10 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
         self.plan.mask()
     }
 
-    /// The contiguous blocks of the internal storage order, one per distinct activation.
-    pub fn blocks(&self) -> &[Block<A>] {
-        self.plan.blocks()
+    /// The number of contiguous storage blocks, one per distinct activation
+    /// (how many activation calls a dense layer or branch layout makes).
+    pub fn block_count(&self) -> usize {
+        self.plan.blocks().len()
     }
 
     /// The weights in user order (inputs × outputs; column j is neuron j's). Copies.

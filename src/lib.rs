@@ -71,8 +71,7 @@ pub mod data;
 mod dense;
 mod dropout;
 mod error;
-#[doc(hidden)]
-pub mod fastmath;
+mod fastmath;
 mod harden;
 pub mod init;
 #[cfg(feature = "io")]
@@ -97,6 +96,7 @@ mod tree;
 
 pub use activation::{Act, ActivationSet, Fan};
 pub use concat::Concat;
+pub use cpu::{baseline_kernels_forced, force_baseline_kernels};
 pub use data::Dataset;
 pub use dense::Dense;
 pub use dropout::Dropout;
@@ -111,7 +111,6 @@ pub use matrix::MatRef;
 pub use mixture::{harden, Mixture};
 pub use network::Network;
 pub use optim::{Adam, Optimizer, ParamStates, Sgd, TensorUpdate};
-pub use plan::Block;
 pub use real::Real;
 pub use registry::{inconsistent, no_sublayers, LayerBuilder, Registry};
 pub use slope::Slope;

@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 
 use nalgebra::{DMatrix, DMatrixView};
 
+use crate::real::sealed::Sealed;
 use crate::real::Real;
 
 /// A borrowed batch × features matrix (any strides).
@@ -186,7 +187,7 @@ pub(crate) fn gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &m
     // `c` is an exclusive slice of exactly rows × cols elements, so it cannot
     // overlap them.
     unsafe {
-        T::gemm_raw(
+        <T as Sealed>::gemm_raw(
             a.rows,
             a.cols,
             b.cols,
@@ -306,4 +307,143 @@ pub(crate) fn contiguous_or_copy<'a, T: Real>(
         copy_col(dy, j, scratch.cols_mut(j, 1));
     }
     scratch.as_slice()
+}
+
+#[cfg(test)]
+mod tests {
+    //! matrixmultiply's habit: sweep odd shapes and strides, poison the
+    //! output with NaN, and run every kernel path (forced baseline and the
+    //! CPU's own) against a naive reference.
+    use super::*;
+    use crate::cpu::force_baseline_kernels;
+
+    fn value(i: usize, salt: usize) -> f64 {
+        (((i * 7919 + salt * 104_729) % 1000) as f64) / 500.0 - 1.0
+    }
+
+    /// A column-major `rows × cols` matrix stored inside a larger one
+    /// (leading dimension `rows + pad`), optionally transposed.
+    struct Strided {
+        data: Vec<f64>,
+        rows: usize,
+        cols: usize,
+        ld: usize,
+    }
+
+    impl Strided {
+        fn new(rows: usize, cols: usize, pad: usize, salt: usize) -> Self {
+            let ld = rows + pad;
+            let data = (0..ld * cols.max(1)).map(|i| value(i, salt)).collect();
+            Strided {
+                data,
+                rows,
+                cols,
+                ld,
+            }
+        }
+        fn view(&self) -> MatRef<'_, f64> {
+            MatRef::from_slice_with_strides_generic(
+                &self.data,
+                nalgebra::Dyn(self.rows),
+                nalgebra::Dyn(self.cols),
+                nalgebra::Const::<1>,
+                nalgebra::Dyn(self.ld),
+            )
+        }
+        fn at(&self, i: usize, j: usize) -> f64 {
+            self.data[j * self.ld + i]
+        }
+    }
+
+    fn naive(a: &Strided, at: bool, b: &Strided, bt: bool, beta: f64, c0: &[f64]) -> Vec<f64> {
+        let ga = |i: usize, p: usize| if at { a.at(p, i) } else { a.at(i, p) };
+        let gb = |p: usize, j: usize| if bt { b.at(j, p) } else { b.at(p, j) };
+        let (m, k) = if at {
+            (a.cols, a.rows)
+        } else {
+            (a.rows, a.cols)
+        };
+        let n = if bt { b.rows } else { b.cols };
+        let mut c = vec![0.0; m * n];
+        for j in 0..n {
+            for i in 0..m {
+                let s: f64 = (0..k).map(|p| ga(i, p) * gb(p, j)).sum();
+                let prior = if beta == 0.0 {
+                    0.0
+                } else {
+                    beta * c0[j * m + i]
+                };
+                c[j * m + i] = s + prior;
+            }
+        }
+        c
+    }
+
+    fn run(a: &Strided, at: bool, b: &Strided, bt: bool, beta: f64, c: &mut [f64]) {
+        let (av, bv) = (a.view(), b.view());
+        let oa = if at {
+            Operand::of(&av).t()
+        } else {
+            Operand::of(&av)
+        };
+        let ob = if bt {
+            Operand::of(&bv).t()
+        } else {
+            Operand::of(&bv)
+        };
+        gemm(oa, ob, beta, c);
+    }
+
+    #[test]
+    fn products_match_the_naive_reference_on_every_path_shape_and_stride() {
+        let shapes = [1usize, 2, 7, 8, 9, 17, 33, 70];
+        let mut cases = 0;
+        for &m in &shapes {
+            for &k in &shapes {
+                for &n in &[1usize, 3, 8, 19, 64] {
+                    for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
+                        for pad in [0usize, 3] {
+                            for beta in [0.0, 1.0, 0.5] {
+                                let a = if at {
+                                    Strided::new(k, m, pad, 1)
+                                } else {
+                                    Strided::new(m, k, pad, 1)
+                                };
+                                let b = if bt {
+                                    Strided::new(n, k, pad, 2)
+                                } else {
+                                    Strided::new(k, n, pad, 2)
+                                };
+                                let c0: Vec<f64> = if beta == 0.0 {
+                                    vec![f64::NAN; m * n]
+                                } else {
+                                    (0..m * n).map(|i| value(i, 3)).collect()
+                                };
+                                let want = naive(&a, at, &b, bt, beta, &c0);
+                                let mut results = Vec::new();
+                                for baseline in [true, false] {
+                                    force_baseline_kernels(baseline);
+                                    let mut c = c0.clone();
+                                    run(&a, at, &b, bt, beta, &mut c);
+                                    for (x, w) in c.iter().zip(&want) {
+                                        assert!(
+                                            (x - w).abs() <= 1e-12 * (1.0 + w.abs()),
+                                            "m {m} k {k} n {n} at {at} bt {bt} pad {pad} beta {beta}: {x} vs {w}"
+                                        );
+                                    }
+                                    results.push(c);
+                                }
+                                force_baseline_kernels(false);
+                                let bits =
+                                    |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                                assert_eq!(bits(&results[0]), bits(&results[1]));
+                                cases += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 8 * 8 * 5 * 4 * 2 * 3);
+    }
 }

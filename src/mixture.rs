@@ -25,7 +25,7 @@ use crate::tree::map_layers;
 /// It shares the affine core with [`Dense`]. Options: a temperature τ, an
 /// entropy penalty λ (adds `λ Σ_n H(softmax(α_n / τ))` to the loss through
 /// the gradient only, pushing each neuron towards one activation), and a
-/// learning-rate factor for α. [`Mixture::harden`] turns a trained mixture
+/// learning-rate factor for α. [`Mixture::to_dense`] turns a trained mixture
 /// into a [`Dense`] per-neuron mask (each neuron's most-weighted activation,
 /// weights carried over) that runs at dense-layer cost.
 ///

@@ -16,13 +16,13 @@ use crate::error::{Error, Result};
 
 /// A run of neurons, contiguous in storage order, that share one activation.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Block<A> {
+pub(crate) struct Block<A> {
     /// First storage column.
-    pub start: usize,
+    pub(crate) start: usize,
     /// Number of neurons.
-    pub len: usize,
+    pub(crate) len: usize,
     /// Their activation.
-    pub act: A,
+    pub(crate) act: A,
 }
 
 #[derive(Debug, Clone, PartialEq)]

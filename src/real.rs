@@ -8,10 +8,73 @@ use num_traits::Float;
 
 use crate::fastmath;
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+pub(crate) mod sealed {
+    /// Closes [`Real`](super::Real) to `f32` and `f64`, and carries the raw
+    /// product, which only the crate can name.
+    pub trait Sealed: Sized {
+        /// `c = alpha * a * b + beta * c` on strided storage (a: m x k, b: k x n, c: m x n).
+        ///
+        /// # Safety
+        /// Every element the strides address must lie inside the pointed-to
+        /// allocations, and `c` must not overlap `a` or `b`.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn gemm_raw(
+            m: usize,
+            k: usize,
+            n: usize,
+            alpha: Self,
+            a: *const Self,
+            rsa: isize,
+            csa: isize,
+            b: *const Self,
+            rsb: isize,
+            csb: isize,
+            beta: Self,
+            c: *mut Self,
+            rsc: isize,
+            csc: isize,
+        );
+    }
+    impl Sealed for f32 {
+        unsafe fn gemm_raw(
+            m: usize,
+            k: usize,
+            n: usize,
+            alpha: Self,
+            a: *const Self,
+            rsa: isize,
+            csa: isize,
+            b: *const Self,
+            rsb: isize,
+            csb: isize,
+            beta: Self,
+            c: *mut Self,
+            rsc: isize,
+            csc: isize,
+        ) {
+            matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
+    impl Sealed for f64 {
+        unsafe fn gemm_raw(
+            m: usize,
+            k: usize,
+            n: usize,
+            alpha: Self,
+            a: *const Self,
+            rsa: isize,
+            csa: isize,
+            b: *const Self,
+            rsb: isize,
+            csb: isize,
+            beta: Self,
+            c: *mut Self,
+            rsc: isize,
+            csc: isize,
+        ) {
+            matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
 }
 
 /// A float type the library computes in: implemented for `f32` and `f64` only.
@@ -52,30 +115,6 @@ pub trait Real:
     fn ln_1p_fast(self) -> Self;
     /// tanh(x), vectorisable.
     fn tanh_fast(self) -> Self;
-
-    /// `c = alpha * a * b + beta * c` on strided storage (a: m x k, b: k x n, c: m x n).
-    ///
-    /// # Safety
-    /// Every element the strides address must lie inside the pointed-to
-    /// allocations, and `c` must not overlap `a` or `b`.
-    #[allow(clippy::too_many_arguments)]
-    #[doc(hidden)]
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
 }
 
 impl Real for f32 {
@@ -104,24 +143,6 @@ impl Real for f32 {
     fn tanh_fast(self) -> Self {
         fastmath::tanh(self)
     }
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
-    }
 }
 
 impl Real for f64 {
@@ -149,23 +170,5 @@ impl Real for f64 {
     #[inline(always)]
     fn tanh_fast(self) -> Self {
         self.tanh()
-    }
-    unsafe fn gemm_raw(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: Self,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
     }
 }

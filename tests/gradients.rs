@@ -19,7 +19,7 @@ fn per_neuron_layer_with_all_activations_interleaved_matches_finite_differences(
     // Interleaved, so the internal grouping permutes neurons.
     let m = mask::pattern(&Act::ALL, 23).unwrap();
     let mut layer = Dense::<Act, f64>::per_neuron(4, &m, &mut rng(3)).unwrap();
-    assert!(layer.blocks().len() == Act::ALL.len());
+    assert!(layer.block_count() == Act::ALL.len());
     common::check_layer_gradients(&mut layer, 6, 4);
 }
 
