@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::layer::{BoxedLayer, Layer, Param};
 use crate::matrix::{Buf, MatRef};
 use crate::real::Real;
-use crate::registry::inconsistent;
+use crate::spec::inconsistent;
 use crate::spec::{LayerConfig, LayerSpec, TensorSource};
 
 /// Several branches on the same input, their outputs side by side.

@@ -13,7 +13,7 @@ use crate::limits;
 use crate::matrix::{contiguous_or_copy, Buf, MatRef};
 use crate::plan::Plan;
 use crate::real::Real;
-use crate::registry::{inconsistent, no_sublayers};
+use crate::spec::{inconsistent, no_sublayers};
 use crate::spec::{ConfigValue, LayerConfig, LayerSpec, NameList, TensorSource};
 
 /// A fully connected layer whose neurons may each have their own activation:

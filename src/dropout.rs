@@ -8,7 +8,7 @@ use crate::error::{check_hyper, Error, Result};
 use crate::layer::{BoxedLayer, Layer, Param};
 use crate::matrix::{copy_col, Buf, MatRef};
 use crate::real::Real;
-use crate::registry::no_sublayers;
+use crate::spec::no_sublayers;
 use crate::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 
 /// Inverted dropout: while training, each value is zeroed with probability
@@ -208,7 +208,7 @@ pub(crate) fn build<A: ActivationSet, T: Real>(
         config.f64("p")?,
         config.usize("seed")? as u64,
     )
-    .map_err(crate::registry::inconsistent(config))?;
+    .map_err(crate::spec::inconsistent(config))?;
     Ok(Box::new(layer))
 }
 

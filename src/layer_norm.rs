@@ -5,7 +5,7 @@ use crate::error::{check_hyper, Error, Result};
 use crate::layer::{BoxedLayer, Layer, Param};
 use crate::matrix::{copy_col, Buf, MatRef};
 use crate::real::Real;
-use crate::registry::{inconsistent, no_sublayers};
+use crate::spec::{inconsistent, no_sublayers};
 use crate::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 use crate::tensor_id::OwnedTensorId;
 

@@ -112,7 +112,8 @@ pub use mixture::{harden, Mixture};
 pub use network::Network;
 pub use optim::{Adam, Optimizer, ParamStates, Sgd, TensorUpdate};
 pub use real::Real;
-pub use registry::{inconsistent, no_sublayers, LayerBuilder, Registry};
+pub use registry::{LayerBuilder, Registry};
+pub use spec::{inconsistent, no_sublayers};
 pub use slope::Slope;
 pub use tensor_id::{OwnedTensorId, TensorId};
 pub use train::{

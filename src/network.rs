@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::layer::{BoxedLayer, Layer, Param};
 use crate::matrix::MatRef;
 use crate::real::Real;
-use crate::registry::inconsistent;
+use crate::spec::inconsistent;
 use crate::spec::{LayerConfig, LayerSpec, TensorSource};
 
 /// Layers applied one after another.

@@ -3,7 +3,7 @@
 //! only lists them.
 
 use crate::activation::ActivationSet;
-use crate::error::{Error, ModelErrorKind, Result};
+use crate::error::Result;
 use crate::layer::BoxedLayer;
 use crate::real::Real;
 use crate::spec::{LayerConfig, TensorSource};
@@ -72,33 +72,5 @@ impl<A: ActivationSet, T: Real> Registry<A, T> {
     /// The registered kinds, in registration order.
     pub fn kinds(&self) -> impl Iterator<Item = &str> {
         self.kinds.iter().map(|(k, _)| k.as_str())
-    }
-}
-
-/// For builders of leaf kinds: sub-layers are an error.
-///
-/// # Errors
-/// [`Error::Model`] (`Malformed`) when `children` is not empty.
-pub fn no_sublayers<A, T>(config: &LayerConfig, children: &[BoxedLayer<A, T>]) -> Result<()>
-where
-    A: ActivationSet,
-    T: Real,
-{
-    if children.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Model {
-            kind: ModelErrorKind::Malformed,
-            detail: format!("{}: a {} layer has no sub-layers", config.path, config.kind),
-        })
-    }
-}
-
-/// For builders: a construction error while rebuilding means the file's
-/// tensors and configuration disagree.
-pub fn inconsistent(config: &LayerConfig) -> impl Fn(Error) -> Error + '_ {
-    move |e| Error::Model {
-        kind: ModelErrorKind::InconsistentShape,
-        detail: format!("{}: {e}", config.path),
     }
 }

@@ -11,7 +11,7 @@ use crate::init;
 use crate::layer::{BoxedLayer, Layer, Param};
 use crate::matrix::{contiguous_or_copy, Buf, MatRef};
 use crate::real::Real;
-use crate::registry::{inconsistent, no_sublayers};
+use crate::spec::{inconsistent, no_sublayers};
 use crate::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 
 /// Neuron n computes `f(a_n · z_n)`, `z = x·W + b`, with one fixed activation

@@ -9,6 +9,8 @@
 
 use crate::activation::ActivationSet;
 use crate::error::{Error, ModelErrorKind, Result};
+use crate::layer::BoxedLayer;
+use crate::real::Real;
 
 /// A list of names stored compactly: each distinct name once, and a 1-byte
 /// index per entry. An activation list of millions of entries (a very wide
@@ -287,4 +289,32 @@ pub trait TensorSource<T> {
     /// [`Error::Model`]: `InconsistentShape` for a missing tensor or another
     /// shape, `WrongFloatType`, `NonFinite` (unless allowed).
     fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<T>>;
+}
+
+/// For builders of leaf kinds: sub-layers are an error.
+///
+/// # Errors
+/// [`Error::Model`] (`Malformed`) when `children` is not empty.
+pub fn no_sublayers<A, T>(config: &LayerConfig, children: &[BoxedLayer<A, T>]) -> Result<()>
+where
+    A: ActivationSet,
+    T: Real,
+{
+    if children.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Model {
+            kind: ModelErrorKind::Malformed,
+            detail: format!("{}: a {} layer has no sub-layers", config.path, config.kind),
+        })
+    }
+}
+
+/// For builders: a construction error while rebuilding means the file's
+/// tensors and configuration disagree.
+pub fn inconsistent(config: &LayerConfig) -> impl Fn(Error) -> Error + '_ {
+    move |e| Error::Model {
+        kind: ModelErrorKind::InconsistentShape,
+        detail: format!("{}: {e}", config.path),
+    }
 }
