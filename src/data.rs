@@ -4,9 +4,9 @@ use nalgebra::DMatrix;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::compute::real::Real;
 use crate::error::{Error, Result};
 use crate::limits;
-use crate::real::Real;
 
 /// Inputs (samples × features) and targets (samples × outputs), checked to agree.
 #[derive(Debug, Clone, PartialEq)]

@@ -54,13 +54,13 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::real::Real;
 use crate::error::{Error, ModelErrorKind, Result};
-use crate::layer::{BoxedLayer, Layer};
-use crate::network::Network;
-use crate::real::Real;
-use crate::registry::Registry;
-use crate::spec::{ConfigValue, LayerConfig, NameList, TensorSource};
+use crate::layers::layer::{BoxedLayer, Layer};
+use crate::layers::network::Network;
+use crate::layers::registry::Registry;
+use crate::layers::spec::{ConfigValue, LayerConfig, NameList, TensorSource};
 
 /// The model-file format version this build writes (and the newest it reads).
 pub const FORMAT_VERSION: u32 = 1;

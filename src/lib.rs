@@ -62,64 +62,45 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctest;
 
-pub mod activation;
-mod affine;
-pub mod compare;
-mod concat;
-mod cpu;
+// The house, floor by floor: no module imports one above it.
+pub mod compare; // the layout-comparison lab (on top of everything)
+mod compute; // floats, math kernels, the product, activations
 pub mod data;
-mod dense;
-mod dropout;
 mod error;
-mod fastmath;
-mod harden;
-pub mod init;
 #[cfg(feature = "io")]
 pub mod io;
-mod layer;
-mod layer_norm;
+mod layers; // the Layer trait, the affine core, one file per kind, specs, registry
 pub mod limits;
-mod loss;
-pub mod mask;
-mod matrix;
-mod mixture;
-mod network;
-mod optim;
-mod plan;
-mod real;
-mod registry;
-mod slope;
-pub mod spec;
-mod tensor_id;
-mod train;
-mod tree;
+mod train; // losses, optimisers, the fit loop, hardening
 
-pub use activation::{Act, ActivationSet, Fan};
-pub use concat::Concat;
-pub use cpu::{baseline_kernels_forced, force_baseline_kernels};
+pub use compute::activation;
+pub use compute::activation::{Act, ActivationSet, Fan};
+pub use compute::cpu::{baseline_kernels_forced, force_baseline_kernels};
+pub use compute::matrix::MatRef;
+pub use compute::real::Real;
 pub use data::Dataset;
-pub use dense::Dense;
-pub use dropout::Dropout;
 pub use error::{Divergence, Error, ModelErrorKind, Result};
-pub use harden::HardeningReport;
 #[cfg(feature = "io")]
 pub use io::LoadOptions;
-pub use layer::{BoxedLayer, Layer, Param};
-pub use layer_norm::LayerNorm;
-pub use loss::Loss;
-pub use matrix::MatRef;
-pub use mixture::{harden, Mixture};
-pub use network::Network;
-pub use optim::{Adam, Optimizer, ParamStates, Sgd, TensorUpdate};
-pub use real::Real;
-pub use registry::{LayerBuilder, Registry};
-pub use spec::{inconsistent, no_sublayers};
-pub use slope::Slope;
-pub use tensor_id::{OwnedTensorId, TensorId};
-pub use train::{
+pub use layers::concat::Concat;
+pub use layers::dense::Dense;
+pub use layers::dropout::Dropout;
+pub use layers::layer::{BoxedLayer, Layer, Param};
+pub use layers::layer_norm::LayerNorm;
+pub use layers::mixture::{harden, Mixture};
+pub use layers::network::Network;
+pub use layers::registry::{LayerBuilder, Registry};
+pub use layers::slope::Slope;
+pub use layers::spec::{inconsistent, no_sublayers};
+pub use layers::tensor_id::{OwnedTensorId, TensorId};
+pub use layers::tree::{first_non_finite_grad, map_layers, set_training, visit_named_params};
+pub use layers::{init, mask, spec};
+pub use train::harden::HardeningReport;
+pub use train::loss::Loss;
+pub use train::optim::{Adam, Optimizer, ParamStates, Sgd, TensorUpdate};
+pub use train::trainer::{
     evaluate, Control, EpochStats, FitConfig, Metrics, Trainer, DEFAULT_DIVERGENCE_FACTOR,
 };
-pub use tree::{first_non_finite_grad, map_layers, set_training, visit_named_params};
 
 /// The traits and types most programs need: `use mixact::prelude::*;`.
 ///

@@ -4,18 +4,18 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::activation::ActivationSet;
-use crate::concat::Concat;
-use crate::dense::Dense;
-use crate::dropout::Dropout;
+use crate::compute::activation::ActivationSet;
 use crate::error::{Error, Result};
-use crate::layer::BoxedLayer;
-use crate::layer::Layer;
-use crate::layer_norm::LayerNorm;
-use crate::mask;
-use crate::mixture::Mixture;
-use crate::network::Network;
-use crate::slope::Slope;
+use crate::layers::concat::Concat;
+use crate::layers::dense::Dense;
+use crate::layers::dropout::Dropout;
+use crate::layers::layer::BoxedLayer;
+use crate::layers::layer::Layer;
+use crate::layers::layer_norm::LayerNorm;
+use crate::layers::mask;
+use crate::layers::mixture::Mixture;
+use crate::layers::network::Network;
+use crate::layers::slope::Slope;
 
 /// The hidden layers of a configuration.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,14 +5,14 @@ use nalgebra::DMatrix;
 
 use super::results::{GroupStat, SurfacePoint};
 use super::task::{PlotKind, Task};
-use crate::activation::ActivationSet;
-use crate::dense::Dense;
+use crate::compute::activation::ActivationSet;
 use crate::error::Result;
-use crate::loss::Loss;
-use crate::network::Network;
-use crate::train::evaluate;
+use crate::layers::dense::Dense;
+use crate::layers::network::Network;
+use crate::train::loss::Loss;
+use crate::train::trainer::evaluate;
 
-pub(super) fn metric_of(m: crate::train::Metrics, loss: Loss) -> f64 {
+pub(super) fn metric_of(m: crate::train::trainer::Metrics, loss: Loss) -> f64 {
     match loss {
         Loss::Mse => m.loss,
         _ => m.accuracy.unwrap_or(f64::NAN),

@@ -8,11 +8,11 @@ use super::config::{Config, Family};
 use super::probes::{group_stats, metric_of, surfaces};
 use super::results::{CurvePoint, Results, RunRecord};
 use super::task::Task;
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
 use crate::error::{Error, Result};
-use crate::layer::Layer;
-use crate::optim::Adam;
-use crate::train::{evaluate, FitConfig, Trainer};
+use crate::layers::layer::Layer;
+use crate::train::optim::Adam;
+use crate::train::trainer::{evaluate, FitConfig, Trainer};
 
 /// How the suite trains and how many runs it makes.
 #[derive(Debug, Clone, PartialEq)]

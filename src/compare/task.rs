@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use super::metric::Metric;
 use crate::data::{self, Dataset, Target1d};
 use crate::error::{check_hyper, Error, Result};
-use crate::loss::Loss;
+use crate::train::loss::Loss;
 
 /// Train, validation and test sets of one seed.
 #[derive(Debug, Clone)]

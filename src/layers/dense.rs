@@ -3,18 +3,18 @@
 use nalgebra::DMatrix;
 use rand::Rng;
 
-use crate::activation::ActivationSet;
-use crate::affine::{check_parts, Affine};
+use crate::compute::activation::ActivationSet;
+use crate::compute::matrix::{contiguous_or_copy, Buf, MatRef};
+use crate::compute::real::Real;
 use crate::error::{Error, Result};
-use crate::init;
-use crate::layer::BoxedLayer;
-use crate::layer::{Layer, Param};
+use crate::layers::affine::{check_parts, Affine};
+use crate::layers::init;
+use crate::layers::layer::BoxedLayer;
+use crate::layers::layer::{Layer, Param};
+use crate::layers::plan::Plan;
+use crate::layers::spec::{inconsistent, no_sublayers};
+use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, NameList, TensorSource};
 use crate::limits;
-use crate::matrix::{contiguous_or_copy, Buf, MatRef};
-use crate::plan::Plan;
-use crate::real::Real;
-use crate::spec::{inconsistent, no_sublayers};
-use crate::spec::{ConfigValue, LayerConfig, LayerSpec, NameList, TensorSource};
 
 /// A fully connected layer whose neurons may each have their own activation:
 /// `y = f(x·W + b)` with `f` applied per neuron.

@@ -11,7 +11,7 @@
 //! column. A gather pass back into user order measured slower (about 8% of a
 //! 1024-wide layer step) than these extra dispatches (well under 1%).
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
 use crate::error::{Error, Result};
 
 /// A run of neurons, contiguous in storage order, that share one activation.

@@ -1,8 +1,8 @@
 //! Losses: value and gradient computed together, numerically stable.
 
+use crate::compute::matrix::MatRef;
+use crate::compute::real::Real;
 use crate::error::{Error, Result};
-use crate::matrix::MatRef;
-use crate::real::Real;
 
 /// A loss over a batch, averaged as PyTorch's default `reduction="mean"` does.
 ///

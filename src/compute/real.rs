@@ -6,7 +6,7 @@ use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
 use num_traits::Float;
 
-use crate::fastmath;
+use crate::compute::fastmath;
 
 pub(crate) mod sealed {
     /// Closes [`Real`](super::Real) to `f32` and `f64`, and carries the raw

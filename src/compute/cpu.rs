@@ -65,7 +65,7 @@ macro_rules! multiversion {
                 unsafe fn wide<$($g: $b),*>($($arg: $ty),*) {
                     $body($($arg),*)
                 }
-                if $crate::cpu::has_avx2_fma() {
+                if $crate::compute::cpu::has_avx2_fma() {
                     // SAFETY: the CPU supports the features `wide` is compiled for.
                     return unsafe { wide($($arg),*) };
                 }

@@ -4,11 +4,11 @@
 
 use nalgebra::DMatrix;
 
+use crate::compute::matrix::{gemm, is_small_product, transpose_into, Buf, MatRef, Operand};
+use crate::compute::real::Real;
 use crate::error::{Error, Result};
-use crate::layer::Param;
-use crate::matrix::{gemm, is_small_product, transpose_into, Buf, MatRef, Operand};
-use crate::real::Real;
-use crate::tensor_id::OwnedTensorId;
+use crate::layers::layer::Param;
+use crate::layers::tensor_id::OwnedTensorId;
 
 /// Weights, biases, their gradients, and the buffers of the affine map.
 #[derive(Debug, Clone)]

@@ -3,19 +3,19 @@
 use nalgebra::DMatrix;
 use rand::Rng;
 
-use crate::activation::ActivationSet;
-use crate::affine::{check_parts, Affine};
+use crate::compute::activation::ActivationSet;
+use crate::layers::affine::{check_parts, Affine};
 use std::any::Any;
 
-use crate::dense::Dense;
+use crate::compute::matrix::{contiguous_or_copy, Buf, MatRef};
+use crate::compute::real::Real;
 use crate::error::{check_hyper, Error, ModelErrorKind, Result};
-use crate::init;
-use crate::layer::{BoxedLayer, Layer, Param};
-use crate::matrix::{contiguous_or_copy, Buf, MatRef};
-use crate::real::Real;
-use crate::spec::{inconsistent, no_sublayers};
-use crate::spec::{ConfigValue, LayerConfig, LayerSpec, NameList, TensorSource};
-use crate::tree::map_layers;
+use crate::layers::dense::Dense;
+use crate::layers::init;
+use crate::layers::layer::{BoxedLayer, Layer, Param};
+use crate::layers::spec::{inconsistent, no_sublayers};
+use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, NameList, TensorSource};
+use crate::layers::tree::map_layers;
 
 /// A layer whose neuron n computes `y = Σ_k softmax(α_n / τ)_k · f_k(z)`,
 /// `z = x·w_n + b_n`, over candidate activations `f_1..f_K`; the logits α
@@ -60,7 +60,7 @@ pub struct Mixture<A, T: Real = f32> {
     dy: Buf<T>,
     tmp: Buf<T>,
     dz: Buf<T>,
-    alpha_id: crate::tensor_id::OwnedTensorId,
+    alpha_id: crate::layers::tensor_id::OwnedTensorId,
 }
 
 impl<A: ActivationSet, T: Real> Mixture<A, T> {
@@ -140,7 +140,7 @@ impl<A: ActivationSet, T: Real> Mixture<A, T> {
             dy: Buf::new(),
             tmp: Buf::new(),
             dz: Buf::new(),
-            alpha_id: crate::tensor_id::OwnedTensorId::new(),
+            alpha_id: crate::layers::tensor_id::OwnedTensorId::new(),
         })
     }
 

@@ -3,15 +3,15 @@
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::matrix::{Buf, MatRef};
+use crate::compute::real::Real;
 use crate::data::Dataset;
 use crate::error::{Divergence, Error, Result};
-use crate::layer::Layer;
-use crate::loss::Loss;
-use crate::matrix::{Buf, MatRef};
-use crate::optim::{Optimizer, ParamStates};
-use crate::real::Real;
-use crate::tree::{first_non_finite_grad, set_training};
+use crate::layers::layer::Layer;
+use crate::layers::tree::{first_non_finite_grad, set_training};
+use crate::train::loss::Loss;
+use crate::train::optim::{Optimizer, ParamStates};
 
 /// How to fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,10 +7,10 @@
 //! [children]}`, and the tensors under their paths. Nothing here depends on
 //! the file format, so a layer kind needs no feature flag to describe itself.
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::real::Real;
 use crate::error::{Error, ModelErrorKind, Result};
-use crate::layer::BoxedLayer;
-use crate::real::Real;
+use crate::layers::layer::BoxedLayer;
 
 /// A list of names stored compactly: each distinct name once, and a 1-byte
 /// index per entry. An activation list of millions of entries (a very wide

@@ -5,15 +5,15 @@
 
 use std::any::Any;
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::real::Real;
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::layer::BoxedLayer;
-use crate::loss::Loss;
-use crate::mixture::harden;
-use crate::network::Network;
-use crate::real::Real;
-use crate::train::evaluate;
+use crate::layers::layer::BoxedLayer;
+use crate::layers::mixture::harden;
+use crate::layers::network::Network;
+use crate::train::loss::Loss;
+use crate::train::trainer::evaluate;
 
 /// What hardening a network's mixtures did to its loss on some data.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -4,15 +4,15 @@
 use nalgebra::DMatrix;
 use rand::Rng;
 
-use crate::activation::ActivationSet;
-use crate::affine::{check_parts, Affine};
+use crate::compute::activation::ActivationSet;
+use crate::compute::matrix::{contiguous_or_copy, Buf, MatRef};
+use crate::compute::real::Real;
 use crate::error::{Error, Result};
-use crate::init;
-use crate::layer::{BoxedLayer, Layer, Param};
-use crate::matrix::{contiguous_or_copy, Buf, MatRef};
-use crate::real::Real;
-use crate::spec::{inconsistent, no_sublayers};
-use crate::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
+use crate::layers::affine::{check_parts, Affine};
+use crate::layers::init;
+use crate::layers::layer::{BoxedLayer, Layer, Param};
+use crate::layers::spec::{inconsistent, no_sublayers};
+use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 
 /// Neuron n computes `f(a_n · z_n)`, `z = x·W + b`, with one fixed activation
 /// `f` and a trained slope `a_n` initialised to 1.
@@ -44,7 +44,7 @@ pub struct Slope<A, T: Real = f32> {
     dy: Buf<T>,
     du: Buf<T>,
     dz: Buf<T>,
-    slope_id: crate::tensor_id::OwnedTensorId,
+    slope_id: crate::layers::tensor_id::OwnedTensorId,
 }
 
 impl<A: ActivationSet, T: Real> Slope<A, T> {
@@ -90,7 +90,7 @@ impl<A: ActivationSet, T: Real> Slope<A, T> {
             dy: Buf::new(),
             du: Buf::new(),
             dz: Buf::new(),
-            slope_id: crate::tensor_id::OwnedTensorId::new(),
+            slope_id: crate::layers::tensor_id::OwnedTensorId::new(),
         })
     }
 

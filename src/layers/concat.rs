@@ -1,12 +1,12 @@
 //! [`Concat`]: branches of any depth on the same input, outputs concatenated.
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::matrix::{Buf, MatRef};
+use crate::compute::real::Real;
 use crate::error::{Error, Result};
-use crate::layer::{BoxedLayer, Layer, Param};
-use crate::matrix::{Buf, MatRef};
-use crate::real::Real;
-use crate::spec::inconsistent;
-use crate::spec::{LayerConfig, LayerSpec, TensorSource};
+use crate::layers::layer::{BoxedLayer, Layer, Param};
+use crate::layers::spec::inconsistent;
+use crate::layers::spec::{LayerConfig, LayerSpec, TensorSource};
 
 /// Several branches on the same input, their outputs side by side.
 ///
@@ -105,7 +105,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Concat<A, T> {
             b.forward(x)?;
             let out = b.output();
             for j in 0..out.ncols() {
-                crate::matrix::copy_col(&out, j, self.y.cols_mut(col + j, 1));
+                crate::compute::matrix::copy_col(&out, j, self.y.cols_mut(col + j, 1));
             }
             col += out.ncols();
         }

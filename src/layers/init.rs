@@ -11,10 +11,10 @@ use nalgebra::DMatrix;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::activation::{ActivationSet, Fan};
+use crate::compute::activation::{ActivationSet, Fan};
+use crate::compute::real::Real;
 use crate::error::Result;
 use crate::limits;
-use crate::real::Real;
 
 /// The standard deviation of the initial weights of a neuron with activation `act`.
 pub fn weight_std<A: ActivationSet>(act: A, fan_in: usize, fan_out: usize) -> f64 {

@@ -1,13 +1,13 @@
 //! [`LayerNorm`]: per-row normalisation with a learnable gain and bias.
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::matrix::{copy_col, Buf, MatRef};
+use crate::compute::real::Real;
 use crate::error::{check_hyper, Error, Result};
-use crate::layer::{BoxedLayer, Layer, Param};
-use crate::matrix::{copy_col, Buf, MatRef};
-use crate::real::Real;
-use crate::spec::{inconsistent, no_sublayers};
-use crate::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
-use crate::tensor_id::OwnedTensorId;
+use crate::layers::layer::{BoxedLayer, Layer, Param};
+use crate::layers::spec::{inconsistent, no_sublayers};
+use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
+use crate::layers::tensor_id::OwnedTensorId;
 
 /// Layer normalisation (Ba, Kiros & Hinton): each row (one sample's
 /// features) is shifted to mean 0 and scaled to variance 1, then scaled and

@@ -2,11 +2,11 @@
 //! layer again. Each kind's builder lives in that kind's own file; this file
 //! only lists them.
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::real::Real;
 use crate::error::Result;
-use crate::layer::BoxedLayer;
-use crate::real::Real;
-use crate::spec::{LayerConfig, TensorSource};
+use crate::layers::layer::BoxedLayer;
+use crate::layers::spec::{LayerConfig, TensorSource};
 
 /// Rebuilds one layer from its configuration, its tensors and (for
 /// containers) its already rebuilt sub-layers.
@@ -43,13 +43,13 @@ impl<A: ActivationSet, T: Real> Registry<A, T> {
     /// The built-in layer kinds.
     pub fn new() -> Self {
         Registry::empty()
-            .with("dense", crate::dense::build)
-            .with("mixture", crate::mixture::build)
-            .with("slope", crate::slope::build)
-            .with("dropout", crate::dropout::build)
-            .with("layer_norm", crate::layer_norm::build)
-            .with("concat", crate::concat::build)
-            .with("sequential", crate::network::build)
+            .with("dense", crate::layers::dense::build)
+            .with("mixture", crate::layers::mixture::build)
+            .with("slope", crate::layers::slope::build)
+            .with("dropout", crate::layers::dropout::build)
+            .with("layer_norm", crate::layers::layer_norm::build)
+            .with("concat", crate::layers::concat::build)
+            .with("sequential", crate::layers::network::build)
     }
 
     /// No layer kinds at all.

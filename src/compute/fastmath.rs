@@ -144,7 +144,7 @@ pub fn tanh(x: f32) -> f32 {
 // absolute (<= 1e-7) for the functions that vanish there.
 #[cfg(test)]
 mod tests {
-    use crate::fastmath;
+    use crate::compute::fastmath;
 
     fn grid(lo: f32, hi: f32, n: usize) -> impl Iterator<Item = f32> {
         (0..=n).map(move |i| lo + (hi - lo) * i as f32 / n as f32)

@@ -6,12 +6,12 @@
 
 use std::any::Any;
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::matrix::MatRef;
+use crate::compute::real::Real;
 use crate::error::Result;
-use crate::matrix::MatRef;
-use crate::real::Real;
-use crate::spec::LayerSpec;
-use crate::tensor_id::TensorId;
+use crate::layers::spec::LayerSpec;
+use crate::layers::tensor_id::TensorId;
 
 /// One trainable tensor and its gradient, as a parameter walk yields them.
 #[derive(Debug)]

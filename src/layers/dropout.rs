@@ -3,13 +3,13 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::matrix::{copy_col, Buf, MatRef};
+use crate::compute::real::Real;
 use crate::error::{check_hyper, Error, Result};
-use crate::layer::{BoxedLayer, Layer, Param};
-use crate::matrix::{copy_col, Buf, MatRef};
-use crate::real::Real;
-use crate::spec::no_sublayers;
-use crate::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
+use crate::layers::layer::{BoxedLayer, Layer, Param};
+use crate::layers::spec::no_sublayers;
+use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 
 /// Inverted dropout: while training, each value is zeroed with probability
 /// `p` and the survivors are scaled by `1 / (1 - p)`, so evaluation (where
@@ -208,7 +208,7 @@ pub(crate) fn build<A: ActivationSet, T: Real>(
         config.f64("p")?,
         config.usize("seed")? as u64,
     )
-    .map_err(crate::spec::inconsistent(config))?;
+    .map_err(crate::layers::spec::inconsistent(config))?;
     Ok(Box::new(layer))
 }
 

@@ -4,7 +4,7 @@
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
 use crate::error::{check_hyper, Error, Result};
 
 /// `pattern` repeated to `width` neurons: neuron i gets `pattern[i % pattern.len()]`.

@@ -2,13 +2,13 @@
 
 use nalgebra::DMatrix;
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::matrix::MatRef;
+use crate::compute::real::Real;
 use crate::error::{Error, Result};
-use crate::layer::{BoxedLayer, Layer, Param};
-use crate::matrix::MatRef;
-use crate::real::Real;
-use crate::spec::inconsistent;
-use crate::spec::{LayerConfig, LayerSpec, TensorSource};
+use crate::layers::layer::{BoxedLayer, Layer, Param};
+use crate::layers::spec::inconsistent;
+use crate::layers::spec::{LayerConfig, LayerSpec, TensorSource};
 
 /// Layers applied one after another.
 ///
@@ -99,7 +99,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
 
     /// Index of the first layer with a non-finite parameter gradient, if any.
     pub fn first_non_finite_grad(&mut self) -> Option<usize> {
-        crate::tree::first_non_finite_grad(self)
+        crate::layers::tree::first_non_finite_grad(self)
     }
 }
 

@@ -6,12 +6,12 @@
 //! the walk, the state's allocation and lifetime, the rollback copy and the
 //! divergence check are shared.
 
-use crate::activation::ActivationSet;
+use crate::compute::activation::ActivationSet;
+use crate::compute::real::Real;
 use crate::error::{check_hyper, Result};
-use crate::layer::{Layer, Param};
-use crate::real::Real;
-use crate::tensor_id::TensorId;
-use crate::tree::for_each_top_level;
+use crate::layers::layer::{Layer, Param};
+use crate::layers::tensor_id::TensorId;
+use crate::layers::tree::for_each_top_level;
 
 /// One tensor's update, as the walk hands it to an optimiser.
 #[derive(Debug)]

@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::activation::ActivationSet;
-use crate::layer::{BoxedLayer, Layer, Param};
-use crate::real::Real;
+use crate::compute::activation::ActivationSet;
+use crate::compute::real::Real;
+use crate::layers::layer::{BoxedLayer, Layer, Param};
 
 /// Rebuilds the tree bottom-up: every sub-layer is transformed first, then
 /// `f` is applied to the layer holding them. Hardening mixtures

@@ -7,7 +7,7 @@
 
 use std::fmt::Debug;
 
-use crate::real::Real;
+use crate::compute::real::Real;
 
 /// Which fan an initialiser divides the activation's gain by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -441,8 +441,8 @@ impl ActivationSet for Act {
 
 /// The two element-wise loops every activation runs (see [`crate::cpu`]).
 mod simd {
-    use crate::cpu::multiversion;
-    use crate::real::Real;
+    use crate::compute::cpu::multiversion;
+    use crate::compute::real::Real;
 
     #[inline(always)]
     fn map_scalar<T: Real, F: Fn(T) -> T>(f: F, z: &[T], y: &mut [T]) {

@@ -8,8 +8,8 @@ use std::marker::PhantomData;
 
 use nalgebra::{DMatrix, DMatrixView};
 
-use crate::real::sealed::Sealed;
-use crate::real::Real;
+use crate::compute::real::sealed::Sealed;
+use crate::compute::real::Real;
 
 /// A borrowed batch × features matrix (any strides).
 pub type MatRef<'a, T> = DMatrixView<'a, T>;
@@ -206,7 +206,7 @@ pub(crate) fn gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &m
     }
 }
 
-crate::cpu::multiversion! {
+crate::compute::cpu::multiversion! {
     /// The allocation-free loop for small products.
     fn small_gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &mut [T]) => small_gemm_loops
 }
@@ -315,7 +315,7 @@ mod tests {
     //! output with NaN, and run every kernel path (forced baseline and the
     //! CPU's own) against a naive reference.
     use super::*;
-    use crate::cpu::force_baseline_kernels;
+    use crate::compute::cpu::force_baseline_kernels;
 
     fn value(i: usize, salt: usize) -> f64 {
         (((i * 7919 + salt * 104_729) % 1000) as f64) / 500.0 - 1.0

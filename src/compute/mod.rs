@@ -1,0 +1,9 @@
+//! The bottom floor: float types, vectorisable math, run-time kernel choice,
+//! the matrix product, and the activation functions with their derivatives.
+//! Nothing here knows what a layer is.
+
+pub mod activation;
+pub(crate) mod cpu;
+pub(crate) mod fastmath;
+pub(crate) mod matrix;
+pub(crate) mod real;

@@ -1,0 +1,7 @@
+//! Training: losses, optimisers (per tensor), the fit loop with its
+//! divergence guard, evaluation, and hardening a trained mixture network.
+
+pub(crate) mod harden;
+pub(crate) mod loss;
+pub(crate) mod optim;
+pub(crate) mod trainer;
