@@ -48,7 +48,7 @@ fn train_and_save(path: &str) -> mixact::Result<()> {
 }
 
 fn load_and_predict(path: &str) -> mixact::Result<()> {
-    let mut net: Network<Act> = Network::load(path)?;
+    let net: Network<Act> = Network::load(path)?;
     println!("{path}: {} parameters", net.param_count());
     for (i, layer) in net.layers().iter().enumerate() {
         println!("  layer {i}: {}", layer.describe());

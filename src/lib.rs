@@ -85,7 +85,7 @@ pub use io::LoadOptions;
 pub use layers::concat::Concat;
 pub use layers::dense::Dense;
 pub use layers::dropout::Dropout;
-pub use layers::layer::{BoxedLayer, Layer, Param};
+pub use layers::layer::{BoxedLayer, CloneLayer, Layer, Param};
 pub use layers::layer_norm::LayerNorm;
 pub use layers::mixture::{harden, Mixture};
 pub use layers::network::Network;
@@ -97,17 +97,30 @@ pub use layers::tree::{first_non_finite_grad, map_layers, set_training, visit_na
 pub use layers::{init, mask, spec};
 pub use train::harden::HardeningReport;
 pub use train::loss::Loss;
+pub use train::metrics::{confusion_matrix, ConfusionMatrix, Metrics};
 pub use train::optim::{Adam, Optimizer, ParamStates, Sgd, TensorUpdate};
+pub use train::schedule::{Cosine, ReduceOnPlateau, Schedule, StepDecay};
 pub use train::trainer::{
-    evaluate, Control, EpochStats, FitConfig, Metrics, Trainer, DEFAULT_DIVERGENCE_FACTOR,
+    evaluate, Control, EarlyStopping, EpochStats, FitConfig, Monitor, Trainer,
+    DEFAULT_DIVERGENCE_FACTOR,
 };
+
+/// The nalgebra mixact is built on (`DMatrix` for data and predictions): use
+/// it through this path and your program never holds two clashing versions.
+pub use nalgebra;
+/// The rand mixact takes its RNG traits from (`Rng`, `SeedableRng`, `SliceRandom`).
+pub use rand;
+/// The fixed-algorithm RNG mixact seeds with (`ChaCha8Rng`).
+pub use rand_chacha;
 
 /// The traits and types most programs need: `use mixact::prelude::*;`.
 ///
 /// It includes the fixed-algorithm RNG the crate seeds with (`ChaCha8Rng`,
 /// with `SeedableRng` for `seed_from_u64`), so a program needs no other crate.
 pub mod prelude {
-    pub use rand::SeedableRng;
+    pub use nalgebra::DMatrix;
+    pub use rand::seq::SliceRandom;
+    pub use rand::{Rng, SeedableRng};
     pub use rand_chacha::ChaCha8Rng;
 
     pub use crate::{

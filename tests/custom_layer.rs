@@ -13,6 +13,7 @@ use mixact::{
 use nalgebra::DMatrix;
 
 /// y = x ⊙ s, s learned per feature.
+#[derive(Clone)]
 struct Scale<T: Real> {
     s: Vec<T>,
     grad: Vec<T>,
@@ -115,10 +116,10 @@ fn a_user_layer_kind_is_gradient_checked_like_the_built_in_ones() {
 
 #[test]
 fn a_registered_user_layer_kind_saves_and_loads() {
-    let mut original = net();
+    let original = net();
     let bytes = original.to_model_bytes().unwrap();
     let registry = Registry::new().with("scale", Scale::<f64>::build::<Act>);
-    let mut back =
+    let back =
         Network::<Act, f64>::from_model_bytes_with(&bytes, LoadOptions::default(), &registry)
             .unwrap();
     let x = DMatrix::from_fn(4, 2, |i, j| i as f64 * 0.3 - j as f64 * 0.7);

@@ -82,8 +82,8 @@ fn permuting_a_layers_neurons_and_the_next_layers_inputs_leaves_the_network_outp
         ])
         .unwrap()
     };
-    let mut a = build(w1, b1.as_slice().to_vec(), &m, w2);
-    let mut b = build(w1p, b1p, &mp, w2p);
+    let a = build(w1, b1.as_slice().to_vec(), &m, w2);
+    let b = build(w1p, b1p, &mp, w2p);
     let x = random_matrix(6, 3, &mut r);
     let (ya, yb) = (a.predict(&x).unwrap(), b.predict(&x).unwrap());
     // Same values, summed in a different order in the second layer: equal to rounding.

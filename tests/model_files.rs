@@ -97,9 +97,9 @@ fn save_and_load_through_a_file_round_trips() {
     let dir = std::env::temp_dir().join(format!("mixact-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("net.safetensors");
-    let mut net = every_kind::<f32>(2);
+    let net = every_kind::<f32>(2);
     net.save(&path).unwrap();
-    let mut back: Network<Act> = Network::load(&path).unwrap();
+    let back: Network<Act> = Network::load(&path).unwrap();
     assert_eq!(
         net.predict(&fixed_input()).unwrap(),
         back.predict(&fixed_input()).unwrap()
@@ -182,7 +182,7 @@ impl ActivationSet for Mine {
 #[test]
 fn a_user_defined_activation_set_saves_and_loads_by_name() {
     let mut r = rng(4);
-    let mut net: Network<Mine> = Network::new(vec![Dense::per_neuron(
+    let net: Network<Mine> = Network::new(vec![Dense::per_neuron(
         2,
         &[Mine::Cube, Mine::Relu, Mine::Cube],
         &mut r,
@@ -191,7 +191,7 @@ fn a_user_defined_activation_set_saves_and_loads_by_name() {
     .into()])
     .unwrap();
     let bytes = net.to_model_bytes().unwrap();
-    let mut back = Network::<Mine>::from_model_bytes(&bytes, LoadOptions::default()).unwrap();
+    let back = Network::<Mine>::from_model_bytes(&bytes, LoadOptions::default()).unwrap();
     let layer: &dyn std::any::Any = back.layers()[0].as_ref();
     assert_eq!(
         layer.downcast_ref::<Dense<Mine>>().unwrap().mask(),
@@ -228,7 +228,7 @@ fn an_unknown_activation_name_is_a_clear_error() {
 #[test]
 fn the_version_1_golden_file_still_loads_and_predicts_the_same() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
-    let mut net: Network<Act> = Network::load(format!("{dir}/golden_v1.safetensors")).unwrap();
+    let net: Network<Act> = Network::load(format!("{dir}/golden_v1.safetensors")).unwrap();
     let expected: Vec<f32> = std::fs::read_to_string(format!("{dir}/golden_v1.expected"))
         .unwrap()
         .split_whitespace()
@@ -242,7 +242,7 @@ fn the_version_1_golden_file_still_loads_and_predicts_the_same() {
 #[ignore = "writes tests/data/golden_v1.*; run by hand only when the format version changes"]
 fn regenerate_golden_file() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
-    let mut net = every_kind::<f32>(42);
+    let net = every_kind::<f32>(42);
     net.save(format!("{dir}/golden_v1.safetensors")).unwrap();
     let out = net.predict(&fixed_input()).unwrap();
     let text: Vec<String> = out.iter().map(|v| format!("{v:?}")).collect();
@@ -377,6 +377,7 @@ fn a_failed_save_leaves_the_old_file_intact() {
     good.save(&path).unwrap();
     let before = std::fs::read(&path).unwrap();
     // A network with a layer type model files cannot describe: the save fails before writing.
+    #[derive(Clone)]
     struct Foreign;
     let unsupported = Network::new(vec![
         Box::new(ForeignLayer(Foreign)) as mixact::BoxedLayer<Act, f32>
@@ -396,6 +397,7 @@ fn a_failed_save_leaves_the_old_file_intact() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 
+    #[derive(Clone)]
     struct ForeignLayer(Foreign);
     impl Layer<Act, f32> for ForeignLayer {
         fn input_width(&self) -> usize {

@@ -333,7 +333,7 @@ fn model_loading_returns_errors_or_working_networks() {
                     allow_non_finite: true,
                 },
             ] {
-                if let Ok(mut net) = Network::<Act>::from_model_bytes(&candidate, options) {
+                if let Ok(net) = Network::<Act>::from_model_bytes(&candidate, options) {
                     let x = DMatrix::from_element(2, net.input_width(), 0.5);
                     let y = net.predict(&x).unwrap();
                     assert_eq!(y.shape(), (2, net.output_width()));

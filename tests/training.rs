@@ -146,7 +146,7 @@ fn early_stopping_callback_stops_the_fit_loop() {
     };
     let mut t = Trainer::new(Loss::BceWithLogits, Sgd::new(0.1_f32).unwrap(), cfg).unwrap();
     let h = t
-        .fit_with(&mut net, &data::xor(), |s| {
+        .fit_with(&mut net, &data::xor(), |s, _| {
             if s.epoch == 2 {
                 mixact::Control::Stop
             } else {

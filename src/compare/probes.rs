@@ -12,7 +12,7 @@ use crate::layers::network::Network;
 use crate::train::loss::Loss;
 use crate::train::trainer::evaluate;
 
-pub(super) fn metric_of(m: crate::train::trainer::Metrics, loss: Loss) -> f64 {
+pub(super) fn metric_of(m: crate::train::metrics::Metrics, loss: Loss) -> f64 {
     match loss {
         Loss::Mse => m.loss,
         _ => m.accuracy.unwrap_or(f64::NAN),

@@ -28,6 +28,7 @@ use crate::layers::spec::{LayerConfig, LayerSpec, TensorSource};
 /// assert_eq!((concat.input_width(), concat.output_width()), (4, 16));
 /// # Ok::<(), mixact::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct Concat<A: ActivationSet, T: Real = f32> {
     branches: Vec<BoxedLayer<A, T>>,
     y: Buf<T>,

@@ -37,6 +37,26 @@ pub struct Param<'a, T> {
 /// layer of your own, `Box::new(layer)` or the same three-line impl).
 pub type BoxedLayer<A, T = f32> = Box<dyn Layer<A, T>>;
 
+/// Cloning behind a `Box<dyn Layer>`: implemented for every layer that is
+/// `Clone`, so a layer kind only derives `Clone`. A clone is a new layer:
+/// its tensors get new [`TensorId`]s, so optimiser state never crosses over.
+pub trait CloneLayer<A: ActivationSet, T: Real> {
+    /// A boxed copy of the layer.
+    fn clone_layer(&self) -> BoxedLayer<A, T>;
+}
+
+impl<A: ActivationSet, T: Real, L: Layer<A, T> + Clone> CloneLayer<A, T> for L {
+    fn clone_layer(&self) -> BoxedLayer<A, T> {
+        Box::new(self.clone())
+    }
+}
+
+impl<A: ActivationSet, T: Real> Clone for BoxedLayer<A, T> {
+    fn clone(&self) -> Self {
+        self.clone_layer()
+    }
+}
+
 /// A differentiable map from a batch of inputs to a batch of outputs, with its own parameters.
 ///
 /// Every layer kind implements it: [`Dense`](crate::Dense) (dense,
@@ -45,7 +65,9 @@ pub type BoxedLayer<A, T = f32> = Box<dyn Layer<A, T>>;
 /// [`Dropout`](crate::Dropout), [`LayerNorm`](crate::LayerNorm), and the
 /// containers [`Concat`](crate::Concat) and [`Network`](crate::Network).
 /// `Layer: Any`, so a `&dyn Layer` can be downcast to its concrete type
-/// (`(layer as &dyn Any).downcast_ref::<Dense<Act>>()`).
+/// (`(layer as &dyn Any).downcast_ref::<Dense<Act>>()`); layers are `Clone`
+/// (through [`CloneLayer`]) and `Sync`, so a trained network can be copied
+/// and shared between threads for inference.
 ///
 /// The protocol is stateful so that no step allocates: `forward` keeps what
 /// `backward` needs in the layer's own buffers, [`output`](Self::output) and
@@ -55,7 +77,7 @@ pub type BoxedLayer<A, T = f32> = Box<dyn Layer<A, T>>;
 /// # Shapes
 /// Inputs are `batch × input_width`, outputs `batch × output_width`,
 /// column-major (each neuron's batch values contiguous).
-pub trait Layer<A: ActivationSet, T: Real = f32>: Any + Send {
+pub trait Layer<A: ActivationSet, T: Real = f32>: Any + Send + Sync + CloneLayer<A, T> {
     /// Number of input features.
     fn input_width(&self) -> usize;
 

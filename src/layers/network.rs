@@ -31,6 +31,7 @@ use crate::layers::spec::{LayerConfig, LayerSpec, TensorSource};
 /// assert_eq!(net.param_count(), (2 * 16 + 16) + (16 * 16 + 16) + (16 + 1));
 /// # Ok::<(), mixact::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct Network<A: ActivationSet, T: Real = f32> {
     layers: Vec<BoxedLayer<A, T>>,
 }
@@ -79,11 +80,64 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
         &mut self.layers
     }
 
-    /// The outputs for `x` (batch × input width), as a new matrix.
+    /// The outputs for `x` (batch × input width), as a new matrix, in
+    /// evaluation mode. Takes `&self`: the pass runs in a private copy of the
+    /// network's buffers, so several threads can predict from one network
+    /// (`Network` is `Sync`). For a hot loop on one thread,
+    /// [`predict_mut`](Self::predict_mut) reuses the network's own buffers.
     ///
     /// # Errors
     /// As [`Layer::forward`].
-    pub fn predict(&mut self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+    ///
+    /// # Example
+    /// ```
+    /// use mixact::{Act, Dense, Network};
+    /// use rand::SeedableRng;
+    ///
+    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    /// let net: Network<Act> = Network::new(vec![Dense::new(2, 3, Act::Tanh, &mut rng)?.into()])?;
+    /// let x = nalgebra::DMatrix::from_element(4, 2, 0.5);
+    /// let outputs = std::thread::scope(|s| {
+    ///     let a = s.spawn(|| net.predict(&x));
+    ///     let b = s.spawn(|| net.predict(&x));
+    ///     (a.join().unwrap(), b.join().unwrap())
+    /// });
+    /// assert_eq!(outputs.0?, outputs.1?);
+    /// # Ok::<(), mixact::Error>(())
+    /// ```
+    pub fn predict(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        self.predict_in_batches(x, x.nrows().max(1))
+    }
+
+    /// [`predict`](Self::predict) over `batch`-row chunks, so the buffers
+    /// of the pass stay the size of one chunk however many rows `x` has.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidth`] for `batch == 0`; as [`Layer::forward`].
+    pub fn predict_in_batches(&self, x: &DMatrix<T>, batch: usize) -> Result<DMatrix<T>> {
+        if batch == 0 {
+            return Err(Error::ZeroWidth { what: "batch" });
+        }
+        let mut scratch = self.clone();
+        crate::layers::tree::set_training(&mut scratch, false);
+        if x.nrows() == 0 {
+            scratch.forward(x.as_view())?;
+        }
+        let mut out = DMatrix::zeros(x.nrows(), self.output_width());
+        for start in (0..x.nrows()).step_by(batch) {
+            let rows = batch.min(x.nrows() - start);
+            scratch.forward(x.rows(start, rows))?;
+            out.rows_mut(start, rows).copy_from(&scratch.output());
+        }
+        Ok(out)
+    }
+
+    /// The outputs for `x` through the network's own buffers (no copy of
+    /// the network; needs `&mut`), in whatever mode the layers are in.
+    ///
+    /// # Errors
+    /// As [`Layer::forward`].
+    pub fn predict_mut(&mut self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         self.forward(x.as_view())?;
         Ok(self.output().into_owned())
     }

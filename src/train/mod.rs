@@ -3,5 +3,7 @@
 
 pub(crate) mod harden;
 pub(crate) mod loss;
+pub(crate) mod metrics;
 pub(crate) mod optim;
+pub(crate) mod schedule;
 pub(crate) mod trainer;

@@ -119,6 +119,11 @@ impl<T: Real> ParamStates<T> {
         }
     }
 
+    /// Forgets the rollback copy (the parameters were set another way since the last update).
+    pub fn forget_backup(&mut self) {
+        self.can_restore = false;
+    }
+
     /// Forgets every tensor's state.
     pub fn clear(&mut self) {
         self.entries.clear();

@@ -1,17 +1,20 @@
 //! The fit loop: seeded shuffling, mini-batches, per-epoch metrics, divergence guard.
 
-use rand::{RngCore, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::compute::activation::ActivationSet;
 use crate::compute::matrix::{Buf, MatRef};
 use crate::compute::real::Real;
+use crate::data::split::shuffle;
 use crate::data::Dataset;
 use crate::error::{Divergence, Error, Result};
 use crate::layers::layer::Layer;
 use crate::layers::tree::{first_non_finite_grad, set_training};
 use crate::train::loss::Loss;
+use crate::train::metrics::{MetricSums, Metrics};
 use crate::train::optim::{Optimizer, ParamStates};
+use crate::train::schedule::Schedule;
 
 /// How to fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,22 +41,79 @@ impl Default for FitConfig {
     }
 }
 
-/// Loss and accuracy of one pass over a data set.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Metrics {
-    /// Mean loss per sample.
-    pub loss: f64,
-    /// Fraction correct, for losses that define it (see [`Loss::correct`]).
-    pub accuracy: Option<f64>,
-}
-
 /// What the fit loop reports after each epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochStats {
-    /// 0-based epoch.
+    /// 0-based epoch, counted over every `fit` of the trainer.
     pub epoch: usize,
-    /// Training metrics, accumulated over the epoch's batches.
+    /// Training metrics, accumulated over the epoch's batches (each batch
+    /// measured before its update).
     pub train: Metrics,
+    /// Metrics on the validation set after the epoch, when the trainer has
+    /// one ([`Trainer::validate_on`]).
+    pub valid: Option<Metrics>,
+    /// The learning rate the epoch ran with.
+    pub learning_rate: f64,
+}
+
+/// What early stopping watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Monitor {
+    /// Validation loss (lower is better).
+    ValidLoss,
+    /// Validation accuracy (higher is better).
+    ValidAccuracy,
+    /// Validation RMSE (lower is better).
+    ValidRmse,
+    /// Training loss (lower is better), when there is no validation set.
+    TrainLoss,
+}
+
+impl Monitor {
+    /// The watched value on a higher-is-better scale, if the epoch has it.
+    fn score(self, s: &EpochStats) -> Option<f64> {
+        match self {
+            Monitor::ValidLoss => s.valid.map(|v| -v.loss),
+            Monitor::ValidAccuracy => s.valid.and_then(|v| v.accuracy),
+            Monitor::ValidRmse => s.valid.and_then(|v| v.rmse).map(|r| -r),
+            Monitor::TrainLoss => Some(-s.train.loss),
+        }
+    }
+}
+
+/// Stop when the monitored value has not improved for `patience` epochs,
+/// and (with `restore_best`) give back the weights of the best epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlyStopping {
+    /// What to watch.
+    pub monitor: Monitor,
+    /// Epochs without an improvement of more than `min_delta` before stopping.
+    pub patience: usize,
+    /// The smallest change that counts as an improvement.
+    pub min_delta: f64,
+    /// Put back the parameters of the best epoch when training ends.
+    pub restore_best: bool,
+}
+
+impl EarlyStopping {
+    /// Watch `monitor` with `patience`, restoring the best weights.
+    pub fn new(monitor: Monitor, patience: usize) -> Self {
+        EarlyStopping {
+            monitor,
+            patience,
+            min_delta: 0.0,
+            restore_best: true,
+        }
+    }
+}
+
+/// Early stopping's memory across epochs: the best score, when, and the weights then.
+#[derive(Debug, Default)]
+struct BestSoFar<T> {
+    score: Option<f64>,
+    epoch: usize,
+    waited: usize,
+    weights: Vec<Vec<T>>,
 }
 
 /// Whether the fit loop should go on after an epoch.
@@ -99,6 +159,15 @@ pub struct Trainer<T: Real, O> {
     divergence_factor: f64,
     /// The loss of the first batch this trainer saw, before any update.
     reference_loss: Option<f64>,
+    /// Epochs run over all fits so far.
+    epochs_done: usize,
+    validation: Option<Dataset<T>>,
+    early_stopping: Option<EarlyStopping>,
+    best: BestSoFar<T>,
+    schedule: Option<Box<dyn Schedule>>,
+    /// The optimiser's learning rate before any schedule changed it.
+    base_lr: Option<f64>,
+    last_stats: Option<EpochStats>,
 }
 
 /// The default [`Trainer::with_divergence_factor`]: a loss a million times
@@ -128,7 +197,39 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
             states: ParamStates::new(),
             divergence_factor: DEFAULT_DIVERGENCE_FACTOR,
             reference_loss: None,
+            epochs_done: 0,
+            validation: None,
+            early_stopping: None,
+            best: BestSoFar::default(),
+            schedule: None,
+            base_lr: None,
+            last_stats: None,
         })
+    }
+
+    /// Measures `data` after every epoch (`EpochStats::valid`); early
+    /// stopping and plateau schedules can watch it.
+    pub fn validate_on(mut self, data: Dataset<T>) -> Self {
+        self.validation = Some(data);
+        self
+    }
+
+    /// Stops training when the watched metric stops improving (see [`EarlyStopping`]).
+    pub fn early_stopping(mut self, rule: EarlyStopping) -> Self {
+        self.early_stopping = Some(rule);
+        self
+    }
+
+    /// Sets the learning rate of every epoch by `schedule`, from the
+    /// optimiser's rate at the first epoch.
+    pub fn schedule(mut self, schedule: impl Schedule + 'static) -> Self {
+        self.schedule = Some(Box::new(schedule));
+        self
+    }
+
+    /// The epoch of the best monitored score so far (with early stopping).
+    pub fn best_epoch(&self) -> Option<usize> {
+        self.best.score.map(|_| self.best.epoch)
     }
 
     /// Sets the divergence guard's growth factor: a batch loss above `factor`
@@ -250,10 +351,13 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         net: &mut L,
         data: &Dataset<T>,
     ) -> Result<Vec<EpochStats>> {
-        self.fit_with(net, data, |_| Control::Continue)
+        self.fit_with(net, data, |_, _| Control::Continue)
     }
 
-    /// Trains for `config.epochs` epochs, calling `on_epoch` after each; it may stop early.
+    /// Trains for `config.epochs` more epochs, calling `on_epoch` with the
+    /// epoch's statistics and the network after each; it may stop early.
+    /// Epochs continue across calls: a second `fit` goes on where the first
+    /// stopped (epoch numbers, batch order, schedule and early stopping).
     ///
     /// # Errors
     /// [`Error::Shape`] when the data do not fit the network; the errors of
@@ -269,19 +373,32 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         &mut self,
         net: &mut L,
         data: &Dataset<T>,
-        mut on_epoch: impl FnMut(&EpochStats) -> Control,
+        mut on_epoch: impl FnMut(&EpochStats, &L) -> Control,
     ) -> Result<Vec<EpochStats>> {
         check_data(net, data, self.loss)?;
+        if let Some(v) = &self.validation {
+            check_data(net, v, self.loss)?;
+        }
         let n = data.len();
-        self.order.clear();
-        self.order.extend(0..n);
+        if self.order.len() != n {
+            self.order.clear();
+            self.order.extend(0..n);
+        }
+        let base_lr = *self
+            .base_lr
+            .get_or_insert(self.optimizer.learning_rate().as_f64());
         let mut history = Vec::with_capacity(self.config.epochs);
-        for epoch in 0..self.config.epochs {
+        for _ in 0..self.config.epochs {
+            let epoch = self.epochs_done;
             self.epoch = epoch;
+            if let Some(s) = self.schedule.as_mut() {
+                let lr = s.learning_rate(epoch, base_lr, self.last_stats.as_ref());
+                self.optimizer.set_learning_rate(T::lit(lr))?;
+            }
             if self.config.shuffle {
                 shuffle(&mut self.order, &mut self.rng);
             }
-            let (mut loss_sum, mut correct, mut has_acc) = (0.0, 0usize, false);
+            let mut sums = MetricSums::new(self.loss);
             for (step, start) in (0..n).step_by(self.config.batch_size).enumerate() {
                 self.step_in_epoch = step;
                 let end = (start + self.config.batch_size).min(n);
@@ -290,36 +407,106 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
                 // Move the buffers out so the step can borrow self mutably.
                 let (xb, yb) = (std::mem::take(&mut self.xb), std::mem::take(&mut self.yb));
                 let result = self.forward_backward(net, xb.view(), yb.view());
-                let outcome = result.map(|loss| {
-                    let acc = self.loss.correct(net.output(), yb.view());
-                    (loss, acc)
-                });
+                if let Ok(loss) = &result {
+                    sums.add(self.loss, loss.as_f64(), net.output(), yb.view());
+                }
                 self.xb = xb;
                 self.yb = yb;
-                let (loss, acc) = outcome?;
+                result?;
                 self.update(net)?;
-                loss_sum += loss.as_f64() * (end - start) as f64;
-                if let Some(c) = acc {
-                    correct += c;
-                    has_acc = true;
-                }
             }
+            self.epochs_done += 1;
+            let valid = match &self.validation {
+                Some(v) => Some(evaluate(net, v, self.loss)?),
+                None => None,
+            };
             let stats = EpochStats {
                 epoch,
-                train: Metrics {
-                    loss: loss_sum / n as f64,
-                    accuracy: has_acc.then(|| correct as f64 / n as f64),
-                },
+                train: sums.finish(),
+                valid,
+                learning_rate: self.optimizer.learning_rate().as_f64(),
             };
             history.push(stats);
-            if on_epoch(&stats) == Control::Stop {
+            self.last_stats = Some(stats);
+            let stop_early = self.watch(net, &stats);
+            if on_epoch(&stats, net) == Control::Stop || stop_early {
                 break;
             }
         }
+        self.restore_best(net);
         if !history.is_empty() {
             self.check_final(net, data)?;
         }
         Ok(history)
+    }
+
+    /// Early stopping's bookkeeping after an epoch; true when it says stop.
+    fn watch<A: ActivationSet, L: Layer<A, T> + ?Sized>(
+        &mut self,
+        net: &mut L,
+        stats: &EpochStats,
+    ) -> bool {
+        let Some(rule) = self.early_stopping else {
+            return false;
+        };
+        let Some(score) = rule.monitor.score(stats) else {
+            return false;
+        };
+        let improved = self
+            .best
+            .score
+            .is_none_or(|best| score > best + rule.min_delta);
+        if improved {
+            self.best.score = Some(score);
+            self.best.epoch = stats.epoch;
+            self.best.waited = 0;
+            if rule.restore_best {
+                let mut k = 0;
+                let weights = &mut self.best.weights;
+                net.visit_params(&mut |p| {
+                    if weights.len() <= k {
+                        weights.push(Vec::new());
+                    }
+                    weights[k].clear();
+                    weights[k].extend_from_slice(p.value);
+                    k += 1;
+                });
+                weights.truncate(k);
+            }
+            false
+        } else {
+            self.best.waited += 1;
+            self.best.waited > rule.patience
+        }
+    }
+
+    /// Puts back the best epoch's weights, when early stopping keeps them.
+    fn restore_best<A: ActivationSet, L: Layer<A, T> + ?Sized>(&mut self, net: &mut L) {
+        let keep = self.early_stopping.is_some_and(|r| r.restore_best);
+        if !keep || self.best.score.is_none() || self.best.epoch + 1 == self.epochs_done {
+            return;
+        }
+        let mut k = 0;
+        let mut matches = true;
+        net.visit_params(&mut |p| {
+            matches &= self
+                .best
+                .weights
+                .get(k)
+                .is_some_and(|w| w.len() == p.value.len());
+            k += 1;
+        });
+        if !matches || k != self.best.weights.len() {
+            return;
+        }
+        let mut k = 0;
+        let weights = &self.best.weights;
+        net.visit_params(&mut |p| {
+            p.value.copy_from_slice(&weights[k]);
+            k += 1;
+        });
+        // The rollback copy belongs to the last update, not to these weights.
+        self.states.forget_backup();
     }
 
     /// After the last update, which no later batch loss has checked: the
@@ -371,7 +558,8 @@ fn check_data<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
     loss.check_targets(data.y().as_view())
 }
 
-/// Loss and accuracy of `net` on all of `data`, in batches of at most 1024 rows.
+/// The loss and the task's metrics (accuracy; or RMSE, MAE and R²) of `net`
+/// on all of `data`, in evaluation mode, in batches of at most 1024 rows.
 ///
 /// # Errors
 /// [`Error::Shape`] when the data do not fit the network; as
@@ -385,7 +573,7 @@ pub fn evaluate<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
     set_training(net, false);
     let n = data.len();
     let (mut xb, mut yb, mut grad) = (Buf::new(), Buf::new(), Vec::new());
-    let (mut loss_sum, mut correct, mut has_acc) = (0.0, 0usize, false);
+    let mut sums = MetricSums::new(loss);
     let rows: Vec<usize> = (0..n).collect();
     for start in (0..n).step_by(1024) {
         let end = (start + 1024).min(n);
@@ -394,16 +582,9 @@ pub fn evaluate<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
         net.forward(xb.view())?;
         grad.resize(net.output().len(), T::zero());
         let l = loss.value_and_grad(net.output(), yb.view(), &mut grad)?;
-        loss_sum += l.as_f64() * (end - start) as f64;
-        if let Some(c) = loss.correct(net.output(), yb.view()) {
-            correct += c;
-            has_acc = true;
-        }
+        sums.add(loss, l.as_f64(), net.output(), yb.view());
     }
-    Ok(Metrics {
-        loss: loss_sum / n as f64,
-        accuracy: has_acc.then(|| correct as f64 / n as f64),
-    })
+    Ok(sums.finish())
 }
 
 /// Copies rows `rows` of `m` into `out` (a rows.len() × m.ncols() batch).
@@ -418,21 +599,5 @@ fn gather_rows<T: Real>(m: &nalgebra::DMatrix<T>, rows: &[usize], out: &mut Buf<
         for (d, &r) in dst[c * b..(c + 1) * b].iter_mut().zip(rows) {
             *d = col[r];
         }
-    }
-}
-
-/// Fisher-Yates with Lemire's unbiased bounded integers: written out so the
-/// order depends only on ChaCha8's output, not on a dependency's algorithm.
-fn shuffle(v: &mut [usize], rng: &mut ChaCha8Rng) {
-    for i in (1..v.len()).rev() {
-        let bound = (i + 1) as u64;
-        let j = loop {
-            let m = (rng.next_u64() as u128) * (bound as u128);
-            let low = m as u64;
-            if low >= bound.wrapping_neg() % bound {
-                break (m >> 64) as usize;
-            }
-        };
-        v.swap(i, j);
     }
 }

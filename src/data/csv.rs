@@ -1,293 +1,11 @@
-//! Data sets: a validated (inputs, targets) pair, and generators for the classic toy problems.
+//! The CSV reader: streamed, size-limited, cells parsed while reading.
 
 use nalgebra::DMatrix;
-use rand::Rng;
-use rand_distr::{Distribution, StandardNormal};
 
+use super::Dataset;
 use crate::compute::real::Real;
 use crate::error::{Error, Result};
 use crate::limits;
-
-/// Inputs (samples × features) and targets (samples × outputs), checked to agree.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Dataset<T: Real = f32> {
-    x: DMatrix<T>,
-    y: DMatrix<T>,
-}
-
-impl<T: Real> Dataset<T> {
-    /// Pairs inputs with targets.
-    ///
-    /// # Errors
-    /// [`Error::Empty`] for no samples, [`Error::ZeroWidth`] for no features or
-    /// no target columns, [`Error::Shape`] when the sample counts differ,
-    /// [`Error::NonFiniteData`] for a NaN or infinity in either.
-    pub fn new(x: DMatrix<T>, y: DMatrix<T>) -> Result<Self> {
-        if x.nrows() == 0 {
-            return Err(Error::Empty { what: "data set" });
-        }
-        if x.ncols() == 0 {
-            return Err(Error::ZeroWidth { what: "features" });
-        }
-        if y.ncols() == 0 {
-            return Err(Error::ZeroWidth {
-                what: "target columns",
-            });
-        }
-        if y.nrows() != x.nrows() {
-            return Err(Error::shape("targets", (Some(x.nrows()), None), y.shape()));
-        }
-        check_finite("inputs", &x)?;
-        check_finite("targets", &y)?;
-        Ok(Dataset { x, y })
-    }
-
-    /// Class labels as one-hot targets over `classes` columns.
-    ///
-    /// # Errors
-    /// As [`Dataset::new`], and [`Error::LabelOutOfRange`] for a label >= `classes`.
-    pub fn classification(x: DMatrix<T>, labels: &[usize], classes: usize) -> Result<Self> {
-        Self::new(x, one_hot(labels, classes)?)
-    }
-
-    /// Inputs, samples × features.
-    pub fn x(&self) -> &DMatrix<T> {
-        &self.x
-    }
-
-    /// Targets, samples × outputs.
-    pub fn y(&self) -> &DMatrix<T> {
-        &self.y
-    }
-
-    /// Number of samples.
-    pub fn len(&self) -> usize {
-        self.x.nrows()
-    }
-
-    /// Always false: a data set has at least one sample.
-    pub fn is_empty(&self) -> bool {
-        self.x.nrows() == 0
-    }
-
-    /// The samples at `indices`, in that order.
-    ///
-    /// # Errors
-    /// [`Error::Empty`] for no indices, [`Error::Length`] for an index out of range.
-    pub fn select(&self, indices: &[usize]) -> Result<Self> {
-        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
-            return Err(Error::Length {
-                what: "data set (index out of range)",
-                expected: self.len(),
-                got: bad,
-            });
-        }
-        Self::new(self.x.select_rows(indices), self.y.select_rows(indices))
-    }
-}
-
-fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Result<()> {
-    match m.iter().position(|v| !v.is_finite()) {
-        None => Ok(()),
-        Some(k) => Err(Error::NonFiniteData {
-            what,
-            row: k % m.nrows(),
-            col: k / m.nrows(),
-        }),
-    }
-}
-
-/// Labels as a samples × `classes` one-hot matrix.
-///
-/// # Errors
-/// [`Error::ZeroWidth`] for `classes == 0`, [`Error::LabelOutOfRange`] for a
-/// label >= `classes`, [`Error::TooLarge`] when `labels.len() × classes`
-/// exceeds [`limits::MAX_ELEMENTS`].
-pub fn one_hot<T: Real>(labels: &[usize], classes: usize) -> Result<DMatrix<T>> {
-    if classes == 0 {
-        return Err(Error::ZeroWidth { what: "classes" });
-    }
-    if let Some(&label) = labels.iter().find(|&&l| l >= classes) {
-        return Err(Error::LabelOutOfRange { label, classes });
-    }
-    limits::elements("one-hot targets", &[labels.len(), classes])?;
-    Ok(DMatrix::from_fn(labels.len(), classes, |i, c| {
-        if labels[i] == c {
-            T::one()
-        } else {
-            T::zero()
-        }
-    }))
-}
-
-/// XOR: the four corners of the unit square, target 1 where exactly one input is 1.
-pub fn xor<T: Real>() -> Dataset<T> {
-    let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]).map(T::lit);
-    let y = DMatrix::from_column_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]).map(T::lit);
-    Dataset { x, y }
-}
-
-/// Two interleaved spirals: `n_per_class` points per arm, each arm winding
-/// `turns` times around the origin out to radius 1, with Gaussian noise of
-/// standard deviation `noise`. Targets are one column of 0/1 (for
-/// [`Loss::BceWithLogits`](crate::Loss::BceWithLogits)); samples alternate between the arms.
-///
-/// # Errors
-/// [`Error::ZeroWidth`] for `n_per_class == 0`, [`Error::HyperParameter`] for
-/// `turns <= 0` or `noise < 0` (or non-finite), [`Error::TooLarge`] beyond
-/// [`limits::MAX_ELEMENTS`], [`Error::NonFiniteData`] when `turns` or `noise`
-/// is so large that a coordinate overflows.
-pub fn two_spirals<T: Real, R: Rng + ?Sized>(
-    n_per_class: usize,
-    turns: f64,
-    noise: f64,
-    rng: &mut R,
-) -> Result<Dataset<T>> {
-    if n_per_class == 0 {
-        return Err(Error::ZeroWidth {
-            what: "points per class",
-        });
-    }
-    crate::error::check_hyper("turns", turns, turns > 0.0, "finite and > 0")?;
-    crate::error::check_hyper("noise", noise, noise >= 0.0, "finite and >= 0")?;
-    let n = limits::elements("samples", &[n_per_class, 2])?;
-    limits::elements("inputs", &[n, 2])?;
-    let mut x = DMatrix::zeros(n, 2);
-    let mut y = DMatrix::zeros(n, 1);
-    for i in 0..n_per_class {
-        // Radius grows with the square root so points are spread evenly along the arm.
-        let t: f64 = 0.05 + 0.95 * rng.random::<f64>().sqrt();
-        let angle = t * turns * std::f64::consts::TAU;
-        for arm in 0..2 {
-            let sign = if arm == 0 { 1.0 } else { -1.0 };
-            let nx: f64 = StandardNormal.sample(rng);
-            let ny: f64 = StandardNormal.sample(rng);
-            let row = 2 * i + arm;
-            x[(row, 0)] = T::lit(sign * t * angle.cos() + noise * nx);
-            x[(row, 1)] = T::lit(sign * t * angle.sin() + noise * ny);
-            y[(row, 0)] = T::lit(arm as f64);
-        }
-    }
-    Dataset::new(x, y)
-}
-
-/// Which 1-D regression target [`regression_1d`] samples.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Target1d {
-    /// sin(w x) + |x|: periodic plus piecewise linear.
-    SinPlusAbs {
-        /// Angular frequency w.
-        w: f64,
-    },
-    /// sin(w x) alone (where a periodic activation should help).
-    Sin {
-        /// Angular frequency w.
-        w: f64,
-    },
-    /// |x| alone (where a piecewise-linear activation should help).
-    Abs,
-}
-
-impl Target1d {
-    /// The noiseless target at `x`.
-    pub fn value(self, x: f64) -> f64 {
-        match self {
-            Target1d::SinPlusAbs { w } => (w * x).sin() + x.abs(),
-            Target1d::Sin { w } => (w * x).sin(),
-            Target1d::Abs => x.abs(),
-        }
-    }
-}
-
-/// `n` points with x uniform in [-range, range] and y = target(x) + N(0, noise²).
-///
-/// # Errors
-/// [`Error::ZeroWidth`] for `n == 0`, [`Error::HyperParameter`] for a
-/// non-positive or huge `range`, a negative `noise` or a non-finite frequency,
-/// [`Error::TooLarge`] beyond [`limits::MAX_ELEMENTS`],
-/// [`Error::NonFiniteData`] when the noise overflows a target.
-pub fn regression_1d<T: Real, R: Rng + ?Sized>(
-    target: Target1d,
-    n: usize,
-    range: f64,
-    noise: f64,
-    rng: &mut R,
-) -> Result<Dataset<T>> {
-    if n == 0 {
-        return Err(Error::ZeroWidth { what: "samples" });
-    }
-    // The sampler draws from a span of 2 * range, which must itself be finite.
-    crate::error::check_hyper(
-        "range",
-        range,
-        range > 0.0 && range <= f64::MAX / 4.0,
-        "finite, > 0 and <= 4.4e307",
-    )?;
-    crate::error::check_hyper("noise", noise, noise >= 0.0, "finite and >= 0")?;
-    if let Target1d::SinPlusAbs { w } | Target1d::Sin { w } = target {
-        crate::error::check_hyper("frequency", w, true, "finite")?;
-    }
-    limits::elements("samples", &[n, 1])?;
-    let mut x = DMatrix::zeros(n, 1);
-    let mut y = DMatrix::zeros(n, 1);
-    for i in 0..n {
-        let xi = rng.random_range(-range..=range);
-        let e: f64 = StandardNormal.sample(rng);
-        x[(i, 0)] = T::lit(xi);
-        y[(i, 0)] = T::lit(target.value(xi) + noise * e);
-    }
-    Dataset::new(x, y)
-}
-
-/// A k × k checkerboard on [-1, 1]²: `n` uniform points, target 0/1 by the
-/// colour of their square (one column, for binary cross-entropy).
-///
-/// # Errors
-/// [`Error::ZeroWidth`] for `n == 0` or `k == 0`, [`Error::TooLarge`] beyond
-/// [`limits::MAX_ELEMENTS`].
-pub fn checkerboard<T: Real, R: Rng + ?Sized>(
-    n: usize,
-    k: usize,
-    rng: &mut R,
-) -> Result<Dataset<T>> {
-    if n == 0 {
-        return Err(Error::ZeroWidth { what: "samples" });
-    }
-    if k == 0 {
-        return Err(Error::ZeroWidth {
-            what: "checkerboard size",
-        });
-    }
-    limits::elements("inputs", &[n, 2])?;
-    let mut x = DMatrix::zeros(n, 2);
-    let mut y = DMatrix::zeros(n, 1);
-    let cell = |v: f64| (((v + 1.0) / 2.0 * k as f64) as usize).min(k - 1);
-    for i in 0..n {
-        let (a, b): (f64, f64) = (rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
-        x[(i, 0)] = T::lit(a);
-        x[(i, 1)] = T::lit(b);
-        y[(i, 0)] = T::lit(((cell(a) % 2 + cell(b) % 2) % 2) as f64);
-    }
-    Dataset::new(x, y)
-}
-
-/// n-bit parity: all 2^n bit vectors (as ±1 inputs), target 1 when an odd
-/// number of bits is set.
-///
-/// # Errors
-/// [`Error::ZeroWidth`] for `bits == 0`, [`Error::HyperParameter`] for more than 20 bits.
-pub fn parity<T: Real>(bits: usize) -> Result<Dataset<T>> {
-    if bits == 0 {
-        return Err(Error::ZeroWidth { what: "bits" });
-    }
-    crate::error::check_hyper("bits", bits as f64, bits <= 20, "at most 20")?;
-    let n = 1usize << bits;
-    let x = DMatrix::from_fn(n, bits, |i, b| {
-        T::lit(if (i >> b) & 1 == 1 { 1.0 } else { -1.0 })
-    });
-    let y = DMatrix::from_fn(n, 1, |i, _| T::lit((i.count_ones() % 2) as f64));
-    Dataset::new(x, y)
-}
 
 /// Chooses rows of a [`CsvTable`] by their values.
 pub type RowFilter<'a> = dyn Fn(&[f64]) -> bool + 'a;
@@ -370,6 +88,111 @@ impl CsvTable {
                     self.headers.join(", ")
                 ),
             })
+    }
+
+    /// The feature columns: every column but `targets` and `exclude`.
+    fn feature_columns(&self, targets: &[usize], exclude: &[&str]) -> Result<Vec<usize>> {
+        let skip: Vec<usize> = exclude
+            .iter()
+            .map(|c| self.column(c))
+            .collect::<Result<_>>()?;
+        let features: Vec<usize> = (0..self.headers.len())
+            .filter(|c| !targets.contains(c) && !skip.contains(c))
+            .collect();
+        if features.is_empty() {
+            return Err(Error::ZeroWidth { what: "features" });
+        }
+        Ok(features)
+    }
+
+    /// A regression data set: the `targets` columns are the outputs, every
+    /// other column except `exclude` is a feature (unscaled: fit a
+    /// [`Scaler`](super::Scaler) on the training part). `keep` chooses rows.
+    ///
+    /// # Errors
+    /// [`Error::Format`] for a missing column; [`Error::Empty`] for no
+    /// targets or no rows kept; [`Error::ZeroWidth`] when no feature is left;
+    /// as [`Dataset::new`].
+    pub fn regression<T: Real>(
+        &self,
+        targets: &[&str],
+        exclude: &[&str],
+        keep: Option<&RowFilter<'_>>,
+    ) -> Result<Dataset<T>> {
+        if targets.is_empty() {
+            return Err(Error::Empty {
+                what: "target columns",
+            });
+        }
+        let ti: Vec<usize> = targets
+            .iter()
+            .map(|c| self.column(c))
+            .collect::<Result<_>>()?;
+        let features = self.feature_columns(&ti, exclude)?;
+        let rows: Vec<&[f64]> = self.rows().filter(|r| keep.is_none_or(|k| k(r))).collect();
+        if rows.is_empty() {
+            return Err(Error::Empty {
+                what: "rows kept by the filter",
+            });
+        }
+        limits::elements("features", &[rows.len(), features.len()])?;
+        let x = DMatrix::from_fn(rows.len(), features.len(), |i, j| {
+            T::lit(rows[i][features[j]])
+        });
+        let y = DMatrix::from_fn(rows.len(), ti.len(), |i, j| T::lit(rows[i][ti[j]]));
+        Dataset::new(x, y)
+    }
+
+    /// A classification data set with an explicit class count: labels must
+    /// be integers in `0..classes` (an error names the first that is not),
+    /// so the output width is what you say, whatever the file holds.
+    /// Features are unscaled; `keep` chooses rows.
+    ///
+    /// # Errors
+    /// [`Error::Format`] for a missing column or a label that is not a
+    /// non-negative integer; [`Error::LabelOutOfRange`] for a label >=
+    /// `classes`; [`Error::Empty`] when no row is kept; as [`Dataset::classification`].
+    pub fn classification_with_classes<T: Real>(
+        &self,
+        label: &str,
+        exclude: &[&str],
+        classes: usize,
+        keep: Option<&RowFilter<'_>>,
+    ) -> Result<Dataset<T>> {
+        let li = self.column(label)?;
+        let features = self.feature_columns(&[li], exclude)?;
+        let mut labels = Vec::new();
+        let mut rows = Vec::new();
+        for (i, r) in self.rows().enumerate() {
+            if !keep.is_none_or(|k| k(r)) {
+                continue;
+            }
+            let l = r[li];
+            if l < 0.0 || l.fract() != 0.0 || !l.is_finite() || l > 9.0e15 {
+                return Err(Error::Format {
+                    location: format!("row {}", i + 2),
+                    message: format!("label {l} is not a class index"),
+                });
+            }
+            if l as usize >= classes {
+                return Err(Error::LabelOutOfRange {
+                    label: l as usize,
+                    classes,
+                });
+            }
+            labels.push(l as usize);
+            rows.push(r);
+        }
+        if rows.is_empty() {
+            return Err(Error::Empty {
+                what: "rows kept by the filter",
+            });
+        }
+        limits::elements("features", &[rows.len(), features.len()])?;
+        let x = DMatrix::from_fn(rows.len(), features.len(), |i, j| {
+            T::lit(rows[i][features[j]])
+        });
+        Dataset::classification(x, &labels, classes)
     }
 
     /// A classification data set: every column but `label` and `exclude` is a

@@ -1,0 +1,97 @@
+//! Feature scaling fitted on the training part only.
+
+use nalgebra::DMatrix;
+
+use super::Dataset;
+use crate::compute::real::Real;
+use crate::error::{Error, Result};
+
+/// Per-feature affine scaling `x' = (x - offset) / scale`, fitted on training
+/// inputs and applied unchanged to validation, test and new data (fitting on
+/// all the data would leak the held-out parts into training).
+///
+/// # Example
+/// ```
+/// use mixact::data::{self, Scaler};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let all = data::two_spirals::<f32, _>(100, 1.0, 0.05, &mut rng)?;
+/// let parts = all.split_stratified(0.2, 0.2, 7)?;
+/// let scaler = Scaler::standardize(parts.train.x());
+/// let train = scaler.apply(&parts.train)?;
+/// let test = scaler.apply(&parts.test)?;
+/// assert_eq!(test.len(), 40);
+/// # let _ = train;
+/// # Ok::<(), mixact::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scaler {
+    /// Subtracted from each feature.
+    pub offset: Vec<f64>,
+    /// Each feature is divided by it (never 0: a constant feature gets 1).
+    pub scale: Vec<f64>,
+}
+
+fn column_stats<T: Real>(x: &DMatrix<T>, f: impl Fn(&[f64]) -> (f64, f64)) -> Scaler {
+    let (mut offset, mut scale) = (Vec::new(), Vec::new());
+    for j in 0..x.ncols() {
+        let col: Vec<f64> = x.column(j).iter().map(|v| v.as_f64()).collect();
+        let (o, s) = f(&col);
+        offset.push(o);
+        scale.push(if s > 0.0 && s.is_finite() { s } else { 1.0 });
+    }
+    Scaler { offset, scale }
+}
+
+impl Scaler {
+    /// Zero mean and unit variance per feature (population variance, as
+    /// scikit-learn's `StandardScaler`).
+    pub fn standardize<T: Real>(x: &DMatrix<T>) -> Self {
+        column_stats(x, |c| {
+            let n = c.len().max(1) as f64;
+            let mean = c.iter().sum::<f64>() / n;
+            let var = c.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            (mean, var.sqrt())
+        })
+    }
+
+    /// Each feature mapped onto [0, 1] over the fitted data (`MinMaxScaler`).
+    pub fn min_max<T: Real>(x: &DMatrix<T>) -> Self {
+        column_stats(x, |c| {
+            let lo = c.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = c.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (lo, hi - lo)
+        })
+    }
+
+    /// Number of features.
+    pub fn width(&self) -> usize {
+        self.offset.len()
+    }
+
+    /// `x` scaled.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `x` does not have [`width`](Self::width) columns.
+    pub fn transform<T: Real>(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        if x.ncols() != self.width() {
+            return Err(Error::shape(
+                "inputs",
+                (None, Some(self.width())),
+                x.shape(),
+            ));
+        }
+        Ok(DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
+            T::lit((x[(i, j)].as_f64() - self.offset[j]) / self.scale[j])
+        }))
+    }
+
+    /// The data set with its inputs scaled (targets unchanged).
+    ///
+    /// # Errors
+    /// As [`transform`](Self::transform); [`Error::NonFiniteData`] if scaling overflows.
+    pub fn apply<T: Real>(&self, data: &Dataset<T>) -> Result<Dataset<T>> {
+        Dataset::new(self.transform(data.x())?, data.y().clone())
+    }
+}
