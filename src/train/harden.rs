@@ -13,7 +13,8 @@ use crate::layers::layer::BoxedLayer;
 use crate::layers::mixture::harden;
 use crate::layers::network::Network;
 use crate::train::loss::Loss;
-use crate::train::trainer::evaluate;
+use crate::train::optim::Optimizer;
+use crate::train::trainer::{evaluate, Trainer};
 
 /// What hardening a network's mixtures did to its loss on some data.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,6 +27,11 @@ pub struct HardeningReport {
     pub accuracy_before: Option<f64>,
     /// Accuracy after.
     pub accuracy_after: Option<f64>,
+    /// Mean loss after retraining the hardened network, when it was retrained
+    /// ([`Network::harden_and_retrain`]).
+    pub loss_retrained: Option<f64>,
+    /// Accuracy after retraining.
+    pub accuracy_retrained: Option<f64>,
 }
 
 impl<A: ActivationSet, T: Real> Network<A, T> {
@@ -43,7 +49,9 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     }
 
     /// [`hardened`](Self::hardened), reporting the loss on `data` before and
-    /// after, so the cost of hardening is measured, not assumed.
+    /// after, so the cost of hardening is measured, not assumed. Hardening can
+    /// cost a lot (see [`harden_and_retrain`](Self::harden_and_retrain), which
+    /// also retrains).
     ///
     /// # Errors
     /// As [`evaluate`](crate::evaluate) (shape errors when the data do not fit).
@@ -74,7 +82,35 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
                 loss_after: after.loss,
                 accuracy_before: before.accuracy,
                 accuracy_after: after.accuracy,
+                loss_retrained: None,
+                accuracy_retrained: None,
             },
         ))
+    }
+
+    /// Hardens, then retrains the hardened network on `train` with `trainer`
+    /// (its configuration's epochs), reporting the loss on `valid` with the
+    /// blends, right after hardening, and after retraining.
+    ///
+    /// Hardening replaces each neuron's blend by its single most-weighted
+    /// activation, which can raise the loss several times over when the
+    /// blends were far from one-hot (on a small regression, test RMSE went
+    /// from 2.75 to 5.11); a few epochs of retraining usually win most of it back.
+    ///
+    /// # Errors
+    /// As [`evaluate`](crate::evaluate) and [`Trainer::fit`].
+    pub fn harden_and_retrain<O: Optimizer<T>>(
+        self,
+        train: &Dataset<T>,
+        valid: &Dataset<T>,
+        trainer: &mut Trainer<T, O>,
+    ) -> Result<(Self, HardeningReport)> {
+        let loss = trainer.loss();
+        let (mut hard, mut report) = self.harden_on(valid, loss)?;
+        trainer.fit(&mut hard, train)?;
+        let retrained = evaluate(&mut hard, valid, loss)?;
+        report.loss_retrained = Some(retrained.loss);
+        report.accuracy_retrained = retrained.accuracy;
+        Ok((hard, report))
     }
 }
