@@ -9,8 +9,9 @@
 //! Replace the path, the label column and the class count with your own.
 
 use mixact::data::{self, Scaler};
+use mixact::io::ModelInfo;
 use mixact::prelude::*;
-use mixact::{confusion_matrix, BoxedLayer, EarlyStopping, Monitor};
+use mixact::{confusion_matrix, BoxedLayer, EarlyStopping, EpochStats, Monitor};
 
 type Hidden = fn(&mut ChaCha8Rng) -> Result<BoxedLayer<Act>, mixact::Error>;
 
@@ -46,7 +47,7 @@ fn main() -> Result<(), mixact::Error> {
             Ok(Mixture::new(64, 64, &[Act::Relu, Act::Tanh, Act::Sin], r)?.into())
         }),
     ];
-    let mut best: Option<(f64, Network<Act>)> = None;
+    let mut best: Option<(f64, Network<Act>, Vec<EpochStats>)> = None;
     for (name, hidden) in layouts {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut net: Network<Act> = Network::new(vec![
@@ -78,19 +79,32 @@ fn main() -> Result<(), mixact::Error> {
             worst.0,
             worst.1
         );
-        if best.as_ref().is_none_or(|(l, _)| m.loss < *l) {
-            best = Some((m.loss, net));
+        if best.as_ref().is_none_or(|(l, _, _)| m.loss < *l) {
+            best = Some((m.loss, net, history));
         }
     }
 
-    let (_, net) = best.expect("three layouts were trained");
+    let (_, net, history) = best.expect("three layouts were trained");
+    // The scaler, the class names and a summary of training travel in the file.
+    let names: Vec<String> = (0..10).map(|d| format!("digit {d}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let info = ModelInfo::default()
+        .with_scaler(scaler)
+        .with_class_names(&names)
+        .with_metadata("data", "data/digits8x8.csv.gz")
+        .with_history(&history);
     let path = std::env::temp_dir().join("mixact-own-data.safetensors");
-    net.save(&path)?;
-    let back: Network<Act> = Network::load(&path)?;
-    // New data go through the same scaler before `predict` (`test` already did).
-    assert_eq!(back.predict(test.x())?, net.predict(test.x())?);
+    net.save_with_info(&path, &info)?;
+    let (back, back_info) = Network::<Act>::load_with_info(&path)?;
+    // Raw inputs go through the stored scaler, then the network.
+    let raw = parts.test.x();
+    let scaled = back_info
+        .scaler()
+        .expect("saved with a scaler")
+        .transform(raw)?;
+    assert_eq!(back.predict(&scaled)?, net.predict(test.x())?);
     println!(
-        "saved the best network to {} and loaded it back: same predictions",
+        "saved the best network with its scaler to {} and loaded it back: same predictions",
         path.display()
     );
     Ok(())

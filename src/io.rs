@@ -1,6 +1,6 @@
 //! Model files: a network's architecture and parameters in one safetensors file.
 //!
-//! # Format (version 1)
+//! # Format (versions 1 and 2)
 //! A standard [safetensors](https://github.com/huggingface/safetensors) file:
 //! - tensors named by their path in the network, PyTorch-style:
 //!   `layers.0.weight` (shape `[out, in]`, PyTorch's `nn.Linear.weight`
@@ -17,6 +17,14 @@
 //!   `{"kind": "dropout", "width": 8, "p": 0.1}`,
 //!   `{"kind": "layer_norm", "width": 8, "eps": 1e-5}` (tensors `gain`, `bias`),
 //!   `{"kind": "concat", "branches": [layer, ...]}` or `{"kind": "sequential", "layers": [...]}`.
+//!
+//! Version 2 adds an optional `"info"` object beside `"network"`:
+//! `{"scaler": {"offset": [...], "scale": [...]}, "class_names": [...],
+//! "metadata": {"key": "value"}, "history": {"epochs": 40, "final_train_loss": ...}}`
+//! ([`ModelInfo`]); raw inputs go through `(x - offset) / scale` before the
+//! first layer. A file without info is written as version 1. A numpy
+//! reader of both versions, written from this page alone, is
+//! `python/mixact_numpy.py` in the repository (CI checks it against Rust).
 //!
 //! Every layer kind describes itself ([`Layer::spec`]) and is rebuilt by the
 //! builder registered for its kind ([`Registry`]); this module knows no
@@ -45,7 +53,7 @@
 //! Saving is atomic (temporary file in the same folder, flushed, then renamed
 //! over the target); loading validates everything and never panics.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
@@ -56,14 +64,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::compute::activation::ActivationSet;
 use crate::compute::real::Real;
+use crate::data::Scaler;
 use crate::error::{Error, ModelErrorKind, Result};
 use crate::layers::layer::{BoxedLayer, Layer};
 use crate::layers::network::Network;
 use crate::layers::registry::Registry;
 use crate::layers::spec::{ConfigValue, LayerConfig, NameList, TensorSource};
 
-/// The model-file format version this build writes (and the newest it reads).
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest model-file format version this build writes and reads.
+/// Version 2 adds the optional `info` object ([`ModelInfo`]); a file without
+/// info is written as version 1, so older readers load it.
+pub const FORMAT_VERSION: u32 = 2;
 const METADATA_KEY: &str = "mixact";
 /// safetensors' own limit on the JSON header.
 const MAX_HEADER: u64 = 100_000_000;
@@ -157,6 +168,186 @@ struct HeaderOut<'a> {
     version: u32,
     float: &'a str,
     network: Vec<SpecNode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    info: Option<&'a ModelInfo>,
+}
+
+/// What travels with a model besides its layers (format version 2): the
+/// input scaler, the class names, free-form metadata and a summary of the
+/// training history, so that a saved model can be used without side files.
+///
+/// # Example
+/// ```
+/// use mixact::io::ModelInfo;
+/// use mixact::{data::Scaler, Act, Dense, Network};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let net: Network<Act> = Network::new(vec![Dense::new(2, 3, Act::Tanh, &mut rng)?.into()])?;
+/// let x = nalgebra::DMatrix::from_row_slice(2, 2, &[1.0f32, 10.0, 3.0, 30.0]);
+/// let info = ModelInfo::default()
+///     .with_scaler(Scaler::standardize(&x))
+///     .with_class_names(&["cat", "dog", "bird"])
+///     .with_metadata("trained_on", "example");
+/// let bytes = net.to_model_bytes_with_info(&info)?;
+/// let (back, back_info) = Network::<Act>::from_model_bytes_with_info(&bytes, Default::default())?;
+/// assert_eq!(back_info, info);
+/// # let _ = back;
+/// # Ok::<(), mixact::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInfo {
+    /// The scaler to apply to raw inputs before `predict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaler: Option<ScalerOut>,
+    /// One name per output class.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "bounded_strings"
+    )]
+    pub class_names: Option<Vec<String>>,
+    /// Anything else (data source, commit, author, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    /// A summary of how the model was trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistorySummary>,
+}
+
+/// A [`Scaler`] as stored in a model file (the same two vectors).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScalerOut {
+    /// Subtracted from each feature.
+    #[serde(deserialize_with = "bounded_floats")]
+    pub offset: Vec<f64>,
+    /// Each feature is divided by it.
+    #[serde(deserialize_with = "bounded_floats")]
+    pub scale: Vec<f64>,
+}
+
+/// How a model was trained, in brief.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySummary {
+    /// Epochs run.
+    pub epochs: usize,
+    /// Training loss of the last epoch.
+    pub final_train_loss: f64,
+    /// Validation loss of the last epoch, when there was a validation set.
+    pub final_valid_loss: Option<f64>,
+    /// The best validation loss and its epoch, when there was a validation set.
+    pub best_valid: Option<(usize, f64)>,
+}
+
+/// The most entries a list in [`ModelInfo`] may hold (a scaler of a million
+/// features): the bound keeps a hostile file's lists from costing more memory
+/// than a small multiple of their text.
+const MAX_INFO_LIST: usize = 1 << 20;
+
+fn bounded_floats<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<f64>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of numbers")
+        }
+        fn visit_seq<S: SeqAccess<'de>>(
+            self,
+            mut seq: S,
+        ) -> std::result::Result<Vec<f64>, S::Error> {
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element::<f64>()? {
+                if out.len() == MAX_INFO_LIST {
+                    return Err(de::Error::custom("list longer than 2^20 entries"));
+                }
+                out.push(v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V)
+}
+
+fn bounded_strings<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Vec<String>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of names")
+        }
+        fn visit_seq<S: SeqAccess<'de>>(
+            self,
+            mut seq: S,
+        ) -> std::result::Result<Vec<String>, S::Error> {
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element::<String>()? {
+                if out.len() == MAX_INFO_LIST {
+                    return Err(de::Error::custom("list longer than 2^20 entries"));
+                }
+                out.push(v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V).map(Some)
+}
+
+impl ModelInfo {
+    /// With the input scaler.
+    pub fn with_scaler(mut self, scaler: Scaler) -> Self {
+        self.scaler = Some(ScalerOut {
+            offset: scaler.offset,
+            scale: scaler.scale,
+        });
+        self
+    }
+
+    /// With one name per output class.
+    pub fn with_class_names(mut self, names: &[&str]) -> Self {
+        self.class_names = Some(names.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// With a metadata entry.
+    pub fn with_metadata(mut self, key: &str, value: &str) -> Self {
+        self.metadata.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// With a summary of `history` (what [`Trainer::fit`](crate::Trainer::fit) returned).
+    pub fn with_history(mut self, history: &[crate::EpochStats]) -> Self {
+        if let Some(last) = history.last() {
+            let best_valid = history
+                .iter()
+                .filter_map(|s| s.valid.map(|v| (s.epoch, v.loss)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            self.history = Some(HistorySummary {
+                epochs: history.len(),
+                final_train_loss: last.train.loss,
+                final_valid_loss: last.valid.map(|v| v.loss),
+                best_valid,
+            });
+        }
+        self
+    }
+
+    /// The stored scaler, ready to transform inputs.
+    pub fn scaler(&self) -> Option<Scaler> {
+        self.scaler.as_ref().map(|s| Scaler {
+            offset: s.offset.clone(),
+            scale: s.scale.clone(),
+        })
+    }
+
+    /// Whether there is nothing to store.
+    pub fn is_empty(&self) -> bool {
+        *self == ModelInfo::default()
+    }
 }
 
 /// The whole metadata document, as read.
@@ -167,6 +358,8 @@ struct HeaderIn {
     version: u32,
     float: String,
     network: Vec<RawSpec>,
+    #[serde(default)]
+    info: Option<ModelInfo>,
 }
 
 /// One layer as written: kind, configuration fields, then sub-layers.
@@ -525,6 +718,62 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// [`Error::Model`] with [`ModelErrorKind::UnsupportedLayer`] when a layer
     /// describes no spec ([`Layer::spec`]).
     pub fn to_model_bytes(&self) -> Result<Vec<u8>> {
+        self.encode(None)
+    }
+
+    /// The network and `info` (scaler, class names, metadata, history) as
+    /// the bytes of a model file of format version 2.
+    ///
+    /// # Errors
+    /// As [`to_model_bytes`](Self::to_model_bytes); [`Error::Model`]
+    /// (`InconsistentShape`) when the scaler's width is not the input width.
+    pub fn to_model_bytes_with_info(&self, info: &ModelInfo) -> Result<Vec<u8>> {
+        if let Some(s) = &info.scaler {
+            if s.offset.len() != self.input_width() || s.scale.len() != self.input_width() {
+                return Err(model_error(
+                    ModelErrorKind::InconsistentShape,
+                    format!(
+                        "scaler of {} features for a network of {} inputs",
+                        s.offset.len(),
+                        self.input_width()
+                    ),
+                ));
+            }
+        }
+        self.encode((!info.is_empty()).then_some(info))
+    }
+
+    /// [`save`](Self::save) with `info` (see [`ModelInfo`]).
+    ///
+    /// # Errors
+    /// As [`save`](Self::save) and [`to_model_bytes_with_info`](Self::to_model_bytes_with_info).
+    pub fn save_with_info(&self, path: impl AsRef<Path>, info: &ModelInfo) -> Result<()> {
+        let bytes = self.to_model_bytes_with_info(info)?;
+        write_atomically(path.as_ref(), &bytes)
+    }
+
+    /// A network and its [`ModelInfo`] from a file (empty info for a version 1 file).
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn load_with_info(path: impl AsRef<Path>) -> Result<(Self, ModelInfo)> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+        Self::from_model_bytes_with_info(&bytes, LoadOptions::default())
+    }
+
+    /// A network and its [`ModelInfo`] from model-file bytes.
+    ///
+    /// # Errors
+    /// As [`from_model_bytes`](Self::from_model_bytes).
+    pub fn from_model_bytes_with_info(
+        bytes: &[u8],
+        options: LoadOptions,
+    ) -> Result<(Self, ModelInfo)> {
+        Self::decode(bytes, options, &Registry::new())
+    }
+
+    fn encode(&self, info: Option<&ModelInfo>) -> Result<Vec<u8>> {
         let mut tensors = Vec::new();
         let network = self
             .layers()
@@ -534,9 +783,10 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
             .collect::<Result<_>>()?;
         let header = HeaderOut {
             format: "mixact",
-            version: FORMAT_VERSION,
+            version: if info.is_some() { FORMAT_VERSION } else { 1 },
             float: T::NAME,
             network,
+            info,
         };
         let json = serde_json::to_string(&header)
             .map_err(|e| model_error(ModelErrorKind::Malformed, e.to_string()))?;
@@ -635,6 +885,14 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
         options: LoadOptions,
         registry: &Registry<A, T>,
     ) -> Result<Self> {
+        Self::decode(bytes, options, registry).map(|(net, _)| net)
+    }
+
+    fn decode(
+        bytes: &[u8],
+        options: LoadOptions,
+        registry: &Registry<A, T>,
+    ) -> Result<(Self, ModelInfo)> {
         use ModelErrorKind as K;
         let header_len = bytes
             .get(..8)
@@ -695,11 +953,11 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
                 format!("format \"{}\"", header.format),
             ));
         }
-        if header.version != FORMAT_VERSION {
+        if header.version == 0 || header.version > FORMAT_VERSION {
             return Err(model_error(
                 K::UnknownVersion,
                 format!(
-                    "version {} (this build reads {FORMAT_VERSION})",
+                    "version {} (this build reads 1 to {FORMAT_VERSION})",
                     header.version
                 ),
             ));
@@ -708,6 +966,13 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
             return Err(model_error(
                 K::WrongFloatType,
                 format!("file holds {}, asked for {}", header.float, T::NAME),
+            ));
+        }
+        let info = header.info.unwrap_or_default();
+        if header.version == 1 && !info.is_empty() {
+            return Err(model_error(
+                K::Malformed,
+                "a version 1 file with an info object",
             ));
         }
         let file = SafeTensors::deserialize(bytes)
@@ -734,6 +999,18 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
                 ),
             ));
         }
-        Ok(net)
+        if let Some(s) = &info.scaler {
+            if s.offset.len() != net.input_width() || s.scale.len() != net.input_width() {
+                return Err(model_error(
+                    K::InconsistentShape,
+                    format!(
+                        "scaler of {} features for a network of {} inputs",
+                        s.offset.len(),
+                        net.input_width()
+                    ),
+                ));
+            }
+        }
+        Ok((net, info))
     }
 }

@@ -306,10 +306,10 @@ fn malformed_architecture_json_is_reported_as_malformed() {
 
 #[test]
 fn an_unknown_version_is_reported() {
-    let v2 = with_header(&small_net_bytes(), |j| {
-        j.replace("\"version\":1", "\"version\":2")
+    let v3 = with_header(&small_net_bytes(), |j| {
+        j.replace("\"version\":1", "\"version\":3")
     });
-    assert_eq!(load(&v2), ModelErrorKind::UnknownVersion);
+    assert_eq!(load(&v3), ModelErrorKind::UnknownVersion);
 }
 
 #[test]
@@ -431,4 +431,45 @@ fn a_failed_save_leaves_the_old_file_intact() {
             "foreign".into()
         }
     }
+}
+
+#[test]
+fn the_scaler_class_names_metadata_and_history_travel_in_the_file() {
+    use mixact::data::Scaler;
+    use mixact::io::ModelInfo;
+    let net = every_kind::<f32>(3);
+    let x = DMatrix::from_fn(5, 2, |i, j| (i * 3 + j) as f32);
+    let info = ModelInfo::default()
+        .with_scaler(Scaler::standardize(&x))
+        .with_class_names(&["a", "b", "c"])
+        .with_metadata("source", "tests");
+    let path = std::env::temp_dir().join(format!("mixact-info-{}.safetensors", std::process::id()));
+    net.save_with_info(&path, &info).unwrap();
+    let (back, back_info) = Network::<Act>::load_with_info(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(back_info, info);
+    let scaled = back_info.scaler().unwrap().transform(&x).unwrap();
+    assert_eq!(
+        net.predict(&scaled).unwrap(),
+        back.predict(&scaled).unwrap()
+    );
+    // A file without info stays version 1, readable by older builds.
+    let plain = net.to_model_bytes().unwrap();
+    let header = String::from_utf8_lossy(&plain[8..400]).to_string();
+    assert!(header.contains(r#"\"version\":1"#), "{header}");
+}
+
+#[test]
+fn a_scaler_of_the_wrong_width_is_refused() {
+    use mixact::data::Scaler;
+    use mixact::io::ModelInfo;
+    let net = every_kind::<f32>(3);
+    let info = ModelInfo::default().with_scaler(Scaler::standardize(&DMatrix::<f32>::zeros(4, 3)));
+    assert!(matches!(
+        net.to_model_bytes_with_info(&info),
+        Err(Error::Model {
+            kind: ModelErrorKind::InconsistentShape,
+            ..
+        })
+    ));
 }
