@@ -6,8 +6,10 @@
 //! cargo run --release --example compare_layouts -- --full       # 50 seeds, longer training
 //! cargo run --release --example compare_layouts -- --standard --shard 0/4 --out shard0
 //! cargo run --release --example compare_layouts -- --merge shard0 shard1 shard2 shard3 --out report
+//! cargo run --release --example compare_layouts -- --csv data/digits8x8.csv.gz --target label
 //! ```
-//! Options: `--out DIR` (default `target/mixact-report`), `--workers N` (default 2).
+//! `--help` lists every option with its default: `--out DIR`, `--workers N`, `--csv FILE --target COL
+//! [--task classification|regression] [--classes N] [--epochs N]`, `--configs NAME,...`, `--seeds N`.
 //! The report is `DIR/report.md`, with `results.csv` and PNG plots beside it.
 
 use std::path::PathBuf;
@@ -16,67 +18,110 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use mixact::compare::{
     ensure_writable_dir, read_results, run_suite, write_report, write_results, Config, Hidden,
-    Results, Shard, SuiteOptions, Task,
+    Results, Shard, SuiteOptions, Task, TaskKind,
 };
 use mixact::data::Target1d;
 use mixact::Act;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
 enum Mode {
     Quick,
     Standard,
     Full,
 }
 
-struct Args {
-    mode: Mode,
-    out: PathBuf,
-    workers: usize,
-    shard: Option<Shard>,
-    merge: Vec<PathBuf>,
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Kind {
+    Classification,
+    Regression,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        mode: Mode::Quick,
-        out: PathBuf::from("target/mixact-report"),
-        workers: 2,
-        shard: None,
-        merge: Vec::new(),
-    };
-    let mut it = std::env::args().skip(1).peekable();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--quick" => args.mode = Mode::Quick,
-            "--standard" => args.mode = Mode::Standard,
-            "--full" => args.mode = Mode::Full,
-            "--out" => args.out = it.next().ok_or("--out needs a folder")?.into(),
-            "--workers" => {
-                args.workers = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&w| w > 0)
-                    .ok_or("--workers needs a positive number")?
-            }
-            "--shard" => {
-                let s = it.next().ok_or("--shard needs i/n")?;
-                args.shard = Some(Shard::parse(&s).map_err(|e| e.to_string())?);
-            }
-            "--merge" => {
-                while let Some(d) = it.peek() {
-                    if d.starts_with("--") {
-                        break;
-                    }
-                    args.merge.push(it.next().unwrap_or_default().into());
-                }
-                if args.merge.is_empty() {
-                    return Err("--merge needs at least one folder".into());
-                }
-            }
-            other => return Err(format!("unknown argument {other}")),
+/// Is mixing activations better? Runs the layout-comparison suite (or merges shards) and writes a report.
+#[derive(Debug, clap::Parser)]
+#[command(version)]
+struct Args {
+    /// Quick mode (default): 5 seeds, fixed learning rate, a smoke test.
+    #[arg(long, group = "mode_flag")]
+    quick: bool,
+    /// Standard mode: 20 paired seeds, learning rates tuned on validation seeds.
+    #[arg(long, group = "mode_flag")]
+    standard: bool,
+    /// Full mode: 50 paired seeds, longer training, a wider learning-rate grid.
+    #[arg(long, group = "mode_flag")]
+    full: bool,
+    /// Folder for the report (checked for writing before any run).
+    #[arg(long, default_value = "target/mixact-report")]
+    out: PathBuf,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    workers: u64,
+    /// Run only shard i of n (i/n, 0-based) and write its rows for --merge.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// Merge the rows of these shard folders into one report (no training).
+    #[arg(long, num_args = 1..)]
+    merge: Vec<PathBuf>,
+    /// Run the suite on your own CSV file (gzip or plain) instead of the built-in tasks.
+    #[arg(long, requires = "target")]
+    csv: Option<PathBuf>,
+    /// The CSV's label (classification) or value (regression) column.
+    #[arg(long)]
+    target: Option<String>,
+    /// What the target is [default: classification when every value is a non-negative integer].
+    #[arg(long = "task", value_enum)]
+    kind: Option<Kind>,
+    /// Number of classes [default: one more than the largest label].
+    #[arg(long)]
+    classes: Option<usize>,
+    /// Only these configurations (comma-separated names, e.g. "relu,mask relu+sin").
+    #[arg(long, value_delimiter = ',')]
+    configs: Vec<String>,
+    /// Number of paired seeds [default: the mode's].
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// Epochs for a --csv task.
+    #[arg(long, default_value_t = 40)]
+    epochs: usize,
+}
+
+impl Args {
+    fn mode(&self) -> Mode {
+        if self.standard {
+            Mode::Standard
+        } else if self.full {
+            Mode::Full
+        } else {
+            Mode::Quick
         }
     }
-    Ok(args)
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    Shard::parse(s).map_err(|e| e.to_string())
+}
+
+/// The task for `--csv`, with its kind inferred when not given.
+fn csv_task(args: &Args) -> mixact::Result<Task> {
+    let path = args.csv.as_ref().expect("called with --csv");
+    let target = args
+        .target
+        .as_deref()
+        .expect("clap requires --target with --csv");
+    let kind = match args.kind {
+        Some(Kind::Classification) => TaskKind::Classification,
+        Some(Kind::Regression) => TaskKind::Regression,
+        None => {
+            let table = mixact::data::read_csv(path)?;
+            let col = table.column(target)?;
+            let integral = table.rows().all(|r| r[col] >= 0.0 && r[col].fract() == 0.0);
+            if integral {
+                TaskKind::Classification
+            } else {
+                TaskKind::Regression
+            }
+        }
+    };
+    Ok(Task::from_csv(path, target, kind, args.classes)?.with_epochs(args.epochs))
 }
 
 fn tasks(mode: Mode) -> mixact::Result<Vec<Task>> {
@@ -179,10 +224,25 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let args = parse_args()?;
-    let tasks = tasks(args.mode).map_err(|e| e.to_string())?;
-    let opts = options(args.mode, args.workers);
-    let protocol_text = protocol(args.mode, &opts, &tasks);
+    let args = <Args as clap::Parser>::parse();
+    let mode = args.mode();
+    let tasks = match &args.csv {
+        Some(_) => vec![csv_task(&args).map_err(|e| e.to_string())?],
+        None => tasks(mode).map_err(|e| e.to_string())?,
+    };
+    let mut opts = options(mode, args.workers as usize);
+    if let Some(n) = args.seeds {
+        opts.seeds = (0..n).collect();
+    }
+    let mut protocol_text = protocol(mode, &opts, &tasks);
+    if let Some(csv) = &args.csv {
+        protocol_text += &format!(
+            "\n\nData: {} (target `{}`), split 60 / 20 / 20 per seed (stratified for \
+classification), features standardised on each split's training part.",
+            csv.display(),
+            args.target.as_deref().unwrap_or("")
+        );
+    }
     ensure_writable_dir(&args.out).map_err(|e| e.to_string())?;
     if !args.merge.is_empty() {
         let mut merged = Results::default();
@@ -195,7 +255,30 @@ fn run() -> Result<(), String> {
         print_verdicts(&analysis, &args.out);
         return Ok(());
     }
-    let configs = configs();
+    let mut configs = configs();
+    if !args.configs.is_empty() {
+        if let Some(bad) = args
+            .configs
+            .iter()
+            .find(|c| !configs.iter().any(|x| &x.name == *c))
+        {
+            let names: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
+            return Err(format!(
+                "--configs: no configuration named \"{bad}\" (there are: {})",
+                names.join(", ")
+            ));
+        }
+        configs.retain(|c| args.configs.contains(&c.name));
+        if !configs
+            .iter()
+            .any(|c| c.family() == mixact::compare::Family::Homogeneous)
+        {
+            return Err(
+                "--configs: keep at least one single-activation configuration (the baseline)"
+                    .into(),
+            );
+        }
+    }
     let shard = args.shard.unwrap_or(Shard::ALL);
     let bar = ProgressBar::new(0);
     bar.set_style(

@@ -87,13 +87,16 @@ impl Layout {
     }
 }
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// Let training choose each neuron's activation: mixtures vs fixed layouts on 1-D regression.
+#[derive(Debug, clap::Parser)]
+
+struct Args {
+    /// Seeds per layout.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// Training epochs per run.
+    #[arg(long, default_value_t = 400)]
+    epochs: usize,
 }
 
 fn train(net: &mut Network<Act>, data: &Dataset, epochs: usize, seed: u64) -> mixact::Result<()> {
@@ -108,8 +111,7 @@ fn train(net: &mut Network<Act>, data: &Dataset, epochs: usize, seed: u64) -> mi
 }
 
 fn main() -> mixact::Result<()> {
-    let seeds = arg("--seeds", 3) as u64;
-    let epochs = arg("--epochs", 400);
+    let Args { seeds, epochs } = <Args as clap::Parser>::parse();
     let tasks = [
         ("sin(6x)", Target1d::Sin { w: 6.0 }),
         ("|x|", Target1d::Abs),

@@ -59,13 +59,16 @@ impl Layout {
     }
 }
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// Relu vs tanh vs per-neuron mixed vs branches on two spirals, at equal parameter count.
+#[derive(Debug, clap::Parser)]
+
+struct Args {
+    /// Seeds per layout.
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+    /// Training epochs per run.
+    #[arg(long, default_value_t = 300)]
+    epochs: usize,
 }
 
 fn mean_sd(v: &[f64]) -> (f64, f64) {
@@ -75,8 +78,7 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
 }
 
 fn main() -> mixact::Result<()> {
-    let seeds = arg("--seeds", 5) as u64;
-    let epochs = arg("--epochs", 300);
+    let Args { seeds, epochs } = <Args as clap::Parser>::parse();
     let layouts = [
         Layout::Dense(Act::Relu),
         Layout::Dense(Act::Tanh),

@@ -5,7 +5,7 @@
 use mixact::compare::stats::{holm, minimum_detectable_effect, wilcoxon_signed_rank};
 use mixact::compare::{
     analyse, read_results, run_suite, write_results, Claim, Config, Hidden, Metric, Results, Shard,
-    SuiteOptions, Task,
+    SuiteOptions, Task, TaskKind,
 };
 use mixact::{data, Act, Adam, Dense, FitConfig, Layer, Loss, Network, Trainer};
 use rand::SeedableRng;
@@ -278,4 +278,32 @@ fn configurations_with_layer_norm_and_dropout_run_in_the_suite() {
         .collect();
     assert_eq!(mixed.len(), 2);
     assert!(mixed.iter().all(|x| x.test_metric.is_finite()));
+}
+
+#[test]
+fn a_csv_task_splits_stratified_and_standardises_on_each_training_part() {
+    let dir = std::env::temp_dir().join(format!("mixact-csv-task-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mine.csv");
+    let mut text = String::from("f1,f2,label\n");
+    for i in 0..60 {
+        text += &format!("{},{},{}\n", i as f64 * 10.0, (i % 7) as f64, i % 3);
+    }
+    std::fs::write(&path, &text).unwrap();
+    let task = Task::from_csv(&path, "label", TaskKind::Classification, None).unwrap();
+    assert_eq!(task.name(), "mine");
+    let split = task.split(4).unwrap();
+    assert_eq!(
+        (split.train.len(), split.valid.len(), split.test.len()),
+        (36, 12, 12)
+    );
+    for j in 0..2 {
+        let mean = split.train.x().column(j).mean();
+        assert!(mean.abs() < 1e-5, "training features are centred: {mean}");
+    }
+    // Too few rows of a class for a stratified split.
+    std::fs::write(&path, "f,label\n1,0\n2,0\n3,0\n4,0\n5,0\n6,1\n").unwrap();
+    let err = Task::from_csv(&path, "label", TaskKind::Classification, None).unwrap_err();
+    assert!(err.to_string().contains("class 1 has 1 rows"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -60,7 +60,7 @@ pub use report::Claim;
 pub use report::{analyse, render_markdown, Analysis, Comparison, Outcome, Verdict, ALPHA, RULES};
 pub use results::{CurvePoint, GroupStat, GroupSummary, Results, RunRecord, SurfacePoint};
 pub use run::{run_suite, Shard, SuiteOptions};
-pub use task::{PlotKind, Split, Task};
+pub use task::{PlotKind, Split, Task, TaskKind};
 
 use crate::error::{Error, Result};
 

@@ -38,6 +38,15 @@ pub enum PlotKind {
 
 type SplitFn = dyn Fn(u64) -> Result<Split> + Send + Sync;
 
+/// What a task of your own predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    /// Class labels (softmax cross-entropy, accuracy).
+    Classification,
+    /// Values (mean squared error).
+    Regression,
+}
+
 /// A named learning problem: a loss, and a seeded source of splits.
 #[derive(Clone)]
 pub struct Task {
@@ -149,6 +158,80 @@ impl Task {
                 test: test.clone(),
             })
         }))
+    }
+
+    /// A task from a CSV file (gzip or plain) of your own: `target` is the
+    /// label column (classification: class indices `0..classes`, inferred
+    /// from the file when `classes` is `None`) or the value column
+    /// (regression); every other column is a feature. Each seed gets its own
+    /// 60 / 20 / 20 split (stratified for classification), and the features
+    /// are standardised with a [`Scaler`](crate::data::Scaler) fitted on that
+    /// split's training part only.
+    ///
+    /// # Errors
+    /// As [`data::read_csv`]; [`Error::Format`] for a missing column;
+    /// [`Error::Empty`] when a class has fewer than 5 rows (too few for a
+    /// stratified split) or a part of a split would be empty.
+    #[cfg(feature = "io")]
+    pub fn from_csv(
+        path: impl AsRef<std::path::Path>,
+        target: &str,
+        kind: TaskKind,
+        classes: Option<usize>,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let table = data::read_csv(path)?;
+        let name = path
+            .file_name()
+            .map_or("csv".into(), |n| n.to_string_lossy().into_owned())
+            .trim_end_matches(".gz")
+            .trim_end_matches(".csv")
+            .to_string();
+        let (all, loss) = match kind {
+            TaskKind::Classification => {
+                let classes = match classes {
+                    Some(c) => c,
+                    None => table
+                        .classification::<f32>(target, &[], 1.0, None)?
+                        .y()
+                        .ncols(),
+                };
+                let ds = table.classification_with_classes::<f32>(target, &[], classes, None)?;
+                let labels = ds.class_labels();
+                for c in 0..classes {
+                    let n = labels.iter().filter(|&&l| l == c).count();
+                    if n < 5 {
+                        return Err(Error::Format {
+                            location: path.display().to_string(),
+                            message: format!(
+                                "class {c} has {n} rows; a stratified 60/20/20 split needs at least 5"
+                            ),
+                        });
+                    }
+                }
+                (ds, Loss::SoftmaxCrossEntropy)
+            }
+            TaskKind::Regression => (table.regression::<f32>(&[target], &[], None)?, Loss::Mse),
+        };
+        let stratified = kind == TaskKind::Classification;
+        let split = move |seed: u64| -> Result<Split> {
+            let parts = if stratified {
+                all.split_stratified(0.2, 0.2, seed)?
+            } else {
+                all.split(0.2, 0.2, seed)?
+            };
+            let scaler = data::Scaler::standardize(parts.train.x());
+            let valid = parts.valid.ok_or(Error::Empty {
+                what: "validation part of the split",
+            })?;
+            Ok(Split {
+                train: scaler.apply(&parts.train)?,
+                valid: scaler.apply(&valid)?,
+                test: scaler.apply(&parts.test)?,
+            })
+        };
+        split(0)?;
+        Ok(Task::new(name, loss, PlotKind::None, split))
     }
 
     /// Trains this task for `epochs` epochs instead of the suite's default.
