@@ -634,3 +634,11 @@ fn f64_gelu_erf_matches_the_exact_value_to_rounding() {
         );
     }
 }
+
+#[test]
+fn csv_fields_may_be_quoted() {
+    let t = data::parse_csv("\"width, cm\",\"label\"\n\"1.5\",0\n2,\"1\"\n", "t").unwrap();
+    assert_eq!(t.headers(), ["width, cm", "label"]);
+    assert_eq!(t.row(0), [1.5, 0.0]);
+    assert_eq!(t.row(1), [2.0, 1.0]);
+}

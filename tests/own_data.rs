@@ -2,6 +2,8 @@
 //! loaders, metrics, validation-driven training with early stopping and
 //! schedules, and inference from several threads.
 
+#![cfg(feature = "io")]
+
 mod common;
 
 use common::rng;

@@ -276,10 +276,10 @@ pub fn read_csv(path: impl AsRef<std::path::Path>) -> Result<CsvTable> {
     read_csv_with(path, CsvOptions::default())
 }
 
-/// Reads a CSV file, streaming: the text is decompressed and parsed line by
-/// line, so memory holds the parsed values (8 bytes a cell) and one line, never
-/// the whole text. Lines may end in LF, CRLF or CR; a UTF-8 byte-order mark is
-/// skipped; blank lines are ignored.
+/// Reads a CSV file, streaming: the text is decompressed and parsed record by
+/// record (through the `csv` crate: quoted fields, LF, CRLF or CR line ends,
+/// a UTF-8 byte-order mark), so memory holds the parsed values (8 bytes a
+/// cell) and one record, never the whole text. Blank lines are ignored.
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be read or decompressed;
@@ -310,131 +310,137 @@ pub fn read_csv_with(path: impl AsRef<std::path::Path>, options: CsvOptions) -> 
     } else {
         Box::new(head.chain(file))
     };
-    parse_csv_from(BufReader::new(reader), &source, options)
+    parse_csv_from(reader, &source, options)
 }
 
 /// Parses CSV text (see [`read_csv_with`]); `source` names it in errors.
 ///
 /// # Errors
 /// As [`read_csv_with`] (without the file errors).
+#[cfg(feature = "io")]
 pub fn parse_csv(text: &str, source: &str) -> Result<CsvTable> {
     parse_csv_from(text.as_bytes(), source, CsvOptions::default())
 }
 
-/// Splits a byte stream into lines ending in LF, CRLF or CR.
-struct Lines<R> {
-    reader: R,
-    line: Vec<u8>,
-    /// The last terminator was CR: a LF right after it belongs to it.
-    after_cr: bool,
-    bytes: u64,
-    max_bytes: u64,
+/// A reader that fails once more than `left` bytes have passed, so a
+/// decompression bomb stops at the limit instead of filling memory.
+#[cfg(feature = "io")]
+struct Limited<R> {
+    inner: R,
+    left: u64,
+    seen: u64,
 }
 
-impl<R: std::io::BufRead> Lines<R> {
-    /// Reads the next line into `self.line`; false at the end of the input.
-    fn next_line(&mut self) -> std::io::Result<Option<bool>> {
-        self.line.clear();
-        let mut any = false;
-        loop {
-            let buf = match self.reader.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if buf.is_empty() {
-                return Ok(any.then_some(true));
-            }
-            let mut start = 0;
-            if self.after_cr && buf[0] == b'\n' {
-                start = 1;
-            }
-            self.after_cr = false;
-            let rest = &buf[start..];
-            match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
-                Some(p) => {
-                    self.line.extend_from_slice(&rest[..p]);
-                    self.after_cr = rest[p] == b'\r';
-                    let used = start + p + 1;
-                    self.reader.consume(used);
-                    self.bytes += used as u64;
-                    if self.bytes > self.max_bytes {
-                        return Ok(Some(false));
-                    }
-                    return Ok(Some(true));
-                }
-                None => {
-                    self.line.extend_from_slice(rest);
-                    any = true;
-                    let used = buf.len();
-                    self.reader.consume(used);
-                    self.bytes += used as u64;
-                    if self.bytes > self.max_bytes {
-                        return Ok(Some(false));
-                    }
-                }
-            }
-        }
+/// The error [`Limited`] raises, recognised when mapping errors.
+#[cfg(feature = "io")]
+#[derive(Debug)]
+struct LimitExceeded;
+
+#[cfg(feature = "io")]
+impl std::fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("size limit exceeded")
     }
 }
 
-fn parse_csv_from<R: std::io::BufRead>(
+#[cfg(feature = "io")]
+impl std::error::Error for LimitExceeded {}
+
+#[cfg(feature = "io")]
+impl<R: std::io::Read> std::io::Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen += n as u64;
+        if self.seen > self.left {
+            return Err(std::io::Error::other(LimitExceeded));
+        }
+        Ok(n)
+    }
+}
+
+/// Reads records with the `csv` crate (quoting, CR / LF / CRLF line ends,
+/// a UTF-8 byte-order mark), parsing each cell to `f64` as it comes.
+#[cfg(feature = "io")]
+fn parse_csv_from<R: std::io::Read>(
     reader: R,
     source: &str,
     options: CsvOptions,
 ) -> Result<CsvTable> {
-    let mut lines = Lines {
-        reader,
-        line: Vec::new(),
-        after_cr: false,
-        bytes: 0,
-        max_bytes: options.max_bytes,
+    let limited = Limited {
+        inner: reader,
+        left: options.max_bytes,
+        seen: 0,
     };
-    let io = |e: std::io::Error| Error::Io {
-        path: source.to_string(),
-        message: e.to_string(),
-    };
-    let too_large = |bytes: u64| Error::TooLarge {
-        what: "CSV text (bytes after decompression)",
-        requested: bytes as u128,
-        limit: options.max_bytes as u128,
+    let mut csv = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(::csv::Trim::All)
+        .from_reader(limited);
+    let error = |e: ::csv::Error| -> Error {
+        let line = e.position().map_or(0, |p| p.record() + 1);
+        match e.into_kind() {
+            ::csv::ErrorKind::Io(io) => {
+                if io.get_ref().is_some_and(|i| i.is::<LimitExceeded>()) {
+                    Error::TooLarge {
+                        what: "CSV text (bytes after decompression)",
+                        requested: options.max_bytes as u128 + 1,
+                        limit: options.max_bytes as u128,
+                    }
+                } else {
+                    Error::Io {
+                        path: source.to_string(),
+                        message: io.to_string(),
+                    }
+                }
+            }
+            ::csv::ErrorKind::Utf8 { .. } => Error::Format {
+                location: format!("{source}:{line}"),
+                message: "not UTF-8 text".into(),
+            },
+            other => Error::Format {
+                location: format!("{source}:{line}"),
+                message: format!("{other:?}"),
+            },
+        }
     };
     let mut headers: Option<Vec<String>> = None;
     let mut values = Vec::new();
-    let mut number = 0usize;
-    while let Some(within) = lines.next_line().map_err(io)? {
-        if !within {
-            return Err(too_large(lines.bytes));
+    let mut record = ::csv::StringRecord::new();
+    loop {
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(error(e)),
         }
-        number += 1;
-        let location = || format!("{source}:{number}");
-        let mut text = std::str::from_utf8(&lines.line).map_err(|_| Error::Format {
-            location: location(),
-            message: "not UTF-8 text".into(),
-        })?;
-        if number == 1 {
-            text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        }
-        if text.trim().is_empty() {
+        // Records, counted from 1 with the header: the line number for files
+        // without multi-line quoted fields (csv counts lines by LF only).
+        let line = record.position().map_or(0, |p| p.record() + 1);
+        if record.iter().all(|f| f.is_empty()) {
             continue;
         }
         match &headers {
-            None => headers = Some(text.split(',').map(|h| h.trim().to_string()).collect()),
+            None => {
+                let mut names: Vec<String> = record.iter().map(str::to_string).collect();
+                if let Some(first) = names.first_mut() {
+                    if let Some(rest) = first.strip_prefix('\u{feff}') {
+                        *first = rest.trim().to_string();
+                    }
+                }
+                headers = Some(names);
+            }
             Some(h) => {
-                let before = values.len();
-                for field in text.split(',') {
-                    let v = field.trim().parse::<f64>().map_err(|_| Error::Format {
-                        location: location(),
-                        message: format!("\"{}\" is not a number", field.trim()),
+                if record.len() != h.len() {
+                    return Err(Error::Format {
+                        location: format!("{source}:{line}"),
+                        message: format!("{} fields, the header has {}", record.len(), h.len()),
+                    });
+                }
+                for field in record.iter() {
+                    let v = field.parse::<f64>().map_err(|_| Error::Format {
+                        location: format!("{source}:{line}"),
+                        message: format!("\"{field}\" is not a number"),
                     })?;
                     values.push(v);
-                }
-                let fields = values.len() - before;
-                if fields != h.len() {
-                    return Err(Error::Format {
-                        location: location(),
-                        message: format!("{fields} fields, the header has {}", h.len()),
-                    });
                 }
             }
         }

@@ -7,9 +7,9 @@ mod generators;
 mod scale;
 pub(crate) mod split;
 
-pub use csv::{parse_csv, CsvOptions, CsvTable, RowFilter};
 #[cfg(feature = "io")]
-pub use csv::{read_csv, read_csv_with};
+pub use csv::{parse_csv, read_csv, read_csv_with};
+pub use csv::{CsvOptions, CsvTable, RowFilter};
 pub use generators::{checkerboard, parity, regression_1d, two_spirals, xor, Target1d};
 pub use scale::Scaler;
 pub use split::{shuffle_indices, Splits};
