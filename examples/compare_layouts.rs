@@ -16,9 +16,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use mixact::compare::units::{merge_dirs, shard_from_env};
 use mixact::compare::{
-    ensure_writable_dir, read_results, run_suite, write_report, write_results, Config, Hidden,
-    Results, Shard, SuiteOptions, Task, TaskKind,
+    ensure_writable_dir, run_suite_into, write_report, write_results, Config, Hidden, Shard,
+    SuiteOptions, Task, TaskKind,
 };
 use mixact::data::Target1d;
 use mixact::Act;
@@ -55,12 +56,19 @@ struct Args {
     /// Worker threads.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     workers: u64,
-    /// Run only shard i of n (i/n, 0-based) and write its rows for --merge.
-    #[arg(long, value_parser = parse_shard)]
-    shard: Option<Shard>,
+    /// Run only shard i of n (i/n, 0-based), or `auto` (from a Slurm job array or a Kubernetes
+    /// Indexed Job); each finished unit is stored in --out at once, and a rerun skips stored units.
+    #[arg(long)]
+    shard: Option<String>,
+    /// The number of shards, for `--shard auto` under a Kubernetes Indexed Job.
+    #[arg(long)]
+    shards: Option<usize>,
     /// Merge the rows of these shard folders into one report (no training).
     #[arg(long, num_args = 1..)]
     merge: Vec<PathBuf>,
+    /// With --merge: write the report even if units are missing, marked as partial.
+    #[arg(long)]
+    allow_partial: bool,
     /// Run the suite on your own CSV file (gzip or plain) instead of the built-in tasks.
     #[arg(long, requires = "target")]
     csv: Option<PathBuf>,
@@ -96,8 +104,15 @@ impl Args {
     }
 }
 
-fn parse_shard(s: &str) -> Result<Shard, String> {
-    Shard::parse(s).map_err(|e| e.to_string())
+/// The shard from `--shard i/n` or `--shard auto`.
+fn shard_of(args: &Args) -> Result<Option<Shard>, String> {
+    match args.shard.as_deref() {
+        None => Ok(None),
+        Some("auto") => shard_from_env(|k| std::env::var(k).ok(), args.shards)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        Some(s) => Shard::parse(s).map(Some).map_err(|e| e.to_string()),
+    }
 }
 
 /// The task for `--csv`, with its kind inferred when not given.
@@ -245,12 +260,36 @@ classification), features standardised on each split's training part.",
     }
     ensure_writable_dir(&args.out).map_err(|e| e.to_string())?;
     if !args.merge.is_empty() {
-        let mut merged = Results::default();
-        for d in &args.merge {
-            merged.merge(read_results(d).map_err(|e| e.to_string())?);
+        let report = merge_dirs(&args.merge).map_err(|e| e.to_string())?;
+        if !report.duplicates.is_empty() {
+            eprintln!(
+                "note: {} units found in more than one folder (kept once): {}",
+                report.duplicates.len(),
+                report.duplicates.join(", ")
+            );
         }
-        let text =
+        let mut text =
             std::fs::read_to_string(args.merge[0].join("protocol.md")).unwrap_or(protocol_text);
+        if !report.missing.is_empty() {
+            let list = report.missing.join(", ");
+            if !args.allow_partial {
+                return Err(format!(
+                    "{} units missing (rerun their shards, or pass --allow-partial): {list}",
+                    report.missing.len()
+                ));
+            }
+            text = format!(
+                "**Partial report: {} units missing ({list}); the verdicts below rest on incomplete data.**\n\n{text}",
+                report.missing.len()
+            );
+        }
+        println!(
+            "merged {} units, {} runs",
+            report.units,
+            report.results.runs.len()
+        );
+        write_results(&args.out, &report.results).map_err(|e| e.to_string())?;
+        let merged = report.results;
         let analysis = write_report(&args.out, &merged, &text).map_err(|e| e.to_string())?;
         print_verdicts(&analysis, &args.out);
         return Ok(());
@@ -279,7 +318,8 @@ classification), features standardised on each split's training part.",
             );
         }
     }
-    let shard = args.shard.unwrap_or(Shard::ALL);
+    let sharded = shard_of(&args)?;
+    let shard = sharded.unwrap_or(Shard::ALL);
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
@@ -288,7 +328,9 @@ classification), features standardised on each split's training part.",
         .map_err(|e| e.to_string())?,
     );
     let start = Instant::now();
-    let results = run_suite(&tasks, &configs, &opts, shard, &|done, total| {
+    // A shard stores each unit as it finishes, so a killed task loses one unit.
+    let unit_dir = sharded.map(|_| args.out.as_path());
+    let results = run_suite_into(&tasks, &configs, &opts, shard, unit_dir, &|done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
@@ -297,7 +339,7 @@ classification), features standardised on each split's training part.",
     let protocol_path = args.out.join("protocol.md");
     std::fs::write(&protocol_path, &protocol_text)
         .map_err(|e| format!("{}: {e}", protocol_path.display()))?;
-    if args.shard.is_some() {
+    if sharded.is_some() {
         write_results(&args.out, &results).map_err(|e| e.to_string())?;
         println!(
             "shard {}/{}: {} runs in {:.0} s, rows written to {}",

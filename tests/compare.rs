@@ -307,3 +307,115 @@ fn a_csv_task_splits_stratified_and_standardises_on_each_training_part() {
     assert!(err.to_string().contains("class 1 has 1 rows"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn unit_suite(shard: Shard, dir: &std::path::Path) -> Results {
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 40)];
+    let configs = vec![
+        Config::new(Hidden::Dense(Act::Relu), 1),
+        Config::new(Hidden::Dense(Act::Tanh), 1),
+        Config::new(Hidden::Interleaved(vec![Act::Relu, Act::Tanh]), 1),
+    ];
+    let opts = SuiteOptions {
+        seeds: vec![0, 1],
+        tuning_seeds: vec![],
+        lr_grid: vec![0.01],
+        epochs: 2,
+        batch_size: 16,
+        base_width: 8,
+        workers: 1,
+    };
+    mixact::compare::run_suite_into(&tasks, &configs, &opts, shard, Some(dir), &|_, _| {}).unwrap()
+}
+
+fn rows(r: &Results) -> Vec<String> {
+    r.runs
+        .iter()
+        .map(|x| format!("{}|{}|{}|{}", x.task, x.config, x.seed, x.test_metric))
+        .collect()
+}
+
+#[test]
+fn a_rerun_shard_skips_stored_units_and_a_merge_reports_missing_ones() {
+    use mixact::compare::units::merge_dirs;
+    let root = std::env::temp_dir().join(format!("mixact-units-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (a, b) = (root.join("a"), root.join("b"));
+    unit_suite(Shard { index: 0, count: 2 }, &a);
+    let first_b = unit_suite(Shard { index: 1, count: 2 }, &b);
+    let full = merge_dirs(&[a.clone(), b.clone()]).unwrap();
+    assert!(full.missing.is_empty() && full.duplicates.is_empty());
+    assert_eq!(full.units, 3);
+    // A killed task: one of its units never stored.
+    let units: Vec<_> = std::fs::read_dir(b.join("units")).unwrap().collect();
+    let lost = units[0].as_ref().unwrap().path();
+    std::fs::remove_dir_all(&lost).unwrap();
+    let partial = merge_dirs(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(partial.missing.len(), 1, "{:?}", partial.missing);
+    // Rerunning only that shard completes the set with the same rows.
+    let again = unit_suite(Shard { index: 1, count: 2 }, &b);
+    assert_eq!(rows(&again), rows(&first_b));
+    let done = merge_dirs(&[a.clone(), b.clone()]).unwrap();
+    assert!(done.missing.is_empty());
+    assert_eq!(rows(&done.results), rows(&full.results));
+    // The same units in two folders are reported as duplicates, kept once.
+    let twice = merge_dirs(&[a.clone(), a.clone(), b.clone()]).unwrap();
+    assert!(!twice.duplicates.is_empty());
+    assert_eq!(rows(&twice.results), rows(&full.results));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn the_shard_comes_from_slurm_or_kubernetes_or_is_a_clear_error() {
+    use mixact::compare::units::shard_from_env;
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    let slurm = env(&[
+        ("SLURM_ARRAY_TASK_ID", "5"),
+        ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ("SLURM_ARRAY_TASK_MIN", "3"),
+    ]);
+    assert_eq!(
+        shard_from_env(slurm, None).unwrap(),
+        Shard { index: 2, count: 4 }
+    );
+    let k8s = env(&[("JOB_COMPLETION_INDEX", "1")]);
+    assert_eq!(
+        shard_from_env(k8s, Some(3)).unwrap(),
+        Shard { index: 1, count: 3 }
+    );
+    assert!(shard_from_env(env(&[("JOB_COMPLETION_INDEX", "1")]), None).is_err());
+    let none = shard_from_env(env(&[]), None).unwrap_err().to_string();
+    assert!(none.contains("SLURM_ARRAY_TASK_ID") && none.contains("JOB_COMPLETION_INDEX"));
+}
+
+#[test]
+fn units_are_balanced_across_shards_by_cost() {
+    use mixact::compare::units::{assign, WorkUnit};
+    let units: Vec<WorkUnit> = [8.0, 7.0, 6.0, 5.0, 4.0]
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| WorkUnit {
+            id: format!("u{i}"),
+            task: 0,
+            config: i,
+            cost: c,
+        })
+        .collect();
+    let shard_of = assign(&units, 2);
+    let load = |s: usize| -> f64 {
+        units
+            .iter()
+            .zip(&shard_of)
+            .filter(|(_, &x)| x == s)
+            .map(|(u, _)| u.cost)
+            .sum()
+    };
+    // Longest first: 8 | 7, 6 -> 8+5 | 7+6, then 4 -> 8+5+4 = 17 | 13.
+    assert_eq!((load(0), load(1)), (17.0, 13.0));
+}

@@ -50,6 +50,7 @@ mod results;
 mod run;
 pub mod stats;
 mod task;
+pub mod units;
 
 use std::path::Path;
 
@@ -59,7 +60,7 @@ pub use metric::Metric;
 pub use report::Claim;
 pub use report::{analyse, render_markdown, Analysis, Comparison, Outcome, Verdict, ALPHA, RULES};
 pub use results::{CurvePoint, GroupStat, GroupSummary, Results, RunRecord, SurfacePoint};
-pub use run::{run_suite, Shard, SuiteOptions};
+pub use run::{plan_units, run_suite, run_suite_into, Shard, SuiteOptions};
 pub use task::{PlotKind, Split, Task, TaskKind};
 
 use crate::error::{Error, Result};

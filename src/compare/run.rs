@@ -1,5 +1,6 @@
 //! Running the suite: every configuration on every task over paired seeds.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -8,6 +9,7 @@ use super::config::{Config, Family};
 use super::probes::{group_stats, metric_of, surfaces};
 use super::results::{CurvePoint, Results, RunRecord};
 use super::task::Task;
+use super::units::{assign, load_unit, store_unit, write_manifest, WorkUnit};
 use crate::compute::activation::ActivationSet;
 use crate::error::{Error, Result};
 use crate::layers::layer::Layer;
@@ -204,6 +206,39 @@ fn budget<A: ActivationSet>(
         .param_count())
 }
 
+/// The suite's work units, in plan order (see [`units`](super::units)).
+///
+/// # Errors
+/// As [`run_suite`].
+pub fn plan_units<A: ActivationSet>(
+    tasks: &[Task],
+    configs: &[Config<A>],
+    opts: &SuiteOptions,
+) -> Result<Vec<WorkUnit>> {
+    let mut units = Vec::new();
+    for (ti, task) in tasks.iter().enumerate() {
+        let split = task.split(opts.seeds[0])?;
+        let samples = split.train.len() as f64;
+        let epochs = task.epochs().unwrap_or(opts.epochs) as f64;
+        let budget = budget(task, configs, opts)? as f64;
+        let tuning = if opts.tuning_seeds.is_empty() || opts.lr_grid.len() < 2 {
+            0
+        } else {
+            opts.tuning_seeds.len() * opts.lr_grid.len()
+        };
+        let runs = (opts.seeds.len() + tuning) as f64;
+        for (ci, config) in configs.iter().enumerate() {
+            units.push(WorkUnit {
+                id: format!("{}/{}", task.name(), config.name),
+                task: ti,
+                config: ci,
+                cost: samples * epochs * runs * budget,
+            });
+        }
+    }
+    Ok(units)
+}
+
 /// Runs every (task, configuration) pair of `shard` over all seeds, on
 /// `opts.workers` threads, calling `progress(done, total)` as pairs finish.
 ///
@@ -216,6 +251,23 @@ pub fn run_suite<A: ActivationSet>(
     configs: &[Config<A>],
     opts: &SuiteOptions,
     shard: Shard,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Results> {
+    run_suite_into(tasks, configs, opts, shard, None, progress)
+}
+
+/// [`run_suite`], storing each unit's results under `dir` as soon as it
+/// finishes (with the suite's `manifest.csv`), and skipping units already
+/// stored there by an earlier, interrupted run of the same shard.
+///
+/// # Errors
+/// As [`run_suite`]; [`Error::Io`] when `dir` cannot be written.
+pub fn run_suite_into<A: ActivationSet>(
+    tasks: &[Task],
+    configs: &[Config<A>],
+    opts: &SuiteOptions,
+    shard: Shard,
+    dir: Option<&Path>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Results> {
     for (empty, what) in [
@@ -245,18 +297,29 @@ pub fn run_suite<A: ActivationSet>(
         .iter()
         .map(|t| budget(t, configs, opts))
         .collect::<Result<_>>()?;
-    let units: Vec<(usize, Unit<'_, A>)> = tasks
-        .iter()
-        .enumerate()
-        .flat_map(|(ti, task)| {
-            configs
-                .iter()
-                .map(move |config| (ti, Unit { task, config }))
-        })
-        .enumerate()
-        .filter(|(k, _)| k % shard.count == shard.index)
-        .map(|(_, u)| u)
-        .collect();
+    let plan = plan_units(tasks, configs, opts)?;
+    let shard_of = assign(&plan, shard.count);
+    if let Some(d) = dir {
+        write_manifest(d, &plan, &shard_of)?;
+    }
+    let mut results = Results::default();
+    let mut units: Vec<(usize, Unit<'_, A>, &WorkUnit)> = Vec::new();
+    for (w, &s) in plan.iter().zip(&shard_of) {
+        if s != shard.index {
+            continue;
+        }
+        if let Some(d) = dir {
+            if let Some(stored) = load_unit(d, w)? {
+                results.merge(stored);
+                continue;
+            }
+        }
+        let unit = Unit {
+            task: &tasks[w.task],
+            config: &configs[w.config],
+        };
+        units.push((w.task, unit, w));
+    }
     let total = units.len();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -266,16 +329,18 @@ pub fn run_suite<A: ActivationSet>(
         for _ in 0..opts.workers.min(total.max(1)) {
             s.spawn(|| loop {
                 let k = next.fetch_add(1, Ordering::SeqCst);
-                let Some((ti, unit)) = units.get(k) else {
+                let Some((ti, unit, work)) = units.get(k) else {
                     break;
                 };
-                let r = run_unit(unit, opts, budgets[*ti]);
+                let r = run_unit(unit, opts, budgets[*ti]).and_then(|r| match dir {
+                    Some(d) => store_unit(d, work, &r).map(|()| r),
+                    None => Ok(r),
+                });
                 collected.lock().unwrap_or_else(|e| e.into_inner()).push(r);
                 progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
             });
         }
     });
-    let mut results = Results::default();
     for r in collected.into_inner().unwrap_or_else(|e| e.into_inner()) {
         results.merge(r?);
     }

@@ -1,0 +1,278 @@
+//! Work units: the suite's work as a list of (task, configuration) units,
+//! each with a stable id and a cost estimate; a balanced share per shard;
+//! each unit's rows stored as soon as it finishes, so a crash loses one unit
+//! and a rerun skips what is done; and a merge that checks the set.
+//!
+//! A unit is one task × configuration pair: its learning-rate tuning runs
+//! (on the tuning seeds) and its runs on every paired seed. The tuning is
+//! what the seed runs of a pair share, so splitting a pair across machines
+//! would repeat it.
+//!
+//! Files in a shard's output folder: `manifest.csv` (every unit of the
+//! suite, its cost and the shard it belongs to), and `units/<file>/`, one
+//! folder of result CSVs per finished unit, renamed into place only when
+//! complete.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::files::{read_results, write_results};
+use super::results::Results;
+use super::run::Shard;
+use crate::error::{Error, Result};
+
+/// One unit of the suite's work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkUnit {
+    /// Stable id: `task/configuration`.
+    pub id: String,
+    /// Index of the task in the suite's task list.
+    pub task: usize,
+    /// Index of the configuration.
+    pub config: usize,
+    /// Relative cost estimate (samples × epochs × runs × parameter budget).
+    pub cost: f64,
+}
+
+impl WorkUnit {
+    /// The unit's folder name: its id made file-safe, plus a hash of the id
+    /// so that two ids that sanitise alike never share a folder.
+    pub fn file_name(&self) -> String {
+        let safe: String = self
+            .id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.id.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{safe}-{h:016x}")
+    }
+}
+
+/// Assigns units to `count` shards, balancing estimated cost: longest
+/// first, each to the least loaded shard (ties to the lower index). The
+/// result depends only on the units, so every shard computes the same plan.
+pub fn assign(units: &[WorkUnit], count: usize) -> Vec<usize> {
+    let count = count.max(1);
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by(|&a, &b| {
+        units[b]
+            .cost
+            .total_cmp(&units[a].cost)
+            .then_with(|| units[a].id.cmp(&units[b].id))
+    });
+    let mut load = vec![0.0f64; count];
+    let mut shard_of = vec![0; units.len()];
+    for k in order {
+        let (best, _) =
+            load.iter().enumerate().fold(
+                (0, f64::INFINITY),
+                |acc, (i, &l)| if l < acc.1 { (i, l) } else { acc },
+            );
+        shard_of[k] = best;
+        load[best] += units[k].cost;
+    }
+    shard_of
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+const MANIFEST: &str = "manifest.csv";
+const UNITS: &str = "units";
+
+/// Writes the manifest of the whole suite (every unit, its cost and shard) into `dir`.
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub fn write_manifest(dir: &Path, units: &[WorkUnit], shard_of: &[usize]) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let mut text = String::from("id,file,shard,cost\n");
+    for (u, s) in units.iter().zip(shard_of) {
+        let _ = writeln!(
+            text,
+            "\"{}\",{},{s},{}",
+            u.id.replace('"', "\"\""),
+            u.file_name(),
+            u.cost
+        );
+    }
+    let path = dir.join(MANIFEST);
+    std::fs::write(&path, text).map_err(|e| io_err(&path, e))
+}
+
+/// The unit ids and folder names listed in `dir/manifest.csv`, if there is one.
+///
+/// # Errors
+/// [`Error::Io`] / [`Error::Format`] for an unreadable or malformed manifest.
+pub fn read_manifest(dir: &Path) -> Result<Option<Vec<(String, String)>>> {
+    let path = dir.join(MANIFEST);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let bad = || Error::Format {
+            location: format!("{}:{}", path.display(), n + 1),
+            message: "expected \"id\",file,shard,cost".into(),
+        };
+        let rest = line.strip_prefix('"').ok_or_else(bad)?;
+        let end = rest.rfind("\",").ok_or_else(bad)?;
+        let id = rest[..end].replace("\"\"", "\"");
+        let file = rest[end + 2..]
+            .split(',')
+            .next()
+            .ok_or_else(bad)?
+            .to_string();
+        out.push((id, file));
+    }
+    Ok(Some(out))
+}
+
+/// Where unit `u`'s results live under `dir`.
+pub fn unit_dir(dir: &Path, u: &WorkUnit) -> PathBuf {
+    dir.join(UNITS).join(u.file_name())
+}
+
+/// Stores a finished unit's results under `dir`, atomically: written to a
+/// temporary folder, then renamed into place, so a killed process leaves
+/// either the whole unit or none of it.
+///
+/// # Errors
+/// [`Error::Io`] naming the folder.
+pub fn store_unit(dir: &Path, u: &WorkUnit, results: &Results) -> Result<()> {
+    let target = unit_dir(dir, u);
+    let parent = dir.join(UNITS);
+    std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
+    let tmp = parent.join(format!(".{}.tmp-{}", u.file_name(), std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    write_results(&tmp, results)?;
+    std::fs::rename(&tmp, &target).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&tmp);
+        io_err(&target, e)
+    })
+}
+
+/// A unit's stored results, if it finished in an earlier run.
+///
+/// # Errors
+/// As [`read_results`] for a damaged unit folder.
+pub fn load_unit(dir: &Path, u: &WorkUnit) -> Result<Option<Results>> {
+    let d = unit_dir(dir, u);
+    if d.is_dir() {
+        read_results(&d).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// What merging shard folders found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MergeReport {
+    /// All results, each unit counted once.
+    pub results: Results,
+    /// Units listed in a manifest with no results anywhere.
+    pub missing: Vec<String>,
+    /// Units whose results were found in more than one folder (kept once).
+    pub duplicates: Vec<String>,
+    /// Units found.
+    pub units: usize,
+}
+
+/// Merges shard folders unit by unit (folders without a manifest are read
+/// whole, as [`read_results`] does), reporting missing and duplicate units by id.
+///
+/// # Errors
+/// As [`read_results`] and [`read_manifest`].
+pub fn merge_dirs(dirs: &[PathBuf]) -> Result<MergeReport> {
+    let mut expected: BTreeMap<String, ()> = BTreeMap::new();
+    let mut found: BTreeMap<String, usize> = BTreeMap::new();
+    let mut report = MergeReport::default();
+    for d in dirs {
+        match read_manifest(d)? {
+            None => report.results.merge(read_results(d)?),
+            Some(list) => {
+                for (id, file) in list {
+                    expected.insert(id.clone(), ());
+                    let unit = d.join(UNITS).join(&file);
+                    if unit.is_dir() {
+                        let n = found.entry(id.clone()).or_insert(0);
+                        *n += 1;
+                        if *n == 1 {
+                            report.results.merge(read_results(&unit)?);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    report.units = found.len();
+    report.missing = expected
+        .keys()
+        .filter(|id| !found.contains_key(*id))
+        .cloned()
+        .collect();
+    report.duplicates = found
+        .iter()
+        .filter(|(_, &n)| n > 1)
+        .map(|(id, _)| id.clone())
+        .collect();
+    report.results.sort();
+    Ok(report)
+}
+
+/// The shard this process is, from the scheduler's environment: Slurm job
+/// arrays (`SLURM_ARRAY_TASK_ID`, `SLURM_ARRAY_TASK_COUNT`,
+/// `SLURM_ARRAY_TASK_MIN`) or a Kubernetes Indexed Job
+/// (`JOB_COMPLETION_INDEX`, with the shard count given as `shards`).
+///
+/// # Errors
+/// [`Error::Format`] naming the variables when neither is set or a value is not a number.
+pub fn shard_from_env(
+    get: impl Fn(&str) -> Option<String>,
+    shards: Option<usize>,
+) -> Result<Shard> {
+    let num = |name: &str| -> Result<Option<usize>> {
+        match get(name) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| Error::Format {
+                location: name.into(),
+                message: format!("\"{v}\" is not a whole number"),
+            }),
+        }
+    };
+    let shard =
+        |index: usize, count: usize| -> Result<Shard> { Shard::parse(&format!("{index}/{count}")) };
+    if let (Some(id), Some(count)) = (num("SLURM_ARRAY_TASK_ID")?, num("SLURM_ARRAY_TASK_COUNT")?) {
+        let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+        return shard(
+            id.checked_sub(min).ok_or_else(|| Error::Format {
+                location: "SLURM_ARRAY_TASK_ID".into(),
+                message: format!("{id} is below SLURM_ARRAY_TASK_MIN {min}"),
+            })?,
+            count,
+        );
+    }
+    if let Some(index) = num("JOB_COMPLETION_INDEX")? {
+        let count = shards.ok_or_else(|| Error::Format {
+            location: "--shard auto".into(),
+            message: "JOB_COMPLETION_INDEX is set: give the number of shards with --shards N"
+                .into(),
+        })?;
+        return shard(index, count);
+    }
+    Err(Error::Format {
+        location: "--shard auto".into(),
+        message: "neither SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (a Slurm job array) nor \
+                  JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) is set"
+            .into(),
+    })
+}
