@@ -319,11 +319,11 @@ fn softplus_d<T: Real>(z: T, _y: T) -> T {
 
 #[inline(always)]
 fn sin<T: Real>(z: T) -> T {
-    z.sin()
+    z.sin_fast()
 }
 #[inline(always)]
 fn sin_d<T: Real>(z: T, _y: T) -> T {
-    z.cos()
+    z.cos_fast()
 }
 
 /// Runs `$body` with `$f` / `$df` bound to the forward / derivative functions of `$act`.

@@ -115,6 +115,10 @@ pub trait Real:
     fn ln_1p_fast(self) -> Self;
     /// tanh(x), vectorisable.
     fn tanh_fast(self) -> Self;
+    /// sin(x), vectorisable (f32: within 1 ulp for |x| ≤ 1e5; f64: std).
+    fn sin_fast(self) -> Self;
+    /// cos(x), vectorisable (as [`sin_fast`](Self::sin_fast)).
+    fn cos_fast(self) -> Self;
 }
 
 impl Real for f32 {
@@ -143,6 +147,14 @@ impl Real for f32 {
     fn tanh_fast(self) -> Self {
         fastmath::tanh(self)
     }
+    #[inline(always)]
+    fn sin_fast(self) -> Self {
+        fastmath::sin(self)
+    }
+    #[inline(always)]
+    fn cos_fast(self) -> Self {
+        fastmath::cos(self)
+    }
 }
 
 impl Real for f64 {
@@ -170,5 +182,13 @@ impl Real for f64 {
     #[inline(always)]
     fn tanh_fast(self) -> Self {
         self.tanh()
+    }
+    #[inline(always)]
+    fn sin_fast(self) -> Self {
+        self.sin()
+    }
+    #[inline(always)]
+    fn cos_fast(self) -> Self {
+        self.cos()
     }
 }
