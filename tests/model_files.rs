@@ -224,7 +224,9 @@ fn an_unknown_activation_name_is_a_clear_error() {
 }
 
 /// The golden file was written by format version 1 (see `regenerate_golden_file`);
-/// it must keep loading and predicting the same values.
+/// it must keep loading and predicting the same values, up to the last-bit
+/// changes of more accurate or faster activation kernels (the f32 sin became
+/// vectorised: within 1 ulp of the old std result), hence a 1e-6 tolerance.
 #[test]
 fn the_version_1_golden_file_still_loads_and_predicts_the_same() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
@@ -235,7 +237,10 @@ fn the_version_1_golden_file_still_loads_and_predicts_the_same() {
         .map(|v| v.parse().unwrap())
         .collect();
     let got = net.predict(&fixed_input()).unwrap();
-    assert_eq!(got.as_slice(), &expected[..]);
+    assert_eq!(got.len(), expected.len());
+    for (g, e) in got.iter().zip(&expected) {
+        assert!((g - e).abs() <= 1e-6 * (1.0 + e.abs()), "{g} vs {e}");
+    }
 }
 
 #[test]
