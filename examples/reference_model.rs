@@ -19,19 +19,7 @@ fn main() -> Result<(), mixact::Error> {
         message: e.to_string(),
     })?;
     let mut r = ChaCha8Rng::seed_from_u64(11);
-    let every: Vec<Act> = vec![
-        Act::Identity,
-        Act::Relu,
-        Act::LeakyRelu,
-        Act::Elu,
-        Act::Sigmoid,
-        Act::Tanh,
-        Act::Gelu,
-        Act::GeluErf,
-        Act::Silu,
-        Act::Softplus,
-        Act::Sin,
-    ];
+    let every = Act::ALL;
     let branch = |a: Act, r: &mut ChaCha8Rng| -> Result<Network<Act>, mixact::Error> {
         Network::new(vec![
             Dense::new(8, 4, a, r)?.into(),

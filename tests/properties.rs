@@ -16,19 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use rand::SeedableRng;
 
-const ACTS: [Act; 11] = [
-    Act::Identity,
-    Act::Relu,
-    Act::LeakyRelu,
-    Act::Elu,
-    Act::Sigmoid,
-    Act::Tanh,
-    Act::Gelu,
-    Act::GeluErf,
-    Act::Silu,
-    Act::Softplus,
-    Act::Sin,
-];
+const ACTS: [Act; 11] = Act::ALL;
 
 fn runner(seed: u64) -> TestRunner {
     let cases = std::env::var("MIXACT_PROPTEST_CASES")

@@ -130,15 +130,7 @@ impl CsvTable {
             .collect::<Result<_>>()?;
         let features = self.feature_columns(&ti, exclude)?;
         let rows: Vec<&[f64]> = self.rows().filter(|r| keep.is_none_or(|k| k(r))).collect();
-        if rows.is_empty() {
-            return Err(Error::Empty {
-                what: "rows kept by the filter",
-            });
-        }
-        limits::elements("features", &[rows.len(), features.len()])?;
-        let x = DMatrix::from_fn(rows.len(), features.len(), |i, j| {
-            T::lit(rows[i][features[j]])
-        });
+        let x = feature_matrix(&rows, &features)?;
         let y = DMatrix::from_fn(rows.len(), ti.len(), |i, j| T::lit(rows[i][ti[j]]));
         Dataset::new(x, y)
     }
@@ -167,31 +159,14 @@ impl CsvTable {
             if !keep.is_none_or(|k| k(r)) {
                 continue;
             }
-            let l = r[li];
-            if l < 0.0 || l.fract() != 0.0 || !l.is_finite() || l > 9.0e15 {
-                return Err(Error::Format {
-                    location: format!("row {}", i + 2),
-                    message: format!("label {l} is not a class index"),
-                });
+            let label = class_index(r[li], i)?;
+            if label >= classes {
+                return Err(Error::LabelOutOfRange { label, classes });
             }
-            if l as usize >= classes {
-                return Err(Error::LabelOutOfRange {
-                    label: l as usize,
-                    classes,
-                });
-            }
-            labels.push(l as usize);
+            labels.push(label);
             rows.push(r);
         }
-        if rows.is_empty() {
-            return Err(Error::Empty {
-                what: "rows kept by the filter",
-            });
-        }
-        limits::elements("features", &[rows.len(), features.len()])?;
-        let x = DMatrix::from_fn(rows.len(), features.len(), |i, j| {
-            T::lit(rows[i][features[j]])
-        });
+        let x = feature_matrix(&rows, &features)?;
         Dataset::classification(x, &labels, classes)
     }
 
@@ -223,15 +198,7 @@ impl CsvTable {
             .collect();
         let mut classes = 0usize;
         for (i, r) in self.rows().enumerate() {
-            let l = r[li];
-            // Labels beyond 2^53 cannot be told apart in f64; far beyond any class count.
-            if l < 0.0 || l.fract() != 0.0 || !l.is_finite() || l > 9.0e15 {
-                return Err(Error::Format {
-                    location: format!("row {}", i + 2),
-                    message: format!("label {l} is not a class index"),
-                });
-            }
-            classes = classes.max(l as usize + 1);
+            classes = classes.max(class_index(r[li], i)? + 1);
         }
         let rows: Vec<&[f64]> = self.rows().filter(|r| keep.is_none_or(|k| k(r))).collect();
         if rows.is_empty() {
@@ -247,6 +214,31 @@ impl CsvTable {
         });
         Dataset::classification(x, &labels, classes)
     }
+}
+
+/// The class index in a label cell of data row `i` (0-based).
+fn class_index(l: f64, i: usize) -> Result<usize> {
+    // Labels beyond 2^53 cannot be told apart in f64; far beyond any class count.
+    if l < 0.0 || l.fract() != 0.0 || !l.is_finite() || l > 9.0e15 {
+        return Err(Error::Format {
+            location: format!("row {}", i + 2),
+            message: format!("label {l} is not a class index"),
+        });
+    }
+    Ok(l as usize)
+}
+
+/// The kept rows' feature columns as an inputs matrix.
+fn feature_matrix<T: Real>(rows: &[&[f64]], features: &[usize]) -> Result<DMatrix<T>> {
+    if rows.is_empty() {
+        return Err(Error::Empty {
+            what: "rows kept by the filter",
+        });
+    }
+    limits::elements("features", &[rows.len(), features.len()])?;
+    Ok(DMatrix::from_fn(rows.len(), features.len(), |i, j| {
+        T::lit(rows[i][features[j]])
+    }))
 }
 
 /// How [`read_csv_with`] reads.

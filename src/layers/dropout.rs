@@ -7,7 +7,7 @@ use crate::compute::activation::ActivationSet;
 use crate::compute::matrix::{copy_col, Buf, MatRef};
 use crate::compute::real::Real;
 use crate::error::{check_hyper, Error, Result};
-use crate::layers::layer::{BoxedLayer, Layer, Param};
+use crate::layers::layer::{check_backward_shapes, check_forward_input, BoxedLayer, Layer, Param};
 use crate::layers::spec::no_sublayers;
 use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 
@@ -93,13 +93,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dropout<T> {
     }
 
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<()> {
-        let (batch, cols) = x.shape();
-        if cols != self.width {
-            return Err(Error::shape("input", (None, Some(self.width)), x.shape()));
-        }
-        if batch == 0 {
-            return Err(Error::ZeroWidth { what: "batch" });
-        }
+        let batch = check_forward_input(&x, self.width)?;
         self.y.resize(batch, self.width);
         for j in 0..self.width {
             copy_col(&x, j, self.y.cols_mut(j, 1));
@@ -139,20 +133,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dropout<T> {
         let batch = self
             .forward_rows
             .ok_or(Error::BackwardBeforeForward { layer: None })?;
-        if x.shape() != (batch, self.width) {
-            return Err(Error::shape(
-                "input",
-                (Some(batch), Some(self.width)),
-                x.shape(),
-            ));
-        }
-        if dy.shape() != (batch, self.width) {
-            return Err(Error::shape(
-                "upstream gradient",
-                (Some(batch), Some(self.width)),
-                dy.shape(),
-            ));
-        }
+        check_backward_shapes(&x, &dy, batch, self.width)?;
         if need_input_grad {
             self.dx.resize(batch, self.width);
             for j in 0..self.width {

@@ -150,3 +150,32 @@ pub trait Layer<A: ActivationSet, T: Real = f32>: Any + Send + Sync + CloneLayer
     /// every layer of the tree ([`set_training`](crate::set_training)).
     fn set_training(&mut self, _training: bool) {}
 }
+
+/// For width-preserving layers: the input of a forward pass must have
+/// `width` columns and at least one row; returns the batch size.
+pub(crate) fn check_forward_input<T: Real>(x: &MatRef<'_, T>, width: usize) -> Result<usize> {
+    let (batch, cols) = x.shape();
+    if cols != width {
+        return Err(crate::Error::shape("input", (None, Some(width)), x.shape()));
+    }
+    if batch == 0 {
+        return Err(crate::Error::ZeroWidth { what: "batch" });
+    }
+    Ok(batch)
+}
+
+/// For width-preserving layers: a backward pass's input and upstream
+/// gradient must both be `batch × width`, the shape of the forward pass.
+pub(crate) fn check_backward_shapes<T: Real>(
+    x: &MatRef<'_, T>,
+    dy: &MatRef<'_, T>,
+    batch: usize,
+    width: usize,
+) -> Result<()> {
+    for (what, shape) in [("input", x.shape()), ("upstream gradient", dy.shape())] {
+        if shape != (batch, width) {
+            return Err(crate::Error::shape(what, (Some(batch), Some(width)), shape));
+        }
+    }
+    Ok(())
+}

@@ -4,7 +4,7 @@ use crate::compute::activation::ActivationSet;
 use crate::compute::matrix::{copy_col, Buf, MatRef};
 use crate::compute::real::Real;
 use crate::error::{check_hyper, Error, Result};
-use crate::layers::layer::{BoxedLayer, Layer, Param};
+use crate::layers::layer::{check_backward_shapes, check_forward_input, BoxedLayer, Layer, Param};
 use crate::layers::spec::{inconsistent, no_sublayers};
 use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 use crate::layers::tensor_id::OwnedTensorId;
@@ -123,13 +123,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for LayerNorm<T> {
     }
 
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<()> {
-        let (batch, cols) = x.shape();
-        if cols != self.width {
-            return Err(Error::shape("input", (None, Some(self.width)), x.shape()));
-        }
-        if batch == 0 {
-            return Err(Error::ZeroWidth { what: "batch" });
-        }
+        let batch = check_forward_input(&x, self.width)?;
         let n = T::lit(self.width as f64);
         self.xhat.resize(batch, self.width);
         for j in 0..self.width {
@@ -192,20 +186,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for LayerNorm<T> {
         if batch == 0 {
             return Err(Error::BackwardBeforeForward { layer: None });
         }
-        if x.shape() != (batch, self.width) {
-            return Err(Error::shape(
-                "input",
-                (Some(batch), Some(self.width)),
-                x.shape(),
-            ));
-        }
-        if dy.shape() != (batch, self.width) {
-            return Err(Error::shape(
-                "upstream gradient",
-                (Some(batch), Some(self.width)),
-                dy.shape(),
-            ));
-        }
+        check_backward_shapes(&x, &dy, batch, self.width)?;
         // dx needs dy column by column; keep a contiguous copy in dx first.
         self.dx.resize(batch, self.width);
         for j in 0..self.width {
