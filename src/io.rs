@@ -208,8 +208,12 @@ pub struct ModelInfo {
         deserialize_with = "bounded_strings"
     )]
     pub class_names: Option<Vec<String>>,
-    /// Anything else (data source, commit, author, ...).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Anything else (data source, commit, author, ...); at most 4096 entries in a file.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "bounded_map"
+    )]
     pub metadata: BTreeMap<String, String>,
     /// A summary of how the model was trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,6 +275,36 @@ fn bounded_floats<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<f6
     d.deserialize_seq(V)
 }
 
+/// The most class names or metadata entries a file may hold: each costs
+/// tens of bytes in memory for as few as three in the file.
+const MAX_INFO_NAMES: usize = 1 << 12;
+
+fn bounded_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of strings")
+        }
+        fn visit_map<M: MapAccess<'de>>(
+            self,
+            mut m: M,
+        ) -> std::result::Result<BTreeMap<String, String>, M::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = m.next_entry::<String, String>()? {
+                if out.len() == MAX_INFO_NAMES {
+                    return Err(de::Error::custom("more than 4096 metadata entries"));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(V)
+}
+
 fn bounded_strings<'de, D: Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<Vec<String>>, D::Error> {
@@ -286,8 +320,8 @@ fn bounded_strings<'de, D: Deserializer<'de>>(
         ) -> std::result::Result<Vec<String>, S::Error> {
             let mut out = Vec::new();
             while let Some(v) = seq.next_element::<String>()? {
-                if out.len() == MAX_INFO_LIST {
-                    return Err(de::Error::custom("list longer than 2^20 entries"));
+                if out.len() == MAX_INFO_NAMES {
+                    return Err(de::Error::custom("more than 4096 class names"));
                 }
                 out.push(v);
             }
@@ -728,7 +762,9 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// As [`to_model_bytes`](Self::to_model_bytes); [`Error::Model`]
     /// (`InconsistentShape`) when the scaler's width is not the input width.
     pub fn to_model_bytes_with_info(&self, info: &ModelInfo) -> Result<Vec<u8>> {
-        if let Some(s) = &info.scaler {
+        if let Some(s) = info.scaler() {
+            s.validate()
+                .map_err(|e| model_error(ModelErrorKind::Malformed, format!("scaler: {e}")))?;
             if s.offset.len() != self.input_width() || s.scale.len() != self.input_width() {
                 return Err(model_error(
                     ModelErrorKind::InconsistentShape,
@@ -999,7 +1035,9 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
                 ),
             ));
         }
-        if let Some(s) = &info.scaler {
+        if let Some(s) = info.scaler() {
+            s.validate()
+                .map_err(|e| model_error(K::Malformed, format!("scaler: {e}")))?;
             if s.offset.len() != net.input_width() || s.scale.len() != net.input_width() {
                 return Err(model_error(
                     K::InconsistentShape,

@@ -642,3 +642,81 @@ fn csv_fields_may_be_quoted() {
     assert_eq!(t.row(0), [1.5, 0.0]);
     assert_eq!(t.row(1), [2.0, 1.0]);
 }
+
+// ---- review: scalers, confusion matrices, manifests ----------------------
+
+#[test]
+fn a_scaler_with_mismatched_or_zero_scales_is_an_error_not_a_panic() {
+    let x = DMatrix::<f32>::from_element(3, 2, 1.0);
+    let short = data::Scaler {
+        offset: vec![0.0, 0.0],
+        scale: vec![1.0],
+    };
+    assert!(matches!(short.transform(&x), Err(Error::Length { .. })));
+    let zero = data::Scaler {
+        offset: vec![0.0, 0.0],
+        scale: vec![1.0, 0.0],
+    };
+    assert!(matches!(
+        zero.transform(&x),
+        Err(Error::HyperParameter { .. })
+    ));
+    let overflow = data::Scaler {
+        offset: vec![0.0, 0.0],
+        scale: vec![1e-300, 1.0],
+    };
+    assert!(matches!(
+        overflow.transform(&x),
+        Err(Error::NonFiniteData { .. })
+    ));
+}
+
+#[test]
+fn a_model_file_whose_scaler_divides_by_zero_is_refused() {
+    use mixact::io::ModelInfo;
+    let net = small_net();
+    let info = ModelInfo::default().with_scaler(data::Scaler {
+        offset: vec![0.0, 0.0],
+        scale: vec![1.0, 1.0],
+    });
+    let mut bytes = net.to_model_bytes_with_info(&info).unwrap();
+    // Same length in the JSON text: the second scale 1.0 -> 0.0.
+    let pattern = br#"\"scale\":[1.0,1.0]"#;
+    let at = bytes
+        .windows(pattern.len())
+        .position(|w| w == pattern)
+        .expect("the scaler is in the header");
+    bytes[at + pattern.len() - 4] = b'0';
+    let e = Network::<Act>::from_model_bytes(&bytes, Default::default()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Model {
+                kind: mixact::ModelErrorKind::Malformed,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_confusion_matrix_of_targets_of_the_wrong_width_is_an_error() {
+    let (mut net, ds) = always_class_zero();
+    let narrow = mixact::Dataset::new(ds.x().clone(), ds.y().columns(0, 4).into_owned()).unwrap();
+    let e = mixact::confusion_matrix(&mut net, &narrow, Loss::SoftmaxCrossEntropy).unwrap_err();
+    assert!(matches!(e, Error::Shape { .. }), "{e:?}");
+}
+
+#[test]
+fn a_manifest_cannot_point_outside_its_units_folder() {
+    let dir = temp_dir("manifest");
+    std::fs::write(
+        dir.join("manifest.csv"),
+        "id,file,shard,cost\n\"t/c\",../../etc,0,1\n",
+    )
+    .unwrap();
+    let e = mixact::compare::units::merge_dirs(std::slice::from_ref(&dir)).unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

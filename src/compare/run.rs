@@ -215,6 +215,9 @@ pub fn plan_units<A: ActivationSet>(
     configs: &[Config<A>],
     opts: &SuiteOptions,
 ) -> Result<Vec<WorkUnit>> {
+    if opts.seeds.is_empty() {
+        return Err(Error::Empty { what: "seeds" });
+    }
     let mut units = Vec::new();
     for (ti, task) in tasks.iter().enumerate() {
         let split = task.split(opts.seeds[0])?;

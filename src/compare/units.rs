@@ -132,6 +132,11 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Vec<(String, String)>>> {
             .next()
             .ok_or_else(bad)?
             .to_string();
+        // A unit folder name, never a path: a manifest cannot point outside `dir/units`.
+        let safe = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if file.is_empty() || !file.chars().all(safe) {
+            return Err(bad());
+        }
         out.push((id, file));
     }
     Ok(Some(out))

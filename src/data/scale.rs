@@ -70,11 +70,35 @@ impl Scaler {
         self.offset.len()
     }
 
+    /// Checks what the public fields may have been set to: one offset and
+    /// one scale per feature, offsets finite, scales finite and > 0.
+    ///
+    /// # Errors
+    /// [`Error::Length`] for vectors of different lengths,
+    /// [`Error::HyperParameter`] naming the first bad value.
+    pub fn validate(&self) -> Result<()> {
+        if self.scale.len() != self.offset.len() {
+            return Err(Error::Length {
+                what: "scaler scales",
+                expected: self.offset.len(),
+                got: self.scale.len(),
+            });
+        }
+        for (&o, &s) in self.offset.iter().zip(&self.scale) {
+            crate::error::check_hyper("scaler offset", o, true, "finite")?;
+            crate::error::check_hyper("scaler scale", s, s > 0.0, "finite and > 0")?;
+        }
+        Ok(())
+    }
+
     /// `x` scaled.
     ///
     /// # Errors
-    /// [`Error::Shape`] when `x` does not have [`width`](Self::width) columns.
+    /// As [`validate`](Self::validate); [`Error::Shape`] when `x` does not
+    /// have [`width`](Self::width) columns; [`Error::NonFiniteData`] when a
+    /// scaled value overflows the float type.
     pub fn transform<T: Real>(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        self.validate()?;
         if x.ncols() != self.width() {
             return Err(Error::shape(
                 "inputs",
@@ -82,9 +106,17 @@ impl Scaler {
                 x.shape(),
             ));
         }
-        Ok(DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
+        let out = DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
             T::lit((x[(i, j)].as_f64() - self.offset[j]) / self.scale[j])
-        }))
+        });
+        if let Some(k) = out.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteData {
+                what: "scaled inputs",
+                row: k % out.nrows().max(1),
+                col: k / out.nrows().max(1),
+            });
+        }
+        Ok(out)
     }
 
     /// The data set with its inputs scaled (targets unchanged).

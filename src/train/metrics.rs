@@ -147,7 +147,7 @@ impl ConfusionMatrix {
 /// outputs, one-hot targets) or by threshold 0 on the logit (one output, BCE).
 ///
 /// # Errors
-/// [`Error::Shape`] when the data do not fit the network; [`Error::LossOutputs`]
+/// [`Error::Shape`] when the inputs or targets do not fit the network; [`Error::LossOutputs`]
 /// for several outputs with [`Loss::BceWithLogits`] (multi-label: no single
 /// class per sample) or for [`Loss::Mse`].
 pub fn confusion_matrix<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
@@ -167,14 +167,20 @@ pub fn confusion_matrix<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
             })
         }
     };
+    if data.y().ncols() != outputs {
+        return Err(Error::shape(
+            "targets",
+            (None, Some(outputs)),
+            data.y().shape(),
+        ));
+    }
     let classes = if single { 2 } else { outputs };
     let truth = data.class_labels();
     let mut counts = vec![vec![0usize; classes]; classes];
+    crate::layers::tree::set_training(net, false);
     for start in (0..data.len()).step_by(1024) {
         let end = (start + 1024).min(data.len());
-        let x = data.x().rows(start, end - start).into_owned();
-        crate::layers::tree::set_training(net, false);
-        net.forward(x.as_view())?;
+        net.forward(data.x().rows(start, end - start))?;
         let out = net.output();
         for i in 0..out.nrows() {
             let predicted = if single {
@@ -188,7 +194,7 @@ pub fn confusion_matrix<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
                 }
                 best
             };
-            counts[truth[start + i].min(classes - 1)][predicted] += 1;
+            counts[truth[start + i]][predicted] += 1;
         }
     }
     Ok(ConfusionMatrix { counts })
