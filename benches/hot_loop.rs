@@ -73,7 +73,8 @@ fn layer_fwd_bwd(c: &mut Criterion) {
         });
     }
 
-    // The three products of a layer step, nothing else: the floor the layers are held to.
+    // The three products of a layer step, nothing else, through the library
+    // mixact uses for large products: the floor the layers are held to.
     let w = random(WIDTH, WIDTH, &mut rng);
     let (mut z, mut dw, mut dx) = (
         DMatrix::<f32>::zeros(BATCH, WIDTH),
@@ -81,62 +82,122 @@ fn layer_fwd_bwd(c: &mut Criterion) {
         DMatrix::<f32>::zeros(BATCH, WIDTH),
     );
     group.bench_function("gemm_floor", |b| {
-        b.iter(|| unsafe {
-            let (m, k, n) = (BATCH, WIDTH, WIDTH);
-            // z = x · w
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                x.as_ptr(),
-                1,
-                m as isize,
-                w.as_ptr(),
-                1,
-                k as isize,
-                0.0,
-                z.as_mut_ptr(),
-                1,
-                m as isize,
-            );
-            // dw = xᵀ · dy
-            matrixmultiply::sgemm(
-                k,
-                m,
-                n,
-                1.0,
-                x.as_ptr(),
-                m as isize,
-                1,
-                dy.as_ptr(),
-                1,
-                m as isize,
-                0.0,
-                dw.as_mut_ptr(),
-                1,
-                k as isize,
-            );
-            // dx = dy · wᵀ
-            matrixmultiply::sgemm(
-                m,
-                n,
-                k,
-                1.0,
-                dy.as_ptr(),
-                1,
-                m as isize,
-                w.as_ptr(),
-                k as isize,
-                1,
-                0.0,
-                dx.as_mut_ptr(),
-                1,
-                m as isize,
-            );
+        b.iter(|| {
+            let (xf, wf, dyf) = (faer_ref(&x), faer_ref(&w), faer_ref(&dy));
+            faer_product(faer_mut(&mut z), xf, wf); // z = x · w
+            faer_product(faer_mut(&mut dw), xf.transpose(), dyf); // dw = xᵀ · dy
+            faer_product(faer_mut(&mut dx), dyf, wf.transpose()); // dx = dy · wᵀ
             black_box(dx[(0, 0)])
         })
     });
+    group.finish();
+}
+
+fn faer_ref(m: &DMatrix<f32>) -> faer::MatRef<'_, f32> {
+    faer::MatRef::from_column_major_slice(m.as_slice(), m.nrows(), m.ncols())
+}
+
+fn faer_mut(m: &mut DMatrix<f32>) -> faer::MatMut<'_, f32> {
+    let (r, c) = m.shape();
+    faer::MatMut::from_column_major_slice_mut(m.as_mut_slice(), r, c)
+}
+
+/// `c = a · b` through faer on rayon's global pool (one thread per core).
+fn faer_product(c: faer::MatMut<'_, f32>, a: faer::MatRef<'_, f32>, b: faer::MatRef<'_, f32>) {
+    faer_product_par(c, a, b, faer::Par::rayon(0));
+}
+
+fn faer_product_par(
+    c: faer::MatMut<'_, f32>,
+    a: faer::MatRef<'_, f32>,
+    b: faer::MatRef<'_, f32>,
+    par: faer::Par,
+) {
+    faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0, par);
+}
+
+/// W0 of `../shared/peers/WORKLOADS.md` (C = A · B, 256 x 1024 x 1024, f32)
+/// through each candidate GEMM, in the same run as `gemm_floor`, so that
+/// "the floor is three of the fastest products" is checked by the benches
+/// themselves. Ids without a suffix use every core (matrixmultiply: its own
+/// threads, `MATMUL_NUM_THREADS`; faer and gemm: rayon's global pool);
+/// `_1thread` ids run sequentially.
+fn peers_w0(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let a = random(BATCH, WIDTH, &mut rng);
+    let b = random(WIDTH, WIDTH, &mut rng);
+    let mut out = DMatrix::<f32>::zeros(BATCH, WIDTH);
+    let (m, k, n) = (BATCH, WIDTH, WIDTH);
+    let mut group = c.benchmark_group("peers_w0");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .throughput(Throughput::Elements((2 * m * k * n) as u64));
+    group.bench_function("matrixmultiply", |bench| {
+        bench.iter(|| unsafe {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                1,
+                m as isize,
+                b.as_ptr(),
+                1,
+                k as isize,
+                0.0,
+                out.as_mut_ptr(),
+                1,
+                m as isize,
+            );
+            black_box(out[(0, 0)])
+        })
+    });
+    let threads = rayon::current_num_threads();
+    for (id, par) in [
+        ("gemm", gemm::Parallelism::Rayon(threads)),
+        ("gemm_1thread", gemm::Parallelism::None),
+    ] {
+        group.bench_function(id, |bench| {
+            bench.iter(|| unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    out.as_mut_ptr(),
+                    m as isize,
+                    1,
+                    false,
+                    a.as_ptr(),
+                    m as isize,
+                    1,
+                    b.as_ptr(),
+                    k as isize,
+                    1,
+                    0.0f32,
+                    1.0f32,
+                    false,
+                    false,
+                    false,
+                    par,
+                );
+                black_box(out[(0, 0)])
+            })
+        });
+    }
+    for (id, par) in [
+        ("faer", faer::Par::rayon(0)),
+        ("faer_1thread", faer::Par::Seq),
+    ] {
+        group.bench_function(id, |bench| {
+            bench.iter(|| {
+                faer_product_par(faer_mut(&mut out), faer_ref(&a), faer_ref(&b), par);
+                black_box(out[(0, 0)])
+            })
+        });
+    }
     group.finish();
 }
 
@@ -248,6 +309,7 @@ fn activation(c: &mut Criterion) {
 
 criterion_group!(
     benches,
+    peers_w0,
     layer_fwd_bwd,
     mlp_train_step,
     tiny_train_step,

@@ -77,6 +77,7 @@ pub use compute::activation;
 pub use compute::activation::{Act, ActivationSet, Fan};
 pub use compute::cpu::{baseline_kernels_forced, force_baseline_kernels};
 pub use compute::matrix::MatRef;
+pub use compute::product::{gemm_backend, set_gemm_backend, GemmBackend};
 pub use compute::real::Real;
 pub use data::Dataset;
 pub use error::{Divergence, Error, ModelErrorKind, Result};

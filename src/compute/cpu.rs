@@ -55,14 +55,14 @@ pub(crate) fn has_avx2_fma() -> bool {
 /// Defines `$name`, which runs the `#[inline(always)]` function `$body` with
 /// the same arguments, compiled for AVX2 + FMA when the CPU has them.
 macro_rules! multiversion {
-    ($(#[$m:meta])* $vis:vis fn $name:ident<$($g:ident: $b:path),*>($($arg:ident: $ty:ty),*) => $body:ident) => {
+    ($(#[$m:meta])* $vis:vis fn $name:ident<$($g:ident: $b:path),*>($($arg:ident: $ty:ty),*) $(-> $ret:ty)? => $body:ident) => {
         $(#[$m])*
         #[inline(always)]
-        $vis fn $name<$($g: $b),*>($($arg: $ty),*) {
+        $vis fn $name<$($g: $b),*>($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn wide<$($g: $b),*>($($arg: $ty),*) {
+                unsafe fn wide<$($g: $b),*>($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
                 if $crate::compute::cpu::has_avx2_fma() {

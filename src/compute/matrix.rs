@@ -292,6 +292,29 @@ fn dot<T: Real>(x: &[T], y: &[T]) -> T {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+crate::compute::cpu::multiversion! {
+    /// The sum of a column (a bias gradient), in eight interleaved partial
+    /// sums: vectorised, and the same order on every kernel path.
+    pub(crate) fn column_sum<T: Real>(x: &[T]) -> T => column_sum_lanes
+}
+
+#[inline(always)]
+fn column_sum_lanes<T: Real>(x: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for xs in chunks {
+        for l in 0..8 {
+            acc[l] += xs[l];
+        }
+    }
+    let mut tail = T::zero();
+    for &v in rest {
+        tail += v;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
 /// The upstream gradient as one column-major slice: `dy` itself when it is
 /// contiguous, else copied into `scratch`.
 pub(crate) fn contiguous_or_copy<'a, T: Real>(

@@ -6,4 +6,5 @@ pub mod activation;
 pub(crate) mod cpu;
 pub(crate) mod fastmath;
 pub(crate) mod matrix;
+pub mod product;
 pub(crate) mod real;

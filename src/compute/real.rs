@@ -9,6 +9,9 @@ use num_traits::Float;
 use crate::compute::fastmath;
 
 pub(crate) mod sealed {
+    #[cfg(feature = "faer")]
+    use crate::compute::product::GemmBackend;
+
     /// Closes [`Real`](super::Real) to `f32` and `f64`, and carries the raw
     /// product, which only the crate can name.
     pub trait Sealed: Sized {
@@ -52,6 +55,12 @@ pub(crate) mod sealed {
             rsc: isize,
             csc: isize,
         ) {
+            #[cfg(feature = "faer")]
+            if alpha == 1.0 && crate::compute::product::gemm_backend() == GemmBackend::Faer {
+                return crate::compute::product::faer_gemm(
+                    m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+                );
+            }
             matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
         }
     }
@@ -72,6 +81,12 @@ pub(crate) mod sealed {
             rsc: isize,
             csc: isize,
         ) {
+            #[cfg(feature = "faer")]
+            if alpha == 1.0 && crate::compute::product::gemm_backend() == GemmBackend::Faer {
+                return crate::compute::product::faer_gemm(
+                    m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+                );
+            }
             matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
         }
     }

@@ -4,7 +4,9 @@
 
 use nalgebra::DMatrix;
 
-use crate::compute::matrix::{gemm, is_small_product, transpose_into, Buf, MatRef, Operand};
+use crate::compute::matrix::{
+    column_sum, gemm, is_small_product, transpose_into, Buf, MatRef, Operand,
+};
 use crate::compute::real::Real;
 use crate::error::{Error, Result};
 use crate::layers::layer::Param;
@@ -68,21 +70,40 @@ impl<T: Real> Affine<T> {
 
     /// `z = x·W + b`, kept in `self.z`.
     pub(crate) fn forward(&mut self, x: &MatRef<'_, T>) -> Result<()> {
+        self.forward_unbiased(x)?;
+        for s in 0..self.outputs() {
+            self.add_bias(s);
+        }
+        Ok(())
+    }
+
+    /// `z = x·W` without the bias: the caller adds it column by column with
+    /// [`add_bias`](Self::add_bias) in the same pass as its activation, while
+    /// the column is in L1 (one memory pass over `z` fewer than a bias fill
+    /// before the product). Rounding is the same: the bias is added to the
+    /// finished dot product either way.
+    pub(crate) fn forward_unbiased(&mut self, x: &MatRef<'_, T>) -> Result<()> {
         self.check_input(x, None)?;
         let batch = x.nrows();
         crate::limits::elements("layer output", &[batch, self.outputs()])?;
         self.z.resize(batch, self.outputs());
-        for (s, &b) in self.bias.iter().enumerate() {
-            self.z.cols_mut(s, 1).fill(b);
-        }
         gemm(
             Operand::of(x),
             Operand::of_owned(&self.weight),
-            T::one(),
+            T::zero(),
             self.z.as_mut_slice(),
         );
         self.forward_rows = Some(batch);
         Ok(())
+    }
+
+    /// Adds neuron `s`'s bias to its column of `z`; returns the column.
+    #[inline]
+    pub(crate) fn add_bias(&mut self, s: usize) -> &[T] {
+        let b = self.bias[s];
+        let col = self.z.cols_mut(s, 1);
+        col.iter_mut().for_each(|v| *v += b);
+        col
     }
 
     /// Checks that a backward pass with input `x` and an upstream gradient of
@@ -110,6 +131,27 @@ impl<T: Real> Affine<T> {
     /// Given `dz` (batch × outputs, storage order): sets the parameter
     /// gradients and, if asked, the input gradient.
     pub(crate) fn backward(&mut self, x: &MatRef<'_, T>, dz: &Buf<T>, need_input_grad: bool) {
+        for (s, g) in self.grad_bias.iter_mut().enumerate() {
+            *g = column_sum(dz.cols(s, 1));
+        }
+        self.backward_products(x, dz, need_input_grad);
+    }
+
+    /// The bias gradient of neuron `s`, for layers that sum each column of
+    /// `dz` right after writing it (fused with the activation derivative) and
+    /// then call [`backward_products`](Self::backward_products).
+    #[inline]
+    pub(crate) fn set_bias_grad(&mut self, s: usize, dz_col: &[T]) {
+        self.grad_bias[s] = column_sum(dz_col);
+    }
+
+    /// The weight and (if asked) input gradients; the bias gradient is the caller's.
+    pub(crate) fn backward_products(
+        &mut self,
+        x: &MatRef<'_, T>,
+        dz: &Buf<T>,
+        need_input_grad: bool,
+    ) {
         let (batch, inputs, outputs) = (x.nrows(), self.inputs(), self.outputs());
         let dz_view = dz.view();
         // dW = xᵀ · dz. Large: xᵀ as a strided view, no copy. Small: a
@@ -131,9 +173,6 @@ impl<T: Real> Affine<T> {
             T::zero(),
             self.grad_weight.as_mut_slice(),
         );
-        for (s, g) in self.grad_bias.iter_mut().enumerate() {
-            *g = dz.cols(s, 1).iter().copied().sum();
-        }
         if need_input_grad {
             self.dx.resize(batch, inputs);
             gemm(

@@ -215,29 +215,18 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
     }
 
     fn forward(&mut self, x: MatRef<'_, T>) -> Result<()> {
-        self.affine.forward(&x)?;
+        self.affine.forward_unbiased(&x)?;
         let (batch, outputs) = (x.nrows(), self.output_width());
         self.y.resize(batch, outputs);
-        let z = &self.affine.z;
-        match self.plan.order() {
-            // Storage is the user's order: one call per block.
-            None => {
-                for blk in self.plan.blocks() {
-                    blk.act.forward(
-                        z.cols(blk.start, blk.len),
-                        self.y.cols_mut(blk.start, blk.len),
-                    );
-                }
-            }
-            // Grouped storage: one call per neuron (a contiguous column of the
-            // batch), writing straight into the user's column, so no copy pass.
-            Some(order) => {
-                for blk in self.plan.blocks() {
-                    let columns = order.iter().enumerate().skip(blk.start).take(blk.len);
-                    for (s, &u) in columns {
-                        blk.act.forward(z.cols(s, 1), self.y.cols_mut(u, 1));
-                    }
-                }
+        // One pass per neuron while its column (the batch) is in L1: bias,
+        // then activation, written straight into the user's column (so a
+        // grouped mask needs no gather pass).
+        let order = self.plan.order();
+        for blk in self.plan.blocks() {
+            for s in blk.start..blk.start + blk.len {
+                let u = order.map_or(s, |o| o[s]);
+                let z = self.affine.add_bias(s);
+                blk.act.forward(z, self.y.cols_mut(u, 1));
             }
         }
         Ok(())
@@ -257,34 +246,23 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
         let batch = self.affine.check_backward(&x, dy.shape(), outputs)?;
         let dy = contiguous_or_copy(&dy, &mut self.dy);
         self.dz.resize(batch, outputs);
-        let (z, y) = (&self.affine.z, &self.y);
-        match self.plan.order() {
-            None => {
-                for blk in self.plan.blocks() {
-                    let range = blk.start * batch..(blk.start + blk.len) * batch;
-                    blk.act.backward(
-                        z.cols(blk.start, blk.len),
-                        y.cols(blk.start, blk.len),
-                        &dy[range],
-                        self.dz.cols_mut(blk.start, blk.len),
-                    );
-                }
-            }
-            Some(order) => {
-                for blk in self.plan.blocks() {
-                    let columns = order.iter().enumerate().skip(blk.start).take(blk.len);
-                    for (s, &u) in columns {
-                        blk.act.backward(
-                            z.cols(s, 1),
-                            y.cols(u, 1),
-                            &dy[u * batch..(u + 1) * batch],
-                            self.dz.cols_mut(s, 1),
-                        );
-                    }
-                }
+        // One pass per neuron: derivative, then the bias gradient (the
+        // column's sum) while the column is in L1.
+        let order = self.plan.order();
+        for blk in self.plan.blocks() {
+            for s in blk.start..blk.start + blk.len {
+                let u = order.map_or(s, |o| o[s]);
+                let dz = self.dz.cols_mut(s, 1);
+                blk.act.backward(
+                    self.affine.z.cols(s, 1),
+                    self.y.cols(u, 1),
+                    &dy[u * batch..(u + 1) * batch],
+                    dz,
+                );
+                self.affine.set_bias_grad(s, dz);
             }
         }
-        self.affine.backward(&x, &self.dz, need_input_grad);
+        self.affine.backward_products(&x, &self.dz, need_input_grad);
         Ok(())
     }
 

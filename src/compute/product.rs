@@ -1,0 +1,152 @@
+//! Which library computes the large matrix products, chosen at run time.
+//!
+//! Products above the small-product threshold go to a library GEMM. Two are
+//! built in: [matrixmultiply](https://docs.rs/matrixmultiply) (always) and
+//! [faer](https://docs.rs/faer) (Cargo feature `faer`, on by default). Both
+//! pick their own CPU kernels at run time (AVX-512 / AVX2+FMA / baseline), so
+//! the choice here is only *which library*. faer is the default where it is
+//! compiled in: on W0 (256 x 1024 x 1024, f32) it was the fastest of the
+//! candidates at 2 threads on both an AVX2 Zen 3 and an AVX-512 Zen 5 (see
+//! README "Performance" and the `peers_w0` benchmark group, which times every
+//! candidate in the same run).
+//!
+//! Reproducibility: for a given library, thread count and CPU path, a product
+//! is bit-identical from run to run. Switching library changes the summation
+//! order, so the last bits of results may change.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// A library that computes the large matrix products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GemmBackend {
+    /// matrixmultiply 0.3 with its own threads (`MATMUL_NUM_THREADS`).
+    MatrixMultiply,
+    /// faer 0.24 on rayon's global pool (needs the `faer` feature).
+    Faer,
+}
+
+impl GemmBackend {
+    /// The name `MIXACT_GEMM` accepts: `"matrixmultiply"` or `"faer"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmBackend::MatrixMultiply => "matrixmultiply",
+            GemmBackend::Faer => "faer",
+        }
+    }
+
+    /// Whether this build can run the backend.
+    pub fn available(self) -> bool {
+        match self {
+            GemmBackend::MatrixMultiply => true,
+            GemmBackend::Faer => cfg!(feature = "faer"),
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            GemmBackend::MatrixMultiply => 1,
+            GemmBackend::Faer => 2,
+        }
+    }
+
+    fn default_for_build() -> Self {
+        if GemmBackend::Faer.available() {
+            GemmBackend::Faer
+        } else {
+            GemmBackend::MatrixMultiply
+        }
+    }
+}
+
+/// 0: not yet read from the environment; otherwise a backend's code.
+static BACKEND: AtomicU8 = AtomicU8::new(0);
+
+/// Chooses the library for large products. Returns `false` (and changes
+/// nothing) when this build lacks it. The environment variable
+/// `MIXACT_GEMM=matrixmultiply|faer` sets it at start-up; an unknown or
+/// unavailable name there falls back to the default.
+///
+/// ```
+/// use mixact::{gemm_backend, set_gemm_backend, GemmBackend};
+/// assert!(set_gemm_backend(GemmBackend::MatrixMultiply));
+/// assert_eq!(gemm_backend(), GemmBackend::MatrixMultiply);
+/// ```
+pub fn set_gemm_backend(backend: GemmBackend) -> bool {
+    if !backend.available() {
+        return false;
+    }
+    BACKEND.store(backend.code(), Ordering::Relaxed);
+    true
+}
+
+/// The library that computes large products now (see [`set_gemm_backend`]).
+pub fn gemm_backend() -> GemmBackend {
+    let code = match BACKEND.load(Ordering::Relaxed) {
+        0 => {
+            let from_env = std::env::var("MIXACT_GEMM").ok().and_then(|v| {
+                [GemmBackend::MatrixMultiply, GemmBackend::Faer]
+                    .into_iter()
+                    .find(|b| b.name() == v.trim() && b.available())
+            });
+            let chosen = from_env.unwrap_or_else(GemmBackend::default_for_build);
+            // A concurrent explicit setting wins over the environment.
+            let _ =
+                BACKEND.compare_exchange(0, chosen.code(), Ordering::Relaxed, Ordering::Relaxed);
+            BACKEND.load(Ordering::Relaxed)
+        }
+        c => c,
+    };
+    if code == GemmBackend::Faer.code() {
+        GemmBackend::Faer
+    } else {
+        GemmBackend::MatrixMultiply
+    }
+}
+
+/// `c = a · b + beta · c` through faer, on strided storage.
+///
+/// # Safety
+/// As [`Sealed::gemm_raw`](crate::compute::real::sealed::Sealed::gemm_raw).
+#[cfg(feature = "faer")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn faer_gemm<T>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    beta: T,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) where
+    T: faer::traits::ComplexField + num_traits::Float,
+{
+    use faer::{Accum, MatMut, MatRef, Par};
+    let accum = if beta == T::zero() {
+        Accum::Replace
+    } else {
+        if beta != T::one() {
+            for j in 0..n as isize {
+                for i in 0..m as isize {
+                    let v = c.offset(i * rsc + j * csc);
+                    *v = *v * beta;
+                }
+            }
+        }
+        Accum::Add
+    };
+    let dst = MatMut::from_raw_parts_mut(c, m, n, rsc, csc);
+    let lhs = MatRef::from_raw_parts(a, m, k, rsa, csa);
+    let rhs = MatRef::from_raw_parts(b, k, n, rsb, csb);
+    let par = match rayon::current_num_threads() {
+        0 | 1 => Par::Seq,
+        t => Par::rayon(t),
+    };
+    faer::linalg::matmul::matmul(dst, accum, lhs, rhs, T::one(), par);
+}
