@@ -125,7 +125,7 @@ pub(crate) unsafe fn faer_gemm<T>(
     rsc: isize,
     csc: isize,
 ) where
-    T: faer::traits::ComplexField + num_traits::Float,
+    T: faer::traits::ComplexField + crate::compute::real::Real,
 {
     use faer::{Accum, MatMut, MatRef, Par};
     let accum = if beta == T::zero() {
@@ -135,7 +135,7 @@ pub(crate) unsafe fn faer_gemm<T>(
             for j in 0..n as isize {
                 for i in 0..m as isize {
                     let v = c.offset(i * rsc + j * csc);
-                    *v = *v * beta;
+                    *v *= beta;
                 }
             }
         }
