@@ -291,10 +291,21 @@ fn gelu_erf<T: Real>(z: T) -> T {
     z * normal_cdf(z)
 }
 #[inline(always)]
-fn gelu_erf_d<T: Real>(z: T, _y: T) -> T {
+fn gelu_erf_d<T: Real>(z: T, y: T) -> T {
     // Φ(z) + z φ(z), φ(z) = e^{-z²/2} / sqrt(2π).
     let pdf = (-T::lit(0.5) * z * z).exp_fast() * T::lit(0.398_942_280_401_432_7);
-    normal_cdf(z) + z * pdf
+    // f32: Φ(z) recovered from the forward output y = z Φ(z) (one division
+    // instead of a second erfc; within 2 ulp of Φ). Below |z| = 1e-8, Φ(z)
+    // rounds to 0.5 in f32 and y / z would lose bits to underflow.
+    // f64 keeps the direct erfc, for gradient checks to the last bit.
+    let cdf = if T::NAME == "f64" {
+        normal_cdf(z)
+    } else if z.abs() < T::lit(1e-8) {
+        T::lit(0.5)
+    } else {
+        y / z
+    };
+    cdf + z * pdf
 }
 
 #[inline(always)]

@@ -172,14 +172,21 @@ fn sin_cos_reduced(r: f64) -> (f64, f64) {
 #[inline(always)]
 fn sin_or_cos(x: f32, cos_shift: i64) -> f32 {
     let x = x as f64;
-    let k = (x * std::f64::consts::FRAC_2_PI).round();
+    // k = round(x · 2/π) by the 1.5·2^52 trick: the sum rounds to an integer
+    // whose low mantissa bits are k in two's complement, so the quadrant is a
+    // bit mask (AVX2 has no vector f64 -> i64 conversion; a cast would
+    // scalarise the loop). Exact for |x · 2/π| < 2^51.
+    const SHIFTER: f64 = 6_755_399_441_055_744.0;
+    let shifted = x * std::f64::consts::FRAC_2_PI + SHIFTER;
+    let k = shifted - SHIFTER;
     // Beyond about 1.6e6 the reduction is inexact and r can be anywhere:
     // clamping keeps the polynomials in range (and the result in [-1, 1]);
     // at such |x| one f32 step already spans many periods. NaN stays NaN.
     let r = ((x - k * PIO2_HI) - k * PIO2_LO).clamp(-0.8, 0.8);
     let (s, c) = sin_cos_reduced(r);
-    // `as i64` saturates for huge or non-finite k; only the low two bits matter.
-    let q = (k as i64).wrapping_add(cos_shift) & 3;
+    // Only the low two bits of k matter; for huge or non-finite x they are
+    // arbitrary, and r is clamped (huge x) or NaN (non-finite x) anyway.
+    let q = (shifted.to_bits() as i64).wrapping_add(cos_shift) & 3;
     let v = if q & 1 == 0 { s } else { c };
     let v = if q & 2 == 0 { v } else { -v };
     // Non-finite input: r is NaN, and so is the result.
