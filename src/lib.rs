@@ -75,7 +75,9 @@ mod train; // losses, optimisers, the fit loop, hardening
 
 pub use compute::activation;
 pub use compute::activation::{Act, ActivationSet, Fan};
-pub use compute::cpu::{baseline_kernels_forced, force_baseline_kernels};
+pub use compute::cpu::{
+    baseline_kernels_forced, force_baseline_kernels, kernel_path, limit_kernels, KernelPath,
+};
 pub use compute::matrix::MatRef;
 pub use compute::product::{gemm_backend, set_gemm_backend, GemmBackend};
 pub use compute::real::Real;

@@ -1,5 +1,5 @@
-//! Every activation's forward and backward loops give the same bits on the
-//! baseline path and on the CPU's own (AVX2 + FMA where present), over odd
+//! Every activation's forward and backward loops give the same bits on every
+//! kernel path the CPU has (baseline, AVX2 + FMA, AVX-512), over odd
 //! lengths, and overwrite NaN-poisoned outputs completely. Large products
 //! agree across the GEMM libraries and repeat bit for bit on each.
 
@@ -7,7 +7,8 @@ use mixact::nalgebra::DMatrix;
 use mixact::rand::SeedableRng;
 use mixact::rand_chacha::ChaCha8Rng;
 use mixact::{
-    force_baseline_kernels, set_gemm_backend, Act, ActivationSet, Dense, GemmBackend, Layer,
+    kernel_path, limit_kernels, set_gemm_backend, Act, ActivationSet, Dense, GemmBackend,
+    KernelPath, Layer,
 };
 
 fn inputs(n: usize) -> Vec<f32> {
@@ -21,14 +22,14 @@ fn bits(v: &[f32]) -> Vec<u32> {
 }
 
 #[test]
-fn activation_loops_are_bit_identical_on_both_kernel_paths() {
+fn activation_loops_are_bit_identical_on_every_kernel_path() {
     for act in Act::ALL {
         for n in [1usize, 7, 8, 9, 15, 16, 17, 31, 33, 64, 257] {
             let z = inputs(n);
             let dy: Vec<f32> = z.iter().map(|v| 0.5 - v * 0.1).collect();
             let mut outs = Vec::new();
-            for baseline in [true, false] {
-                force_baseline_kernels(baseline);
+            for path in [KernelPath::Baseline, KernelPath::Avx2, KernelPath::Avx512] {
+                limit_kernels(path);
                 let mut y = vec![f32::NAN; n];
                 act.forward(&z, &mut y);
                 let mut dz = vec![f32::NAN; n];
@@ -40,8 +41,9 @@ fn activation_loops_are_bit_identical_on_both_kernel_paths() {
                 );
                 outs.push((bits(&y), bits(&dz)));
             }
-            force_baseline_kernels(false);
-            assert_eq!(outs[0], outs[1], "{} n {n}", act.name());
+            limit_kernels(KernelPath::Avx512);
+            assert_eq!(outs[0], outs[1], "{} n {n} (AVX2)", act.name());
+            assert_eq!(outs[0], outs[2], "{} n {n} (AVX-512)", act.name());
         }
     }
 }
@@ -90,4 +92,13 @@ fn large_products_agree_across_gemm_libraries_and_repeat_exactly_on_each() {
         }
     }
     set_gemm_backend(GemmBackend::Faer);
+}
+
+#[test]
+fn the_kernel_cap_is_respected() {
+    limit_kernels(KernelPath::Baseline);
+    assert_eq!(kernel_path(), KernelPath::Baseline);
+    limit_kernels(KernelPath::Avx2);
+    assert!(kernel_path() <= KernelPath::Avx2);
+    limit_kernels(KernelPath::Avx512);
 }

@@ -1,47 +1,100 @@
 //! Run-time CPU feature detection for the element-wise and small-product loops.
 //!
-//! Hot loops are compiled twice on x86-64: for the baseline (SSE2) and for
-//! AVX2 + FMA, and the wider version runs where the CPU has it. Both versions
-//! perform the same IEEE operations in the same order (Rust never fuses a
-//! multiply and an add on its own), so results are bit-identical whichever runs.
+//! Hot loops are compiled three times on x86-64: for the baseline (SSE2), for
+//! AVX2 + FMA and for AVX-512, and the widest version the CPU has runs. All
+//! versions perform the same IEEE operations in the same order (Rust never
+//! fuses a multiply and an add on its own), so results are bit-identical
+//! whichever runs; `tests/kernels.rs` checks it on every path the machine has.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// 0: not yet read from the environment; 1: auto; 2: baseline forced.
+/// The instruction sets the element-wise and small-product loops are
+/// compiled for, narrowest first. Every path performs the same IEEE
+/// operations in the same order, so results are bit-identical whichever runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KernelPath {
+    /// SSE2 on x86-64 (and whatever the target has elsewhere).
+    Baseline,
+    /// AVX2 + FMA (the FMA unit is not used for fused operations: Rust
+    /// never contracts a multiply and an add on its own).
+    Avx2,
+    /// AVX-512 F (with AVX2 + FMA): 16 f32 lanes.
+    Avx512,
+}
+
+impl KernelPath {
+    fn code(self) -> u8 {
+        match self {
+            KernelPath::Baseline => 2,
+            KernelPath::Avx2 => 3,
+            KernelPath::Avx512 => 4,
+        }
+    }
+}
+
+/// 0: not yet read from the environment; otherwise the widest allowed
+/// path's code (see [`KernelPath::code`]).
 static MODE: AtomicU8 = AtomicU8::new(0);
 
-/// Forces the baseline (SSE2) versions of the activation and small-product
-/// loops even where the CPU has AVX2 + FMA (`true`), or lets the CPU decide
-/// (`false`). Both versions are bit-identical by construction; the switch
-/// exists so that tests can prove it on any machine, and to rule the wide
-/// kernels out when chasing a problem. The environment variable
-/// `MIXACT_FORCE_BASELINE=1` sets it at start-up.
+/// Caps the kernels at `path`: the CPU's widest path up to it runs. The
+/// environment variable `MIXACT_KERNELS=baseline|avx2|avx512` sets the cap
+/// at start-up (`MIXACT_FORCE_BASELINE=1` is the same as `baseline`). The
+/// switch exists so that tests can prove bit-identity on any machine, to
+/// measure one path against another, and to rule the wide kernels out when
+/// chasing a problem.
+pub fn limit_kernels(path: KernelPath) {
+    MODE.store(path.code(), Ordering::Relaxed);
+}
+
+/// Forces the baseline (SSE2) kernels (`true`), or lets the CPU decide
+/// (`false`): shorthand for [`limit_kernels`].
 pub fn force_baseline_kernels(on: bool) {
-    MODE.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+    limit_kernels(if on {
+        KernelPath::Baseline
+    } else {
+        KernelPath::Avx512
+    });
+}
+
+fn cap() -> u8 {
+    match MODE.load(Ordering::Relaxed) {
+        0 => {
+            let var = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_ascii_lowercase());
+            let mut cap = match var("MIXACT_KERNELS").as_deref() {
+                Some("baseline") => KernelPath::Baseline,
+                Some("avx2") => KernelPath::Avx2,
+                _ => KernelPath::Avx512,
+            };
+            if var("MIXACT_FORCE_BASELINE").as_deref() == Some("1") {
+                cap = KernelPath::Baseline;
+            }
+            // A concurrent explicit setting wins over the environment.
+            let _ = MODE.compare_exchange(0, cap.code(), Ordering::Relaxed, Ordering::Relaxed);
+            MODE.load(Ordering::Relaxed)
+        }
+        m => m,
+    }
 }
 
 /// Whether the baseline kernels are forced (see [`force_baseline_kernels`]).
 pub fn baseline_kernels_forced() -> bool {
-    let mode = match MODE.load(Ordering::Relaxed) {
-        0 => {
-            let forced = std::env::var_os("MIXACT_FORCE_BASELINE").is_some_and(|v| v == "1");
-            let mode = if forced { 2 } else { 1 };
-            // A concurrent explicit setting wins over the environment.
-            let _ = MODE.compare_exchange(0, mode, Ordering::Relaxed, Ordering::Relaxed);
-            MODE.load(Ordering::Relaxed)
-        }
-        m => m,
-    };
-    mode == 2
+    cap() == KernelPath::Baseline.code()
 }
 
-/// Whether the AVX2 + FMA versions run: the CPU has them (cached by std
-/// after the first call) and the baseline is not forced.
-#[inline(always)]
-pub(crate) fn has_avx2_fma() -> bool {
-    if baseline_kernels_forced() {
-        return false;
+/// The path the loops take now: the widest the CPU has, within the cap.
+pub fn kernel_path() -> KernelPath {
+    let cap = cap();
+    if cap >= KernelPath::Avx512.code() && cpu_has_avx512() {
+        KernelPath::Avx512
+    } else if cap >= KernelPath::Avx2.code() && cpu_has_avx2_fma() {
+        KernelPath::Avx2
+    } else {
+        KernelPath::Baseline
     }
+}
+
+#[inline(always)]
+fn cpu_has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -52,8 +105,32 @@ pub(crate) fn has_avx2_fma() -> bool {
     }
 }
 
+#[inline(always)]
+fn cpu_has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        cpu_has_avx2_fma() && std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the AVX-512 versions run (CPU has them, cap allows them).
+#[inline(always)]
+pub(crate) fn use_avx512() -> bool {
+    cap() >= KernelPath::Avx512.code() && cpu_has_avx512()
+}
+
+/// Whether the AVX2 + FMA versions run (CPU has them, cap allows them).
+#[inline(always)]
+pub(crate) fn use_avx2_fma() -> bool {
+    cap() >= KernelPath::Avx2.code() && cpu_has_avx2_fma()
+}
+
 /// Defines `$name`, which runs the `#[inline(always)]` function `$body` with
-/// the same arguments, compiled for AVX2 + FMA when the CPU has them.
+/// the same arguments, compiled for AVX-512 or AVX2 + FMA when the CPU has them.
 macro_rules! multiversion {
     ($(#[$m:meta])* $vis:vis fn $name:ident<$($g:ident: $b:path),*>($($arg:ident: $ty:ty),*) $(-> $ret:ty)? => $body:ident) => {
         $(#[$m])*
@@ -61,11 +138,19 @@ macro_rules! multiversion {
         $vis fn $name<$($g: $b),*>($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                unsafe fn widest<$($g: $b),*>($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn wide<$($g: $b),*>($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
-                if $crate::compute::cpu::has_avx2_fma() {
+                if $crate::compute::cpu::use_avx512() {
+                    // SAFETY: the CPU supports the features `widest` is compiled for.
+                    return unsafe { widest($($arg),*) };
+                }
+                if $crate::compute::cpu::use_avx2_fma() {
                     // SAFETY: the CPU supports the features `wide` is compiled for.
                     return unsafe { wide($($arg),*) };
                 }
