@@ -11,7 +11,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use mixact::{mask, Act, ActivationSet, Dense, FitConfig, Loss, Mixture, Network, Sgd, Trainer};
+use mixact::{
+    mask, Act, ActivationSet, Dense, Ensemble, FitConfig, Loss, Mixture, Network, Sgd, Trainer,
+};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -279,8 +281,46 @@ fn tiny_train_step(c: &mut Criterion) {
         &[2, 32, 32, 1],
         32,
         Loss::Mse,
-        &[("mixed4", mixed4_mask)],
+        &[("mixed4", mixed4_mask), ("relu", relu_mask)],
     );
+}
+
+/// W4 of `../shared/peers/WORKLOADS.md`: 20 tiny networks (own weights, own
+/// batches), one step each per iteration, as an [`Ensemble`] on every core.
+/// Throughput is in member-steps: criterion's time per iteration / 20 is
+/// the time per member-step.
+fn ensemble_train_step(c: &mut Criterion) {
+    const MEMBERS: usize = 20;
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let data: Vec<(DMatrix<f32>, DMatrix<f32>)> = (0..MEMBERS)
+        .map(|_| (random(32, 2, &mut rng), random(32, 1, &mut rng)))
+        .collect();
+    let members = (0..MEMBERS)
+        .map(|_| {
+            let net = mlp(&[2, 32, 32, 1], mixed4_mask, &mut rng);
+            let t = Trainer::new(Loss::Mse, Sgd::new(0.01).unwrap(), FitConfig::default());
+            (net, t.unwrap())
+        })
+        .collect();
+    let mut ensemble = Ensemble::new(members).unwrap();
+    let batches: Vec<_> = data
+        .iter()
+        .map(|(x, y)| (x.as_view(), y.as_view()))
+        .collect();
+    let mut losses: Vec<mixact::Result<f32>> = (0..MEMBERS).map(|_| Ok(0.0)).collect();
+    let mut group = c.benchmark_group("ensemble_train_step");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(MEMBERS as u64));
+    group.bench_function("mixed4_x20", |b| {
+        b.iter(|| {
+            ensemble.step(&batches, &mut losses).unwrap();
+            black_box(losses[0].is_ok())
+        })
+    });
+    group.finish();
 }
 
 fn activation(c: &mut Criterion) {
@@ -313,6 +353,7 @@ criterion_group!(
     layer_fwd_bwd,
     mlp_train_step,
     tiny_train_step,
+    ensemble_train_step,
     activation
 );
 criterion_main!(benches);

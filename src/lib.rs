@@ -98,6 +98,7 @@ pub use layers::spec::{inconsistent, no_sublayers};
 pub use layers::tensor_id::{OwnedTensorId, TensorId};
 pub use layers::tree::{first_non_finite_grad, map_layers, set_training, visit_named_params};
 pub use layers::{init, mask, spec};
+pub use train::ensemble::Ensemble;
 pub use train::harden::HardeningReport;
 pub use train::loss::Loss;
 pub use train::metrics::{confusion_matrix, ConfusionMatrix, Metrics};

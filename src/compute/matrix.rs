@@ -228,35 +228,83 @@ fn small_gemm_loops<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &
         |i: usize| unsafe { std::slice::from_raw_parts(a.ptr.offset(i as isize * a.rs), k) };
     let b_col =
         |j: usize| unsafe { std::slice::from_raw_parts(b.ptr.offset(j as isize * b.cs), k) };
-    for (j, cj) in c.chunks_exact_mut(m).enumerate() {
+    // The starting value of an output element: beta · c (no pass over c
+    // when beta is 0 or 1).
+    let start = |v: T| {
         if beta == T::zero() {
-            cj.fill(T::zero());
-        } else if beta != T::one() {
-            cj.iter_mut().for_each(|v| *v *= beta);
+            T::zero()
+        } else if beta == T::one() {
+            v
+        } else {
+            v * beta
         }
-        if a.rs == 1 {
-            // Eight rows of the output column stay in registers across the whole sum.
-            let mut rows = cj.chunks_exact_mut(8);
-            for (block, c8) in (&mut rows).enumerate() {
+    };
+    if a.rs == 1 {
+        // Register tiles of 8 rows x 4 columns: each loaded piece of a
+        // column of `a` feeds four columns of `c`. Every output element still
+        // sums its k products in order p = 0, 1, ..., so the tiling changes
+        // no bit of the result.
+        const NC: usize = 4;
+        let n = b.cols;
+        let full = n - n % NC;
+        let rows8 = m - m % 8;
+        for j0 in (0..full).step_by(NC) {
+            let (_, rest) = c.split_at_mut(j0 * m);
+            let tile = &mut rest[..NC * m];
+            for i0 in (0..rows8).step_by(8) {
+                let mut acc = [[T::zero(); 8]; NC];
+                for (jj, accj) in acc.iter_mut().enumerate() {
+                    for l in 0..8 {
+                        accj[l] = start(tile[jj * m + i0 + l]);
+                    }
+                }
+                for p in 0..k {
+                    let a8 = &a_col(p)[i0..i0 + 8];
+                    for (jj, accj) in acc.iter_mut().enumerate() {
+                        let bpj = bt(p, j0 + jj);
+                        for l in 0..8 {
+                            accj[l] += a8[l] * bpj;
+                        }
+                    }
+                }
+                for (jj, accj) in acc.iter().enumerate() {
+                    tile[jj * m + i0..jj * m + i0 + 8].copy_from_slice(accj);
+                }
+            }
+            for jj in 0..NC {
+                axpy_rows(
+                    &a_col,
+                    &bt,
+                    start,
+                    rows8,
+                    k,
+                    j0 + jj,
+                    &mut tile[jj * m..(jj + 1) * m],
+                );
+            }
+        }
+        for (j, cj) in c.chunks_exact_mut(m).enumerate().skip(full) {
+            for i0 in (0..rows8).step_by(8) {
                 let mut acc = [T::zero(); 8];
-                acc.copy_from_slice(c8);
+                for l in 0..8 {
+                    acc[l] = start(cj[i0 + l]);
+                }
                 for p in 0..k {
                     let bpj = bt(p, j);
-                    let a8 = &a_col(p)[block * 8..block * 8 + 8];
+                    let a8 = &a_col(p)[i0..i0 + 8];
                     for l in 0..8 {
                         acc[l] += a8[l] * bpj;
                     }
                 }
-                c8.copy_from_slice(&acc);
+                cj[i0..i0 + 8].copy_from_slice(&acc);
             }
-            let done = m - rows.into_remainder().len();
-            for p in 0..k {
-                let bpj = bt(p, j);
-                for (ci, &ai) in cj[done..].iter_mut().zip(&a_col(p)[done..]) {
-                    *ci += ai * bpj;
-                }
-            }
-        } else if a.cs == 1 && b.rs == 1 {
+            axpy_rows(&a_col, &bt, start, rows8, k, j, cj);
+        }
+        return;
+    }
+    for (j, cj) in c.chunks_exact_mut(m).enumerate() {
+        cj.iter_mut().for_each(|v| *v = start(*v));
+        if a.cs == 1 && b.rs == 1 {
             let bj = b_col(j);
             for (i, ci) in cj.iter_mut().enumerate() {
                 *ci += dot(a_row(i), bj);
@@ -270,6 +318,27 @@ fn small_gemm_loops<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &
                 *ci += s;
             }
         }
+    }
+}
+
+/// The rows from `done` on of output column `j` (fewer than 8), one
+/// element at a time in the same order as the tiles.
+#[inline(always)]
+fn axpy_rows<'a, T: Real>(
+    a_col: &impl Fn(usize) -> &'a [T],
+    bt: &impl Fn(usize, usize) -> T,
+    start: impl Fn(T) -> T,
+    done: usize,
+    k: usize,
+    j: usize,
+    cj: &mut [T],
+) {
+    for (i, ci) in cj.iter_mut().enumerate().skip(done) {
+        let mut acc = start(*ci);
+        for p in 0..k {
+            acc += a_col(p)[i] * bt(p, j);
+        }
+        *ci = acc;
     }
 }
 

@@ -1,6 +1,7 @@
 //! Training: losses, optimisers (per tensor), the fit loop with its
 //! divergence guard, evaluation, and hardening a trained mixture network.
 
+pub(crate) mod ensemble;
 pub(crate) mod harden;
 pub(crate) mod loss;
 pub(crate) mod metrics;

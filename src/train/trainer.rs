@@ -375,6 +375,26 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         data: &Dataset<T>,
         mut on_epoch: impl FnMut(&EpochStats, &L) -> Control,
     ) -> Result<Vec<EpochStats>> {
+        let base_lr = self.begin_fit(net, data)?;
+        let mut history = Vec::with_capacity(self.config.epochs);
+        for _ in 0..self.config.epochs {
+            let (stats, stop_early) = self.run_epoch(net, data, base_lr)?;
+            history.push(stats);
+            if on_epoch(&stats, net) == Control::Stop || stop_early {
+                break;
+            }
+        }
+        self.end_fit(net, data, !history.is_empty())?;
+        Ok(history)
+    }
+
+    /// The checks and set-up before a fit's first epoch; returns the base
+    /// learning rate for the schedule.
+    pub(crate) fn begin_fit<A: ActivationSet, L: Layer<A, T> + ?Sized>(
+        &mut self,
+        net: &L,
+        data: &Dataset<T>,
+    ) -> Result<f64> {
         check_data(net, data, self.loss)?;
         if let Some(v) = &self.validation {
             check_data(net, v, self.loss)?;
@@ -384,60 +404,80 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
             self.order.clear();
             self.order.extend(0..n);
         }
-        let base_lr = *self
+        Ok(*self
             .base_lr
-            .get_or_insert(self.optimizer.learning_rate().as_f64());
-        let mut history = Vec::with_capacity(self.config.epochs);
-        for _ in 0..self.config.epochs {
-            let epoch = self.epochs_done;
-            self.epoch = epoch;
-            if let Some(s) = self.schedule.as_mut() {
-                let lr = s.learning_rate(epoch, base_lr, self.last_stats.as_ref());
-                self.optimizer.set_learning_rate(T::lit(lr))?;
-            }
-            if self.config.shuffle {
-                shuffle(&mut self.order, &mut self.rng);
-            }
-            let mut sums = MetricSums::new(self.loss);
-            for (step, start) in (0..n).step_by(self.config.batch_size).enumerate() {
-                self.step_in_epoch = step;
-                let end = (start + self.config.batch_size).min(n);
-                gather_rows(data.x(), &self.order[start..end], &mut self.xb);
-                gather_rows(data.y(), &self.order[start..end], &mut self.yb);
-                // Move the buffers out so the step can borrow self mutably.
-                let (xb, yb) = (std::mem::take(&mut self.xb), std::mem::take(&mut self.yb));
-                let result = self.forward_backward(net, xb.view(), yb.view());
-                if let Ok(loss) = &result {
-                    sums.add(self.loss, loss.as_f64(), net.output(), yb.view());
-                }
-                self.xb = xb;
-                self.yb = yb;
-                result?;
-                self.update(net)?;
-            }
-            self.epochs_done += 1;
-            let valid = match &self.validation {
-                Some(v) => Some(evaluate(net, v, self.loss)?),
-                None => None,
-            };
-            let stats = EpochStats {
-                epoch,
-                train: sums.finish(),
-                valid,
-                learning_rate: self.optimizer.learning_rate().as_f64(),
-            };
-            history.push(stats);
-            self.last_stats = Some(stats);
-            let stop_early = self.watch(net, &stats);
-            if on_epoch(&stats, net) == Control::Stop || stop_early {
-                break;
-            }
+            .get_or_insert(self.optimizer.learning_rate().as_f64()))
+    }
+
+    /// One epoch (after [`begin_fit`](Self::begin_fit)): its statistics, and
+    /// whether early stopping says stop.
+    pub(crate) fn run_epoch<A: ActivationSet, L: Layer<A, T> + ?Sized>(
+        &mut self,
+        net: &mut L,
+        data: &Dataset<T>,
+        base_lr: f64,
+    ) -> Result<(EpochStats, bool)> {
+        let n = data.len();
+        let epoch = self.epochs_done;
+        self.epoch = epoch;
+        if let Some(s) = self.schedule.as_mut() {
+            let lr = s.learning_rate(epoch, base_lr, self.last_stats.as_ref());
+            self.optimizer.set_learning_rate(T::lit(lr))?;
         }
+        if self.config.shuffle {
+            shuffle(&mut self.order, &mut self.rng);
+        }
+        let mut sums = MetricSums::new(self.loss);
+        for (step, start) in (0..n).step_by(self.config.batch_size).enumerate() {
+            self.step_in_epoch = step;
+            let end = (start + self.config.batch_size).min(n);
+            gather_rows(data.x(), &self.order[start..end], &mut self.xb);
+            gather_rows(data.y(), &self.order[start..end], &mut self.yb);
+            // Move the buffers out so the step can borrow self mutably.
+            let (xb, yb) = (std::mem::take(&mut self.xb), std::mem::take(&mut self.yb));
+            let result = self.forward_backward(net, xb.view(), yb.view());
+            if let Ok(loss) = &result {
+                sums.add(self.loss, loss.as_f64(), net.output(), yb.view());
+            }
+            self.xb = xb;
+            self.yb = yb;
+            result?;
+            self.update(net)?;
+        }
+        self.epochs_done += 1;
+        let valid = match &self.validation {
+            Some(v) => Some(evaluate(net, v, self.loss)?),
+            None => None,
+        };
+        let stats = EpochStats {
+            epoch,
+            train: sums.finish(),
+            valid,
+            learning_rate: self.optimizer.learning_rate().as_f64(),
+        };
+        self.last_stats = Some(stats);
+        let stop_early = self.watch(net, &stats);
+        Ok((stats, stop_early))
+    }
+
+    /// After a fit's last epoch: the best weights back (early stopping),
+    /// then the final whole-data check (when any epoch ran).
+    pub(crate) fn end_fit<A: ActivationSet, L: Layer<A, T> + ?Sized>(
+        &mut self,
+        net: &mut L,
+        data: &Dataset<T>,
+        ran: bool,
+    ) -> Result<()> {
         self.restore_best(net);
-        if !history.is_empty() {
+        if ran {
             self.check_final(net, data)?;
         }
-        Ok(history)
+        Ok(())
+    }
+
+    /// The epochs a fit runs (`FitConfig::epochs`).
+    pub(crate) fn epochs_per_fit(&self) -> usize {
+        self.config.epochs
     }
 
     /// Early stopping's bookkeeping after an epoch; true when it says stop.

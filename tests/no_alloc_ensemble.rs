@@ -1,0 +1,67 @@
+//! A steady-state ensemble step allocates nothing on any thread: a global
+//! counting allocator (this file holds one test, so nothing else runs in
+//! the process while it counts).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mixact::{mask, Act, Adam, Dense, Ensemble, FitConfig, Loss, Network, Trainer};
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn steady_state_ensemble_steps_allocate_nothing_on_any_thread() {
+    let m = mask::pattern(&[Act::Relu, Act::Tanh, Act::Sigmoid, Act::Gelu], 32).unwrap();
+    let members = (0..20u64)
+        .map(|s| {
+            let mut r = ChaCha8Rng::seed_from_u64(s);
+            let net: Network<Act> = Network::new(vec![
+                Dense::per_neuron(2, &m, &mut r).unwrap().into(),
+                Dense::per_neuron(32, &m, &mut r).unwrap().into(),
+                Dense::new(32, 1, Act::Identity, &mut r).unwrap().into(),
+            ])
+            .unwrap();
+            let t = Trainer::new(Loss::Mse, Adam::new(0.01).unwrap(), FitConfig::default());
+            (net, t.unwrap())
+        })
+        .collect();
+    let mut ensemble = Ensemble::new(members).unwrap();
+    let x = DMatrix::<f32>::from_fn(32, 2, |i, j| (i as f32 * 0.37 + j as f32).sin());
+    let y = DMatrix::<f32>::from_fn(32, 1, |i, _| (i % 2) as f32);
+    let batches = vec![(x.as_view(), y.as_view()); 20];
+    let mut losses: Vec<mixact::Result<f32>> = (0..20).map(|_| Ok(0.0)).collect();
+    for _ in 0..5 {
+        ensemble.step(&batches, &mut losses).unwrap();
+    }
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..20 {
+        ensemble.step(&batches, &mut losses).unwrap();
+    }
+    let n = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    assert!(losses.iter().all(|l| l.is_ok()));
+    assert_eq!(
+        n, 0,
+        "allocations in 20 steady-state ensemble steps of 20 members"
+    );
+}
