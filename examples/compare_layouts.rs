@@ -7,6 +7,8 @@
 //! cargo run --release --example compare_layouts -- --standard --shard 0/4 --out shard0
 //! cargo run --release --example compare_layouts -- --merge shard0 shard1 shard2 shard3 --out report
 //! cargo run --release --example compare_layouts -- --csv data/digits8x8.csv.gz --target label
+//! cargo run --release --example compare_layouts -- --sweep            # width x depth x data map, quick
+//! cargo run --release --example compare_layouts -- --sweep standard   # the full map (hours on 2 cores)
 //! ```
 //! `--help` lists every option with its default: `--out DIR`, `--workers N`, `--csv FILE --target COL
 //! [--task classification|regression] [--classes N] [--epochs N]`, `--configs NAME,...`, `--seeds N`.
@@ -16,19 +18,26 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use mixact::compare::sweep::{run_sweep, sweep_cells, SweepOptions};
 use mixact::compare::units::{merge_dirs, shard_from_env};
 use mixact::compare::{
-    ensure_writable_dir, run_suite_into, write_report, write_results, Config, Hidden, Shard,
-    SuiteOptions, Task, TaskKind,
+    ensure_writable_dir, run_suite_into, write_report, write_results, write_sweep_report, Config,
+    Hidden, Outcome, Shard, SuiteOptions, Task, TaskKind,
 };
 use mixact::data::Target1d;
-use mixact::Act;
+use mixact::{Act, ActivationSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
 enum Mode {
     Quick,
     Standard,
     Full,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+enum SweepMode {
+    Quick,
+    Standard,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -50,6 +59,11 @@ struct Args {
     /// Full mode: 50 paired seeds, longer training, a wider learning-rate grid.
     #[arg(long, group = "mode_flag")]
     full: bool,
+    /// Sweep hidden width x depth x training-data fraction instead of the suite: `quick` (the
+    /// default: a documented subset, minutes) or `standard` (the whole grid, 20 seeds).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "quick",
+          conflicts_with_all = ["standard", "full", "merge", "csv", "configs"])]
+    sweep: Option<SweepMode>,
     /// Folder for the report (checked for writing before any run).
     #[arg(long, default_value = "target/mixact-report")]
     out: PathBuf,
@@ -259,6 +273,9 @@ classification), features standardised on each split's training part.",
         );
     }
     ensure_writable_dir(&args.out).map_err(|e| e.to_string())?;
+    if let Some(mode) = args.sweep {
+        return sweep(&args, mode);
+    }
     if !args.merge.is_empty() {
         let report = merge_dirs(&args.merge).map_err(|e| e.to_string())?;
         if !report.duplicates.is_empty() {
@@ -373,4 +390,161 @@ fn print_verdicts(analysis: &mixact::compare::Analysis, out: &std::path::Path) {
         );
     }
     println!("\nreport: {}", out.join("report.md").display());
+}
+
+/// The sweep's grid and protocol for `mode`.
+fn sweep_plan(mode: SweepMode) -> mixact::Result<(Vec<Task>, Vec<Act>, SweepOptions)> {
+    use Act::*;
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let (epochs_2d, epochs_data) = match mode {
+        SweepMode::Quick => (60, 20),
+        SweepMode::Standard => (150, 40),
+    };
+    let mut tasks = vec![
+        Task::two_spirals(1.5, 0.05, 500).with_epochs(epochs_2d),
+        Task::checkerboard(4, 1000).with_epochs(epochs_2d),
+        Task::regression("sin6x+abs", Target1d::SinPlusAbs { w: 6.0 }, 500).with_epochs(epochs_2d),
+    ];
+    let (candidates, widths, depths, seeds, tuning, grid) = match mode {
+        SweepMode::Quick => (
+            vec![Relu, Tanh, Gelu, Sin],
+            vec![8, 32, 128],
+            vec![1, 2],
+            10,
+            0,
+            vec![0.01],
+        ),
+        SweepMode::Standard => {
+            tasks.push(Task::digits(format!("{data}/digits8x8.csv.gz"))?.with_epochs(epochs_data));
+            tasks.push(Task::mnist1d(format!("{data}/mnist1d.csv.gz"))?.with_epochs(epochs_data));
+            (
+                vec![Relu, Tanh, Sigmoid, Gelu, Sin],
+                vec![8, 16, 32, 64, 128, 256],
+                vec![1, 2, 4],
+                20,
+                3,
+                vec![0.003, 0.01, 0.03],
+            )
+        }
+    };
+    let suite = SuiteOptions {
+        seeds: (0..seeds).collect(),
+        tuning_seeds: (1000..1000 + tuning).collect(),
+        lr_grid: grid,
+        epochs: 100,
+        batch_size: 32,
+        base_width: 32,
+        workers: 1,
+    };
+    Ok((
+        tasks,
+        candidates,
+        SweepOptions {
+            widths,
+            depths,
+            fractions: vec![0.25, 1.0],
+            suite,
+        },
+    ))
+}
+
+fn sweep_protocol(
+    mode: SweepMode,
+    tasks: &[Task],
+    candidates: &[Act],
+    opts: &SweepOptions,
+) -> String {
+    let mode_line = match mode {
+        SweepMode::Quick => "**Quick sweep: a documented subset (3 tasks, widths 8/32/128, depths 1/2, 4 \
+candidate activations, 10 seeds, fixed learning rate 0.01, shorter training). A smoke test of the map; \
+its cells have little power.** Run `--sweep standard` for the evidence.",
+        SweepMode::Standard => "Standard sweep: 20 paired seeds per cell, learning rate tuned per cell and \
+configuration on 3 separate validation seeds.",
+    };
+    let names: Vec<&str> = candidates.iter().map(|a| a.name()).collect();
+    let epochs: Vec<String> = tasks
+        .iter()
+        .map(|t| format!("{} {}", t.name(), t.epochs().unwrap_or(opts.suite.epochs)))
+        .collect();
+    format!(
+        "{mode_line}\n\n## Protocol\n\n\
+- Grid: tasks {}; hidden width {:?} x depth {:?} x training-set fraction {:?} (validation and test sets are \
+the same at every fraction).\n\
+- In every cell the candidates {} are trained alone; the two best by mean validation score (validation data \
+only) form the mixes: interleaved (`mask best2`), as branches (`branches best2`), with the interleaved counts \
+arranged at random per seed (`random best2`); `slope best` is the slope-only control on the best candidate, \
+`mask all` the interleave of every candidate.\n\
+- Equal parameters within a cell: every configuration's width is matched to the parameter count of the {} \
+network at the cell's width (the `params` column of results.csv states it).\n\
+- Paired seeds {:?}..: a seed fixes the split, the subset, the batch order and the initial weights.\n\
+- Training: Adam, batch {}, epochs: {}; learning rate {}.\n\
+- Each mix is compared with the cell's best single activation (chosen on validation) on the test metric: \
+paired differences, Wilcoxon signed-rank, Holm-corrected over every comparison of the sweep.",
+        tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
+        opts.widths,
+        opts.depths,
+        opts.fractions,
+        names.join(", "),
+        names[0],
+        opts.suite.seeds.first().copied().unwrap_or(0),
+        opts.suite.batch_size,
+        epochs.join(", "),
+        if opts.suite.tuning_seeds.is_empty() {
+            format!("fixed at {}", opts.suite.lr_grid[0])
+        } else {
+            format!(
+                "best of {:?} by mean validation score over tuning seeds {:?}",
+                opts.suite.lr_grid, opts.suite.tuning_seeds
+            )
+        },
+    )
+}
+
+fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
+    let (tasks, candidates, mut opts) = sweep_plan(mode).map_err(|e| e.to_string())?;
+    if let Some(n) = args.seeds {
+        opts.suite.seeds = (0..n).collect();
+    }
+    let cells = sweep_cells(tasks.len(), &opts);
+    let protocol = sweep_protocol(mode, &tasks, &candidates, &opts);
+    let bar = ProgressBar::new(cells.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} cells, eta {eta}")
+            .map_err(|e| e.to_string())?,
+    );
+    let start = Instant::now();
+    let records = run_sweep(&tasks, &candidates, &opts, &cells, |done, _| {
+        bar.set_position(done as u64)
+    })
+    .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let protocol = format!(
+        "{protocol}\n- Wall time: {seconds:.0} s for {} runs in {} cells on {} threads.",
+        records.len(),
+        cells.len(),
+        rayon_threads()
+    );
+    let comparisons =
+        write_sweep_report(&args.out, &records, &protocol).map_err(|e| e.to_string())?;
+    let wins = comparisons
+        .iter()
+        .filter(|c| c.outcome == Outcome::Win)
+        .count();
+    let losses = comparisons
+        .iter()
+        .filter(|c| c.outcome == Outcome::Loss)
+        .count();
+    println!(
+        "{} runs in {} cells in {seconds:.0} s: {wins} wins, {losses} losses of {} comparisons\nreport: {}",
+        records.len(),
+        cells.len(),
+        comparisons.len(),
+        args.out.join("report.md").display()
+    );
+    Ok(())
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

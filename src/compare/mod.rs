@@ -49,6 +49,8 @@ mod report;
 mod results;
 mod run;
 pub mod stats;
+pub mod sweep;
+pub mod sweep_report;
 mod task;
 pub mod units;
 
@@ -125,6 +127,100 @@ fn draw_plots(dir: &Path, results: &Results, analysis: &Analysis) -> Result<Vec<
     }
     if !results.groups.is_empty() {
         files.push(plot::activation_groups(dir, results)?);
+    }
+    Ok(files)
+}
+
+/// Writes a sweep's `results.csv`, its heatmaps (feature `plots`: one per
+/// task and data fraction, width x depth, of the interleaved best-two mix's
+/// mean paired difference to the cell's best single activation) and
+/// `report.md` into `dir`. Returns the comparisons the report states.
+///
+/// # Errors
+/// [`Error::Io`] when the folder or a file cannot be written.
+pub fn write_sweep_report(
+    dir: &Path,
+    records: &[sweep::SweepRecord],
+    protocol: &str,
+) -> Result<Vec<sweep_report::CellComparison>> {
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    };
+    write("results.csv", &sweep_report::sweep_csv(records))?;
+    let comparisons = sweep_report::analyse_sweep(records);
+    let maps = draw_heatmaps(dir, &comparisons)?;
+    let mut md = String::from("# Where does mixing win? The sweep\n\n");
+    md += protocol;
+    md += "\n\n";
+    md += &sweep_report::where_mixing_helps(&comparisons);
+    if !maps.is_empty() {
+        md += "\n## Heatmaps\n\nMean paired test-score difference of the interleaved best-two mix to \
+the cell's best single activation (accuracy, or −MSE; positive: the mix is better), width x depth, one \
+map per task and training-data fraction; `*` marks Holm-corrected p < 0.05.\n\n";
+        for m in &maps {
+            md += &format!("![{m}]({m})\n");
+        }
+    }
+    md += "\n## Every comparison\n\n";
+    md += &sweep_report::comparison_table(&comparisons);
+    write("report.md", &md)?;
+    Ok(comparisons)
+}
+
+#[cfg(not(feature = "plots"))]
+fn draw_heatmaps(_dir: &Path, _c: &[sweep_report::CellComparison]) -> Result<Vec<String>> {
+    Ok(Vec::new())
+}
+
+#[cfg(feature = "plots")]
+fn draw_heatmaps(dir: &Path, comparisons: &[sweep_report::CellComparison]) -> Result<Vec<String>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let role = sweep::MIXED_ROLES[0];
+    let mut maps: BTreeMap<(String, u32), Vec<&sweep_report::CellComparison>> = BTreeMap::new();
+    for c in comparisons.iter().filter(|c| c.role == role) {
+        maps.entry((c.cell.0.clone(), c.cell.1))
+            .or_default()
+            .push(c);
+    }
+    let mut files = Vec::new();
+    for ((task, per_mille), cs) in maps {
+        let depths: Vec<usize> = cs
+            .iter()
+            .map(|c| c.cell.2)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let widths: Vec<usize> = cs
+            .iter()
+            .map(|c| c.cell.3)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut values = vec![vec![f64::NAN; widths.len()]; depths.len()];
+        let mut marks = vec![vec![false; widths.len()]; depths.len()];
+        for c in cs {
+            let r = depths.iter().position(|&d| d == c.cell.2).unwrap_or(0);
+            let k = widths.iter().position(|&w| w == c.cell.3).unwrap_or(0);
+            values[r][k] = c.mean_diff;
+            marks[r][k] = c.outcome != Outcome::Tie;
+        }
+        let fraction = per_mille as f64 / 10.0;
+        let file = format!("heatmap_{}_{}pct.png", plot::slug(&task), fraction);
+        files.push(plot::heatmap(
+            dir,
+            &file,
+            &format!("{task}, {fraction}% of the training data: {role} vs best single"),
+            "width",
+            &widths.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            "depth",
+            &depths.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            &values,
+            &marks,
+        )?);
     }
     Ok(files)
 }

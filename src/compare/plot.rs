@@ -377,3 +377,110 @@ pub fn activation_groups(dir: &Path, results: &Results) -> Result<String> {
     root.present().map_err(|e| plot_err(&path, e))?;
     Ok(name)
 }
+
+/// A heatmap of signed values (rows x columns) saved as `file` in `dir`:
+/// blue where positive, red where negative, white at zero, each cell
+/// labelled with its value and a `*` where `marks` says so. The colour scale
+/// is symmetric around zero and set by the largest magnitude.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be drawn or written.
+#[allow(clippy::too_many_arguments)]
+pub fn heatmap(
+    dir: &Path,
+    file: &str,
+    title: &str,
+    x_name: &str,
+    x_labels: &[String],
+    y_name: &str,
+    y_labels: &[String],
+    values: &[Vec<f64>],
+    marks: &[Vec<bool>],
+) -> Result<String> {
+    register_font();
+    let path = dir.join(file);
+    let (cw, ch, left, top) = (110i32, 70i32, 110i32, 60i32);
+    let width = (left + cw * x_labels.len() as i32 + 30) as u32;
+    let height = (top + ch * y_labels.len() as i32 + 70) as u32;
+    let title_width = 20 + 10 * title.chars().count() as u32;
+    let root =
+        BitMapBackend::new(&path, (width.max(title_width).max(480), height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(&path, e))?;
+    let scale = values
+        .iter()
+        .flatten()
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, |m, v| m.max(v.abs()))
+        .max(1e-12);
+    let text = |s: &str, x: i32, y: i32, size: u32| {
+        root.draw(&Text::new(s.to_string(), (x, y), (FONT, size)))
+            .map_err(|e| plot_err(&path, e))
+    };
+    text(title, 10, 10, 18)?;
+    for (r, row) in values.iter().enumerate() {
+        let y0 = top + ch * r as i32;
+        text(
+            &format!("{y_name} {}", y_labels[r]),
+            10,
+            y0 + ch / 2 - 8,
+            14,
+        )?;
+        for (c, &v) in row.iter().enumerate() {
+            let x0 = left + cw * c as i32;
+            let t = if v.is_finite() {
+                (v / scale).clamp(-1.0, 1.0)
+            } else {
+                0.0
+            };
+            let fade = |full: u8| (255.0 - (255.0 - full as f64) * t.abs()).round() as u8;
+            let fill = if !v.is_finite() {
+                RGBColor(200, 200, 200)
+            } else if t >= 0.0 {
+                RGBColor(fade(33), fade(102), fade(172))
+            } else {
+                RGBColor(fade(178), fade(24), fade(43))
+            };
+            root.draw(&Rectangle::new(
+                [(x0, y0), (x0 + cw, y0 + ch)],
+                fill.filled(),
+            ))
+            .map_err(|e| plot_err(&path, e))?;
+            root.draw(&Rectangle::new(
+                [(x0, y0), (x0 + cw, y0 + ch)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(|e| plot_err(&path, e))?;
+            let mark = if marks[r][c] { " *" } else { "" };
+            let label = if v.is_finite() {
+                format!("{v:+.3}{mark}")
+            } else {
+                "n/a".into()
+            };
+            // White text on the darker half of the scale.
+            let ink = if t.abs() > 0.6 { WHITE } else { BLACK };
+            root.draw(&Text::new(
+                label,
+                (x0 + 12, y0 + ch / 2 - 8),
+                (FONT, 15).into_font().color(&ink),
+            ))
+            .map_err(|e| plot_err(&path, e))?;
+        }
+    }
+    let bottom = top + ch * y_labels.len() as i32;
+    for (c, l) in x_labels.iter().enumerate() {
+        text(
+            &format!("{x_name} {l}"),
+            left + cw * c as i32 + 12,
+            bottom + 8,
+            14,
+        )?;
+    }
+    text(
+        "blue: mix better, red: worse; * Holm-corrected p < 0.05",
+        10,
+        bottom + 36,
+        13,
+    )?;
+    root.present().map_err(|e| plot_err(&path, e))?;
+    Ok(file.to_string())
+}

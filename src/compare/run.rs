@@ -13,6 +13,7 @@ use super::units::{assign, load_unit, store_unit, write_manifest, WorkUnit};
 use crate::compute::activation::ActivationSet;
 use crate::error::{Error, Result};
 use crate::layers::layer::Layer;
+use crate::train::ensemble::Ensemble;
 use crate::train::optim::Adam;
 use crate::train::trainer::{evaluate, FitConfig, Trainer};
 
@@ -78,79 +79,106 @@ struct Unit<'a, A> {
     config: &'a Config<A>,
 }
 
-fn train_once<A: ActivationSet>(
+/// Trains `unit` at (`width`, `lr`) once per seed, all seeds as one
+/// [`Ensemble`] (each member bit-identical to a solo fit with its seed), and
+/// returns one record per seed, in order. With `detail`, curves, decision
+/// surfaces (first seed of the suite) and activation-group probes go to `out`.
+fn train_seeds<A: ActivationSet>(
     unit: &Unit<'_, A>,
     opts: &SuiteOptions,
     width: usize,
     lr: f64,
-    seed: u64,
+    seeds: &[u64],
     detail: bool,
     out: &mut Results,
-) -> Result<RunRecord> {
+) -> Result<Vec<RunRecord>> {
     let (task, config) = (unit.task, unit.config);
-    let split = task.split(seed)?;
-    let (inputs, outputs) = (split.train.x().ncols(), split.train.y().ncols());
-    let mut net = config.build(inputs, outputs, width, seed)?;
     let epochs = task.epochs().unwrap_or(opts.epochs);
-    let fit = FitConfig {
-        epochs,
-        batch_size: opts.batch_size,
-        seed,
-        shuffle: true,
-    };
-    let mut trainer = Trainer::new(task.loss(), Adam::new(lr as f32)?, fit)?;
-    let start = Instant::now();
-    let history = trainer.fit(&mut net, &split.train);
-    let seconds = start.elapsed().as_secs_f64();
-    let steps = epochs * split.train.len().div_ceil(opts.batch_size);
-    let metric = task.metric();
-    let mut record = RunRecord {
-        task: task.name().into(),
-        metric,
-        config: config.name.clone(),
-        family: config.family(),
-        seed,
-        lr,
-        width,
-        params: net.param_count(),
-        test_metric: f64::NAN,
-        valid_metric: f64::NAN,
-        final_loss: f64::NAN,
-        steps,
-        us_per_step: seconds * 1e6 / steps.max(1) as f64,
-    };
-    let history = match history {
-        Ok(h) => h,
-        Err(Error::Diverged { .. }) => return Ok(record),
-        Err(e) => return Err(e),
-    };
-    record.final_loss = history.last().map_or(f64::NAN, |s| s.train.loss);
-    record.valid_metric = metric_of(evaluate(&mut net, &split.valid, task.loss())?, task.loss());
-    record.test_metric = metric_of(evaluate(&mut net, &split.test, task.loss())?, task.loss());
-    if detail {
-        out.curves.extend(history.iter().map(|s| CurvePoint {
-            task: task.name().into(),
-            config: config.name.clone(),
+    let mut splits = Vec::with_capacity(seeds.len());
+    let mut members = Vec::with_capacity(seeds.len());
+    for &seed in seeds {
+        let split = task.split(seed)?;
+        let (inputs, outputs) = (split.train.x().ncols(), split.train.y().ncols());
+        let net = config.build(inputs, outputs, width, seed)?;
+        let fit = FitConfig {
+            epochs,
+            batch_size: opts.batch_size,
             seed,
-            epoch: s.epoch,
-            loss: s.train.loss,
-        }));
-        if seed == opts.seeds[0] {
-            out.surfaces.extend(surfaces(&mut net, task, &config.name)?);
-        }
-        if config.family() == Family::Mixed {
-            let base = metric.score(record.test_metric);
-            out.groups.extend(group_stats(
-                &mut net,
-                task,
-                &config.name,
-                seed,
-                &split.test,
-                base,
-            )?);
-        }
+            shuffle: true,
+        };
+        members.push((net, Trainer::new(task.loss(), Adam::new(lr as f32)?, fit)?));
+        splits.push(split);
     }
-    Ok(record)
+    let mut ensemble = Ensemble::new(members)?;
+    let train: Vec<_> = splits.iter().map(|s| &s.train).collect();
+    let start = Instant::now();
+    let outcomes = ensemble.fit_each(&train)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let member_steps: usize = splits
+        .iter()
+        .map(|s| epochs * s.train.len().div_ceil(opts.batch_size))
+        .sum();
+    let metric = task.metric();
+    let mut records = Vec::with_capacity(seeds.len());
+    let members = ensemble.into_members();
+    for (((&seed, split), (mut net, _)), history) in
+        seeds.iter().zip(&splits).zip(members).zip(outcomes)
+    {
+        let steps = epochs * split.train.len().div_ceil(opts.batch_size);
+        let mut record = RunRecord {
+            task: task.name().into(),
+            metric,
+            config: config.name.clone(),
+            family: config.family(),
+            seed,
+            lr,
+            width,
+            params: net.param_count(),
+            test_metric: f64::NAN,
+            valid_metric: f64::NAN,
+            final_loss: f64::NAN,
+            steps,
+            // Wall time of the ensemble's fit per member-step.
+            us_per_step: seconds * 1e6 / member_steps.max(1) as f64,
+        };
+        let history = match history {
+            Ok(h) => h,
+            Err(Error::Diverged { .. }) => {
+                records.push(record);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        record.final_loss = history.last().map_or(f64::NAN, |s| s.train.loss);
+        record.valid_metric =
+            metric_of(evaluate(&mut net, &split.valid, task.loss())?, task.loss());
+        record.test_metric = metric_of(evaluate(&mut net, &split.test, task.loss())?, task.loss());
+        if detail {
+            out.curves.extend(history.iter().map(|s| CurvePoint {
+                task: task.name().into(),
+                config: config.name.clone(),
+                seed,
+                epoch: s.epoch,
+                loss: s.train.loss,
+            }));
+            if seed == opts.seeds[0] {
+                out.surfaces.extend(surfaces(&mut net, task, &config.name)?);
+            }
+            if config.family() == Family::Mixed {
+                let base = metric.score(record.test_metric);
+                out.groups.extend(group_stats(
+                    &mut net,
+                    task,
+                    &config.name,
+                    seed,
+                    &split.test,
+                    base,
+                )?);
+            }
+        }
+        records.push(record);
+    }
+    Ok(records)
 }
 
 fn run_unit<A: ActivationSet>(
@@ -161,6 +189,20 @@ fn run_unit<A: ActivationSet>(
     let split = unit.task.split(opts.seeds[0])?;
     let (inputs, outputs) = (split.train.x().ncols(), split.train.y().ncols());
     let width = unit.config.width_for(inputs, outputs, budget)?;
+    tuned_runs(unit.task, unit.config, opts, width, true)
+}
+
+/// `config` on `task` at hidden width `width`: the learning rate tuned on
+/// the tuning seeds' validation scores (when there are tuning seeds and a
+/// grid), then one run per seed. `detail` adds curves and probes.
+pub(crate) fn tuned_runs<A: ActivationSet>(
+    task: &Task,
+    config: &Config<A>,
+    opts: &SuiteOptions,
+    width: usize,
+    detail: bool,
+) -> Result<Results> {
+    let unit = &Unit { task, config };
     let mut scratch = Results::default();
     let lr = if opts.tuning_seeds.is_empty() || opts.lr_grid.len() < 2 {
         opts.lr_grid[0]
@@ -168,8 +210,15 @@ fn run_unit<A: ActivationSet>(
         let mut best = (f64::NEG_INFINITY, opts.lr_grid[0]);
         for &lr in &opts.lr_grid {
             let mut total = 0.0;
-            for &s in &opts.tuning_seeds {
-                let r = train_once(unit, opts, width, lr, s, false, &mut scratch)?;
+            for r in train_seeds(
+                unit,
+                opts,
+                width,
+                lr,
+                &opts.tuning_seeds,
+                false,
+                &mut scratch,
+            )? {
                 let v = r.metric.score(r.valid_metric);
                 total += if v.is_nan() { f64::NEG_INFINITY } else { v };
             }
@@ -180,10 +229,8 @@ fn run_unit<A: ActivationSet>(
         best.1
     };
     let mut out = Results::default();
-    for &seed in &opts.seeds {
-        let r = train_once(unit, opts, width, lr, seed, true, &mut out)?;
-        out.runs.push(r);
-    }
+    let runs = train_seeds(unit, opts, width, lr, &opts.seeds, detail, &mut out)?;
+    out.runs.extend(runs);
     Ok(out)
 }
 

@@ -260,6 +260,34 @@ impl Task {
         self.plot
     }
 
+    /// The same task trained on the first `fraction` of each split's
+    /// training set (at least one row; the split is already shuffled by its
+    /// seed, so this is a seeded random subset). Validation and test sets
+    /// are unchanged, so scores stay comparable across fractions.
+    ///
+    /// # Errors
+    /// [`Error::HyperParameter`] unless `fraction` is in (0, 1].
+    pub fn with_train_fraction(mut self, fraction: f64) -> Result<Self> {
+        check_hyper(
+            "training fraction",
+            fraction,
+            fraction > 0.0 && fraction <= 1.0,
+            "in (0, 1]",
+        )?;
+        if fraction < 1.0 {
+            let inner = Arc::clone(&self.source);
+            self.source = Arc::new(move |seed| {
+                let mut split = inner(seed)?;
+                let n = split.train.len();
+                let keep = ((n as f64 * fraction).ceil() as usize).clamp(1, n.max(1));
+                let rows: Vec<usize> = (0..keep).collect();
+                split.train = split.train.select(&rows)?;
+                Ok(split)
+            });
+        }
+        Ok(self)
+    }
+
     /// The split of `seed`.
     ///
     /// # Errors

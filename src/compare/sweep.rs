@@ -1,0 +1,258 @@
+//! The sweep: the suite's question asked over a grid of hidden width x depth
+//! x training-set fraction, one cell at a time, each cell at equal parameter
+//! count, with controls chosen per cell.
+//!
+//! In every cell the candidate activations are first trained alone (the
+//! homogeneous baselines); their mean *validation* scores pick the cell's
+//! best and second-best activation. Then the mixed layouts built from those
+//! two run: interleaved ("mask best2"), as branches ("branches best2"), with
+//! the interleaved counts re-drawn at random per seed ("random best2"), the
+//! slope-only control on the best ("slope best"), and the interleave of all
+//! candidates ("mask all"). Every configuration's width is matched to the
+//! parameter count of the first candidate's network at the cell's width.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+
+use super::config::{Config, Hidden};
+use super::metric::Metric;
+use super::run::{tuned_runs, SuiteOptions};
+use super::task::Task;
+use crate::compute::activation::ActivationSet;
+use crate::error::{Error, Result};
+use crate::layers::layer::Layer;
+
+/// The role of a configuration in a sweep cell.
+pub const HOMOGENEOUS: &str = "homogeneous";
+/// The mixed roles, in report order.
+pub const MIXED_ROLES: [&str; 5] = [
+    "mask best2",
+    "branches best2",
+    "random best2",
+    "slope best",
+    "mask all",
+];
+
+/// The grid and the training protocol of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepOptions {
+    /// Hidden widths (of the first candidate's network: the cell's parameter budget).
+    pub widths: Vec<usize>,
+    /// Numbers of hidden layers.
+    pub depths: Vec<usize>,
+    /// Fractions of each split's training set, in (0, 1].
+    pub fractions: Vec<f64>,
+    /// Seeds, tuning seeds, learning-rate grid, epochs, batch size (the
+    /// `base_width` and `workers` fields are not used: the grid sets the
+    /// widths, and cells run on rayon's pool).
+    pub suite: SuiteOptions,
+}
+
+/// One cell of the grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    /// Index into the task list.
+    pub task: usize,
+    /// Training-set fraction.
+    pub fraction: f64,
+    /// Nominal hidden width.
+    pub width: usize,
+    /// Hidden layers.
+    pub depth: usize,
+}
+
+/// One training run of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepRecord {
+    /// Task name.
+    pub task: String,
+    /// What the task is scored by.
+    pub metric: Metric,
+    /// Training-set fraction of the cell.
+    pub fraction: f64,
+    /// Nominal width of the cell.
+    pub cell_width: usize,
+    /// Hidden layers.
+    pub depth: usize,
+    /// [`HOMOGENEOUS`] or one of [`MIXED_ROLES`].
+    pub role: String,
+    /// The configuration's name (which activations the role used here).
+    pub config: String,
+    /// Paired seed.
+    pub seed: u64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// The configuration's own hidden width (matched to the cell's budget).
+    pub width: usize,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Validation metric (NaN if the run diverged).
+    pub valid_metric: f64,
+    /// Test metric (NaN if the run diverged).
+    pub test_metric: f64,
+}
+
+/// The cells of the grid, in a fixed order (task, fraction, depth, width).
+pub fn sweep_cells(tasks: usize, opts: &SweepOptions) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for task in 0..tasks {
+        for &fraction in &opts.fractions {
+            for &depth in &opts.depths {
+                for &width in &opts.widths {
+                    cells.push(Cell {
+                        task,
+                        fraction,
+                        width,
+                        depth,
+                    });
+                }
+            }
+        }
+    }
+    cells
+}
+
+/// The candidates ranked by mean validation score over `records` of role
+/// [`HOMOGENEOUS`] (best first; a candidate with a diverged run ranks by
+/// −∞). Only validation scores enter: the test split never chooses.
+pub fn rank_by_validation<A: ActivationSet>(candidates: &[A], records: &[SweepRecord]) -> Vec<A> {
+    let mean_valid = |a: &A| {
+        let scores: Vec<f64> = records
+            .iter()
+            .filter(|r| r.role == HOMOGENEOUS && r.config == a.name())
+            .map(|r| r.metric.score(r.valid_metric))
+            .collect();
+        if scores.is_empty() || scores.iter().any(|s| s.is_nan()) {
+            f64::NEG_INFINITY
+        } else {
+            scores.iter().sum::<f64>() / scores.len() as f64
+        }
+    };
+    let mut ranked: Vec<(f64, usize)> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (mean_valid(a), i))
+        .collect();
+    // Stable: ties keep the candidates' order.
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked.into_iter().map(|(_, i)| candidates[i]).collect()
+}
+
+/// The mixed configurations of a cell, given its ranked candidates.
+fn mixed_configs<A: ActivationSet>(
+    ranked: &[A],
+    candidates: &[A],
+    depth: usize,
+) -> Vec<(&'static str, Config<A>)> {
+    let best2 = ranked[..ranked.len().min(2)].to_vec();
+    vec![
+        (
+            MIXED_ROLES[0],
+            Config::new(Hidden::Interleaved(best2.clone()), depth),
+        ),
+        (
+            MIXED_ROLES[1],
+            Config::new(Hidden::Branches(best2.clone()), depth),
+        ),
+        (MIXED_ROLES[2], Config::new(Hidden::Random(best2), depth)),
+        (MIXED_ROLES[3], Config::new(Hidden::Slope(ranked[0]), depth)),
+        (
+            MIXED_ROLES[4],
+            Config::new(Hidden::Interleaved(candidates.to_vec()), depth),
+        ),
+    ]
+}
+
+fn run_cell<A: ActivationSet>(
+    task: &Task,
+    cell: &Cell,
+    candidates: &[A],
+    opts: &SweepOptions,
+) -> Result<Vec<SweepRecord>> {
+    let task = task.clone().with_train_fraction(cell.fraction)?;
+    let split = task.split(opts.suite.seeds[0])?;
+    let (inputs, outputs) = (split.train.x().ncols(), split.train.y().ncols());
+    let budget = Config::new(Hidden::Dense(candidates[0]), cell.depth)
+        .build(inputs, outputs, cell.width, 0)?
+        .param_count();
+    let run = |records: &mut Vec<SweepRecord>, role: &str, config: &Config<A>| -> Result<()> {
+        let width = config.width_for(inputs, outputs, budget)?;
+        let results = tuned_runs(&task, config, &opts.suite, width, false)?;
+        records.extend(results.runs.into_iter().map(|r| SweepRecord {
+            task: r.task,
+            metric: r.metric,
+            fraction: cell.fraction,
+            cell_width: cell.width,
+            depth: cell.depth,
+            role: role.to_string(),
+            config: r.config,
+            seed: r.seed,
+            lr: r.lr,
+            width: r.width,
+            params: r.params,
+            valid_metric: r.valid_metric,
+            test_metric: r.test_metric,
+        }));
+        Ok(())
+    };
+    let mut records = Vec::new();
+    for &a in candidates {
+        run(
+            &mut records,
+            HOMOGENEOUS,
+            &Config::new(Hidden::Dense(a), cell.depth),
+        )?;
+    }
+    let ranked = rank_by_validation(candidates, &records);
+    for (role, config) in mixed_configs(&ranked, candidates, cell.depth) {
+        run(&mut records, role, &config)?;
+    }
+    Ok(records)
+}
+
+/// Runs the cells `cells` (of [`sweep_cells`]) on rayon's pool, calling
+/// `progress(done, total)` as cells finish; records come back in cell order.
+///
+/// # Errors
+/// [`Error::Empty`] without candidates (at least two are needed for the
+/// "best two" mixes), seeds or learning rates; any error of a run.
+pub fn run_sweep<A: ActivationSet>(
+    tasks: &[Task],
+    candidates: &[A],
+    opts: &SweepOptions,
+    cells: &[Cell],
+    progress: impl Fn(usize, usize) + Sync,
+) -> Result<Vec<SweepRecord>> {
+    for (missing, what) in [
+        (candidates.len() < 2, "candidate activations (two or more)"),
+        (opts.suite.seeds.is_empty(), "seeds"),
+        (opts.suite.lr_grid.is_empty(), "learning rates"),
+    ] {
+        if missing {
+            return Err(Error::Empty { what });
+        }
+    }
+    if let Some(c) = cells.iter().find(|c| c.task >= tasks.len()) {
+        return Err(Error::Length {
+            what: "sweep task index",
+            expected: tasks.len(),
+            got: c.task,
+        });
+    }
+    let done = AtomicUsize::new(0);
+    progress(0, cells.len());
+    let per_cell: Vec<Result<Vec<SweepRecord>>> = cells
+        .par_iter()
+        .map(|cell| {
+            let r = run_cell(&tasks[cell.task], cell, candidates, opts);
+            progress(done.fetch_add(1, Ordering::SeqCst) + 1, cells.len());
+            r
+        })
+        .collect();
+    let mut records = Vec::new();
+    for r in per_cell {
+        records.extend(r?);
+    }
+    Ok(records)
+}

@@ -1,0 +1,396 @@
+//! From sweep records to the map: per-cell paired comparisons against the
+//! cell's best homogeneous activation, the verdict rules applied per cell,
+//! and the "Where mixing helps" section, written from the data.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::metric::Metric;
+use super::report::{Outcome, ALPHA};
+use super::stats::{holm, wilcoxon_signed_rank};
+use super::sweep::{SweepRecord, HOMOGENEOUS, MIXED_ROLES};
+
+/// A cell's identity: task, fraction (as per mille, for ordering), depth, width.
+pub type CellKey = (String, u32, usize, usize);
+
+fn key_of(r: &SweepRecord) -> CellKey {
+    (
+        r.task.clone(),
+        (r.fraction * 1000.0).round() as u32,
+        r.depth,
+        r.cell_width,
+    )
+}
+
+/// One mixed layout in one cell against the cell's best homogeneous activation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellComparison {
+    /// The cell.
+    pub cell: CellKey,
+    /// The task's metric.
+    pub metric: Metric,
+    /// The mixed role ([`MIXED_ROLES`]).
+    pub role: String,
+    /// The configuration that played it.
+    pub config: String,
+    /// The best homogeneous activation of the cell (by validation score).
+    pub baseline: String,
+    /// Seeds where both runs finished.
+    pub pairs: usize,
+    /// Mean paired difference of the test score (positive: the mix is better).
+    pub mean_diff: f64,
+    /// Wilcoxon signed-rank p-value.
+    pub p: f64,
+    /// Holm-adjusted over every comparison of the sweep.
+    pub p_holm: f64,
+    /// Win, tie or loss at α after adjustment.
+    pub outcome: Outcome,
+}
+
+/// What the rules say about a cell, from its comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellVerdict {
+    /// At least one mixed layout wins and none loses.
+    MixingHelps,
+    /// More losses than wins.
+    MixingHurts,
+    /// Anything else (no significant difference, or mixed signals).
+    NoDifference,
+}
+
+impl CellVerdict {
+    /// The rule applied to one cell's outcomes.
+    pub fn of(outcomes: &[Outcome]) -> Self {
+        let wins = outcomes.iter().filter(|o| **o == Outcome::Win).count();
+        let losses = outcomes.iter().filter(|o| **o == Outcome::Loss).count();
+        if wins > 0 && losses == 0 {
+            CellVerdict::MixingHelps
+        } else if losses > wins {
+            CellVerdict::MixingHurts
+        } else {
+            CellVerdict::NoDifference
+        }
+    }
+
+    /// The words in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            CellVerdict::MixingHelps => "mixing helps",
+            CellVerdict::MixingHurts => "mixing hurts",
+            CellVerdict::NoDifference => "no difference",
+        }
+    }
+}
+
+/// Every mixed record's cell compared with the cell's best homogeneous
+/// activation (chosen by mean validation score), Holm-adjusted over all.
+pub fn analyse_sweep(records: &[SweepRecord]) -> Vec<CellComparison> {
+    let mut cells: BTreeMap<CellKey, Vec<&SweepRecord>> = BTreeMap::new();
+    for r in records {
+        cells.entry(key_of(r)).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for (key, rs) in &cells {
+        let mut valid: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for r in rs.iter().filter(|r| r.role == HOMOGENEOUS) {
+            valid
+                .entry(&r.config)
+                .or_default()
+                .push(r.metric.score(r.valid_metric));
+        }
+        let mean = |v: &[f64]| {
+            if v.iter().any(|x| x.is_nan()) {
+                f64::NEG_INFINITY
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        };
+        let Some((baseline, _)) = valid
+            .iter()
+            .map(|(c, v)| (*c, mean(v)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(a.0)))
+        else {
+            continue;
+        };
+        let base: BTreeMap<u64, f64> = rs
+            .iter()
+            .filter(|r| r.role == HOMOGENEOUS && r.config == baseline)
+            .map(|r| (r.seed, r.metric.score(r.test_metric)))
+            .collect();
+        for role in MIXED_ROLES {
+            let runs: Vec<&&SweepRecord> = rs.iter().filter(|r| r.role == role).collect();
+            let Some(first) = runs.first() else { continue };
+            let diffs: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| {
+                    let b = base.get(&r.seed)?;
+                    let d = r.metric.score(r.test_metric) - b;
+                    d.is_finite().then_some(d)
+                })
+                .collect();
+            let mean_diff = if diffs.is_empty() {
+                f64::NAN
+            } else {
+                diffs.iter().sum::<f64>() / diffs.len() as f64
+            };
+            out.push(CellComparison {
+                cell: key.clone(),
+                metric: first.metric,
+                role: role.to_string(),
+                config: first.config.clone(),
+                baseline: baseline.to_string(),
+                pairs: diffs.len(),
+                mean_diff,
+                p: if diffs.is_empty() {
+                    1.0
+                } else {
+                    wilcoxon_signed_rank(&diffs)
+                },
+                p_holm: 1.0,
+                outcome: Outcome::Tie,
+            });
+        }
+    }
+    let adjusted = holm(&out.iter().map(|c| c.p).collect::<Vec<_>>());
+    for (c, p) in out.iter_mut().zip(adjusted) {
+        c.p_holm = p;
+        c.outcome = if p >= ALPHA || c.mean_diff.is_nan() {
+            Outcome::Tie
+        } else if c.mean_diff > 0.0 {
+            Outcome::Win
+        } else {
+            Outcome::Loss
+        };
+    }
+    out
+}
+
+/// The verdict of every cell.
+pub fn cell_verdicts(comparisons: &[CellComparison]) -> BTreeMap<CellKey, CellVerdict> {
+    let mut outcomes: BTreeMap<CellKey, Vec<Outcome>> = BTreeMap::new();
+    for c in comparisons {
+        outcomes.entry(c.cell.clone()).or_default().push(c.outcome);
+    }
+    outcomes
+        .into_iter()
+        .map(|(k, o)| (k, CellVerdict::of(&o)))
+        .collect()
+}
+
+/// Spearman's rank correlation of two equally long series (average ranks for ties).
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            for &k in &idx[i..=j] {
+                r[k] = (i + j) as f64 / 2.0 + 1.0;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = rx.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
+    if vx == 0.0 || vy == 0.0 {
+        0.0
+    } else {
+        cov / (vx * vy).sqrt()
+    }
+}
+
+fn fraction_label(per_mille: u32) -> String {
+    format!("{}%", per_mille as f64 / 10.0)
+}
+
+fn cell_label(k: &CellKey) -> String {
+    format!(
+        "{} at {} data, width {}, depth {}",
+        k.0,
+        fraction_label(k.1),
+        k.3,
+        k.2
+    )
+}
+
+/// The "Where mixing helps" section: counts, the cells with wins and with
+/// losses, and the trend of each task's mean difference with width.
+pub fn where_mixing_helps(comparisons: &[CellComparison]) -> String {
+    let mut s = String::from("## Where mixing helps\n\n");
+    let count = |o: Outcome, role: Option<&str>| {
+        comparisons
+            .iter()
+            .filter(|c| c.outcome == o && role.is_none_or(|r| c.role == r))
+            .count()
+    };
+    let verdicts = cell_verdicts(comparisons);
+    let helps = verdicts
+        .values()
+        .filter(|v| **v == CellVerdict::MixingHelps)
+        .count();
+    let hurts = verdicts
+        .values()
+        .filter(|v| **v == CellVerdict::MixingHurts)
+        .count();
+    let _ = writeln!(
+        s,
+        "Across {} cells and {} comparisons of a mixed layout with the cell's best single activation \
+(chosen on validation), mixing won {}, tied {} and lost {} (Wilcoxon signed-rank, Holm-corrected over \
+all comparisons, α = {ALPHA}). By the per-cell rule (helps: a win and no loss; hurts: more losses than \
+wins), mixing helps in {helps} cells, hurts in {hurts} and makes no difference in {}.\n",
+        verdicts.len(),
+        comparisons.len(),
+        count(Outcome::Win, None),
+        count(Outcome::Tie, None),
+        count(Outcome::Loss, None),
+        verdicts.len() - helps - hurts,
+    );
+    for role in MIXED_ROLES {
+        let _ = writeln!(
+            s,
+            "- {role}: {} wins, {} losses.",
+            count(Outcome::Win, Some(role)),
+            count(Outcome::Loss, Some(role))
+        );
+    }
+    s.push('\n');
+    for (o, title) in [(Outcome::Win, "wins"), (Outcome::Loss, "losses")] {
+        let list: Vec<String> = comparisons
+            .iter()
+            .filter(|c| c.outcome == o)
+            .map(|c| {
+                format!(
+                    "{} ({} vs {}, {:+.4})",
+                    cell_label(&c.cell),
+                    c.config,
+                    c.baseline,
+                    c.mean_diff
+                )
+            })
+            .collect();
+        if list.is_empty() {
+            let _ = writeln!(s, "Cells with significant {title}: none.\n");
+        } else {
+            let shown = list.len().min(12);
+            let _ = writeln!(
+                s,
+                "Cells with significant {title} ({}{}): {}.\n",
+                list.len(),
+                if shown < list.len() {
+                    ", first 12 shown"
+                } else {
+                    ""
+                },
+                list[..shown].join("; ")
+            );
+        }
+    }
+    // The trend with width, per task, of the interleaved best-two mix.
+    let role = MIXED_ROLES[0];
+    let mut by_task: BTreeMap<&str, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
+    for c in comparisons
+        .iter()
+        .filter(|c| c.role == role && c.mean_diff.is_finite())
+    {
+        by_task
+            .entry(&c.cell.0)
+            .or_default()
+            .entry(c.cell.3)
+            .or_default()
+            .push(c.mean_diff);
+    }
+    let _ = writeln!(
+        s,
+        "Trend with width ({role}; mean paired difference over depths and data fractions, score units: \
+accuracy, or −MSE):\n"
+    );
+    for (task, widths) in by_task {
+        let (w, d): (Vec<f64>, Vec<f64>) = widths
+            .iter()
+            .map(|(w, v)| (*w as f64, v.iter().sum::<f64>() / v.len() as f64))
+            .unzip();
+        let rho = spearman(&w, &d);
+        let trend = if w.len() < 3 {
+            "too few widths for a trend"
+        } else if rho >= 0.8 {
+            "the mix fares better as the network widens"
+        } else if rho <= -0.8 {
+            "the mix fares worse as the network widens"
+        } else {
+            "no monotone trend with width"
+        };
+        let values: Vec<String> = widths
+            .iter()
+            .zip(&d)
+            .map(|((w, _), m)| format!("{w}: {m:+.4}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "- {task}: {} (Spearman ρ = {rho:.2}): {trend}.",
+            values.join(", ")
+        );
+    }
+    s
+}
+
+/// The table of every comparison, one row per cell and role.
+pub fn comparison_table(comparisons: &[CellComparison]) -> String {
+    let mut s = String::from(
+        "| task | data | depth | width | layout | baseline | pairs | mean diff | p (Holm) | outcome |\n\
+|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for c in comparisons {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {:+.4} | {:.3} | {:?} |",
+            c.cell.0,
+            fraction_label(c.cell.1),
+            c.cell.2,
+            c.cell.3,
+            c.config,
+            c.baseline,
+            c.pairs,
+            c.mean_diff,
+            c.p_holm,
+            c.outcome
+        );
+    }
+    s
+}
+
+/// The sweep's records as CSV (one row per run).
+pub fn sweep_csv(records: &[SweepRecord]) -> String {
+    let mut s = String::from(
+        "task,metric,fraction,cell_width,depth,role,config,seed,lr,width,params,valid_metric,test_metric\n",
+    );
+    for r in records {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.task,
+            r.metric.name(),
+            r.fraction,
+            r.cell_width,
+            r.depth,
+            r.role,
+            r.config,
+            r.seed,
+            r.lr,
+            r.width,
+            r.params,
+            r.valid_metric,
+            r.test_metric
+        );
+    }
+    s
+}

@@ -1,0 +1,191 @@
+//! The sweep: parameters matched within a cell, the "best two" chosen on
+//! validation data only, and the per-cell verdict rules on synthetic
+//! results whose answer is known.
+
+use mixact::compare::sweep::{
+    rank_by_validation, run_sweep, sweep_cells, SweepOptions, SweepRecord, HOMOGENEOUS,
+};
+use mixact::compare::sweep_report::{analyse_sweep, cell_verdicts, spearman, CellVerdict};
+use mixact::compare::{Metric, Outcome, SuiteOptions, Task};
+use mixact::Act;
+
+fn tiny_options() -> SweepOptions {
+    SweepOptions {
+        widths: vec![8, 24],
+        depths: vec![1, 2],
+        fractions: vec![0.5, 1.0],
+        suite: SuiteOptions {
+            seeds: vec![0, 1],
+            tuning_seeds: vec![],
+            lr_grid: vec![0.01],
+            epochs: 2,
+            batch_size: 32,
+            base_width: 8,
+            workers: 1,
+        },
+    }
+}
+
+#[test]
+fn every_configuration_of_a_cell_has_the_cells_parameter_count_to_within_one_neuron() {
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 40).with_epochs(2)];
+    let candidates = [Act::Relu, Act::Tanh, Act::Sin];
+    let opts = tiny_options();
+    let cells = sweep_cells(tasks.len(), &opts);
+    assert_eq!(cells.len(), 2 * 2 * 2);
+    let records = run_sweep(&tasks, &candidates, &opts, &cells, |_, _| {}).unwrap();
+    // 3 homogeneous + 5 mixed layouts, 2 seeds, per cell.
+    assert_eq!(records.len(), cells.len() * 8 * 2);
+    for cell in &cells {
+        let in_cell: Vec<&SweepRecord> = records
+            .iter()
+            .filter(|r| {
+                r.cell_width == cell.width && r.depth == cell.depth && r.fraction == cell.fraction
+            })
+            .collect();
+        let budget = in_cell
+            .iter()
+            .find(|r| r.config == "relu")
+            .map(|r| r.params)
+            .unwrap();
+        for r in &in_cell {
+            // One neuron of a layer this narrow is at most about 7% of the parameters.
+            let gap = r.params.abs_diff(budget) as f64 / budget as f64;
+            assert!(
+                gap <= 0.07,
+                "{} in {:?}: {} vs {budget}",
+                r.config,
+                cell,
+                r.params
+            );
+        }
+    }
+}
+
+fn record(config: &str, role: &str, seed: u64, valid: f64, test: f64) -> SweepRecord {
+    SweepRecord {
+        task: "t".into(),
+        metric: Metric::Accuracy,
+        fraction: 1.0,
+        cell_width: 8,
+        depth: 1,
+        role: role.into(),
+        config: config.into(),
+        seed,
+        lr: 0.01,
+        width: 8,
+        params: 100,
+        valid_metric: valid,
+        test_metric: test,
+    }
+}
+
+#[test]
+fn the_best_two_are_chosen_by_validation_scores_even_when_the_test_scores_disagree() {
+    let mut records = Vec::new();
+    for seed in 0..5 {
+        // sin is best on validation and worst on test; relu the reverse.
+        records.push(record("relu", HOMOGENEOUS, seed, 0.6, 0.99));
+        records.push(record("tanh", HOMOGENEOUS, seed, 0.8, 0.7));
+        records.push(record("sin", HOMOGENEOUS, seed, 0.9, 0.1));
+    }
+    let ranked = rank_by_validation(&[Act::Relu, Act::Tanh, Act::Sin], &records);
+    assert_eq!(&ranked[..2], &[Act::Sin, Act::Tanh]);
+    // A diverged validation run ranks a candidate last.
+    records.push(record("sin", HOMOGENEOUS, 9, f64::NAN, 0.5));
+    let ranked = rank_by_validation(&[Act::Relu, Act::Tanh, Act::Sin], &records);
+    assert_eq!(ranked, vec![Act::Tanh, Act::Relu, Act::Sin]);
+}
+
+/// A cell whose "mask best2" beats (or trails) the best single activation by
+/// `shift` on every one of 20 seeds, the other mixed roles tied.
+fn synthetic_cell(shift: f64) -> Vec<SweepRecord> {
+    let mut records = Vec::new();
+    for seed in 0..20 {
+        let noise = ((seed * 7919) % 13) as f64 / 1000.0;
+        records.push(record("relu", HOMOGENEOUS, seed, 0.9, 0.8 + noise));
+        records.push(record("tanh", HOMOGENEOUS, seed, 0.5, 0.5));
+        records.push(record(
+            "mask relu+tanh",
+            "mask best2",
+            seed,
+            0.9,
+            0.8 + noise + shift,
+        ));
+        for role in ["branches best2", "random best2", "slope best", "mask all"] {
+            // Ties: half the seeds slightly up, half slightly down.
+            let wiggle = if seed % 2 == 0 { 0.001 } else { -0.001 };
+            records.push(record(role, role, seed, 0.9, 0.8 + noise + wiggle));
+        }
+    }
+    records
+}
+
+#[test]
+fn a_consistent_gain_on_twenty_seeds_is_a_win_and_the_cell_says_mixing_helps() {
+    let comparisons = analyse_sweep(&synthetic_cell(0.05));
+    let mask = comparisons.iter().find(|c| c.role == "mask best2").unwrap();
+    assert_eq!(mask.baseline, "relu");
+    assert_eq!(mask.pairs, 20);
+    assert!((mask.mean_diff - 0.05).abs() < 1e-12);
+    assert_eq!(mask.outcome, Outcome::Win);
+    assert!(comparisons
+        .iter()
+        .filter(|c| c.role != "mask best2")
+        .all(|c| c.outcome == Outcome::Tie));
+    let verdicts = cell_verdicts(&comparisons);
+    assert_eq!(
+        verdicts.values().copied().collect::<Vec<_>>(),
+        vec![CellVerdict::MixingHelps]
+    );
+}
+
+#[test]
+fn a_consistent_loss_is_a_loss_and_the_cell_says_mixing_hurts() {
+    let comparisons = analyse_sweep(&synthetic_cell(-0.05));
+    let mask = comparisons.iter().find(|c| c.role == "mask best2").unwrap();
+    assert_eq!(mask.outcome, Outcome::Loss);
+    let verdicts = cell_verdicts(&comparisons);
+    assert_eq!(
+        verdicts.values().copied().collect::<Vec<_>>(),
+        vec![CellVerdict::MixingHurts]
+    );
+}
+
+#[test]
+fn no_difference_is_a_tie_everywhere() {
+    let comparisons = analyse_sweep(&synthetic_cell(0.0));
+    assert!(comparisons.iter().all(|c| c.outcome == Outcome::Tie));
+    let verdicts = cell_verdicts(&comparisons);
+    assert_eq!(
+        verdicts.values().copied().collect::<Vec<_>>(),
+        vec![CellVerdict::NoDifference]
+    );
+}
+
+#[test]
+fn a_win_beside_a_loss_is_no_difference_and_more_losses_than_wins_is_hurts() {
+    use Outcome::*;
+    assert_eq!(CellVerdict::of(&[Win, Loss]), CellVerdict::NoDifference);
+    assert_eq!(CellVerdict::of(&[Win, Tie, Tie]), CellVerdict::MixingHelps);
+    assert_eq!(
+        CellVerdict::of(&[Loss, Loss, Win]),
+        CellVerdict::MixingHurts
+    );
+    assert_eq!(CellVerdict::of(&[]), CellVerdict::NoDifference);
+}
+
+#[test]
+fn spearman_sees_monotone_trends() {
+    assert!((spearman(&[8.0, 16.0, 32.0], &[-0.3, -0.1, 0.2]) - 1.0).abs() < 1e-12);
+    assert!((spearman(&[8.0, 16.0, 32.0], &[0.3, 0.1, -0.2]) + 1.0).abs() < 1e-12);
+    assert_eq!(spearman(&[1.0, 2.0], &[5.0, 5.0]), 0.0);
+}
+
+#[test]
+fn a_sweep_without_two_candidates_is_an_error() {
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 40)];
+    let opts = tiny_options();
+    let cells = sweep_cells(1, &opts);
+    assert!(run_sweep(&tasks, &[Act::Relu], &opts, &cells, |_, _| {}).is_err());
+}
