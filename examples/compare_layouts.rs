@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use mixact::compare::sweep::{run_sweep, sweep_cells, SweepOptions};
+use mixact::compare::sweep_report::{parse_sweep_csv, sweep_csv};
 use mixact::compare::units::{merge_dirs, shard_from_env};
 use mixact::compare::{
     ensure_writable_dir, run_suite_into, write_report, write_results, write_sweep_report, Config,
@@ -62,7 +63,7 @@ struct Args {
     /// Sweep hidden width x depth x training-data fraction instead of the suite: `quick` (the
     /// default: a documented subset, minutes) or `standard` (the whole grid, 20 seeds).
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "quick",
-          conflicts_with_all = ["standard", "full", "merge", "csv", "configs"])]
+          conflicts_with_all = ["standard", "full", "csv", "configs"])]
     sweep: Option<SweepMode>,
     /// Folder for the report (checked for writing before any run).
     #[arg(long, default_value = "target/mixact-report")]
@@ -505,8 +506,21 @@ fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
     if let Some(n) = args.seeds {
         opts.suite.seeds = (0..n).collect();
     }
-    let cells = sweep_cells(tasks.len(), &opts);
+    let all_cells = sweep_cells(tasks.len(), &opts);
     let protocol = sweep_protocol(mode, &tasks, &candidates, &opts);
+    if !args.merge.is_empty() {
+        return merge_sweep(args, &tasks, &all_cells, &protocol);
+    }
+    // A shard takes every n-th cell (cells of one task and fraction differ in
+    // cost by width and depth, so striding spreads them).
+    let sharded = shard_of(args)?;
+    let shard = sharded.unwrap_or(Shard::ALL);
+    let cells: Vec<_> = all_cells
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % shard.count == shard.index)
+        .map(|(_, c)| c.clone())
+        .collect();
     let bar = ProgressBar::new(cells.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} cells, eta {eta}")
@@ -525,6 +539,20 @@ fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
         cells.len(),
         rayon_threads()
     );
+    if sharded.is_some() {
+        let path = args.out.join("results.csv");
+        std::fs::write(&path, sweep_csv(&records))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        println!(
+            "sweep shard {}/{}: {} cells, {} runs in {seconds:.0} s, rows written to {}",
+            shard.index,
+            shard.count,
+            cells.len(),
+            records.len(),
+            path.display()
+        );
+        return Ok(());
+    }
     let comparisons =
         write_sweep_report(&args.out, &records, &protocol).map_err(|e| e.to_string())?;
     let wins = comparisons
@@ -547,4 +575,64 @@ fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
 
 fn rayon_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Merges the `results.csv` of sweep shard folders into one report; every
+/// cell of the plan must be present (or `--allow-partial`).
+fn merge_sweep(
+    args: &Args,
+    tasks: &[Task],
+    cells: &[mixact::compare::sweep::Cell],
+    protocol: &str,
+) -> Result<(), String> {
+    let mut records = Vec::new();
+    for dir in &args.merge {
+        let path = dir.join("results.csv");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        records.extend(parse_sweep_csv(&text).map_err(|e| format!("{}: {e}", path.display()))?);
+    }
+    let missing: Vec<String> = cells
+        .iter()
+        .filter(|c| {
+            !records.iter().any(|r| {
+                r.task == tasks[c.task].name()
+                    && r.fraction == c.fraction
+                    && r.depth == c.depth
+                    && r.cell_width == c.width
+            })
+        })
+        .map(|c| {
+            format!(
+                "{} {}% w{} d{}",
+                tasks[c.task].name(),
+                c.fraction * 100.0,
+                c.width,
+                c.depth
+            )
+        })
+        .collect();
+    let mut text = protocol.to_string();
+    if !missing.is_empty() {
+        if !args.allow_partial {
+            return Err(format!(
+                "{} cells missing (rerun their shards, or pass --allow-partial): {}",
+                missing.len(),
+                missing.join(", ")
+            ));
+        }
+        text = format!(
+            "**Partial sweep: {} cells missing ({}).**\n\n{text}",
+            missing.len(),
+            missing.join(", ")
+        );
+    }
+    let comparisons = write_sweep_report(&args.out, &records, &text).map_err(|e| e.to_string())?;
+    println!(
+        "merged {} runs, {} comparisons\nreport: {}",
+        records.len(),
+        comparisons.len(),
+        args.out.join("report.md").display()
+    );
+    Ok(())
 }

@@ -10,7 +10,8 @@
 # shard (for example: --standard, or --csv FILE --target COL). Rerun a failed shard i with
 #   MIXACT_BIN=... MIXACT_OUT=OUT MIXACT_ARGS="..." sbatch --array=i deploy/slurm/compare.sbatch
 # (it skips the units it already stored), then the merge:
-#   BINARY --merge OUT/shard-* --out OUT/report
+#   BINARY SUITE ARGS... --merge OUT/shard-* --out OUT/report
+# (the merge gets the suite args too, so `-- --sweep standard` merges a sweep).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 shards=4
@@ -34,7 +35,7 @@ array=$(sbatch --parsable --chdir="$out" --array="0-$((shards - 1))" "$here/comp
 array="${array%%;*}"
 merge=$(sbatch --parsable --chdir="$out" --job-name=mixact-merge --dependency="afterok:${array}" \
   --output="$out/merge-%j.out" \
-  --wrap="\"$bin\" --merge \"$out\"/shard-* --out \"$out/report\"")
+  --wrap="\"$bin\" $* --merge \"$out\"/shard-* --out \"$out/report\"")
 merge="${merge%%;*}"
 echo "array job ${array} (${shards} shards) and merge job ${merge} submitted"
 echo "report: ${out}/report/report.md once job ${merge} has finished"

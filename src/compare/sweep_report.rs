@@ -9,6 +9,11 @@ use super::metric::Metric;
 use super::report::{Outcome, ALPHA};
 use super::stats::{holm, wilcoxon_signed_rank};
 use super::sweep::{SweepRecord, HOMOGENEOUS, MIXED_ROLES};
+use crate::error::{Error, Result};
+
+/// The header of a sweep's `results.csv`.
+pub const SWEEP_HEADER: &str =
+    "task,metric,fraction,cell_width,depth,role,config,seed,lr,width,params,valid_metric,test_metric";
 
 /// A cell's identity: task, fraction (as per mille, for ordering), depth, width.
 pub type CellKey = (String, u32, usize, usize);
@@ -370,9 +375,7 @@ pub fn comparison_table(comparisons: &[CellComparison]) -> String {
 
 /// The sweep's records as CSV (one row per run).
 pub fn sweep_csv(records: &[SweepRecord]) -> String {
-    let mut s = String::from(
-        "task,metric,fraction,cell_width,depth,role,config,seed,lr,width,params,valid_metric,test_metric\n",
-    );
+    let mut s = format!("{SWEEP_HEADER}\n");
     for r in records {
         let _ = writeln!(
             s,
@@ -393,4 +396,55 @@ pub fn sweep_csv(records: &[SweepRecord]) -> String {
         );
     }
     s
+}
+
+/// Reads a sweep's `results.csv` (as [`sweep_csv`] writes it).
+///
+/// # Errors
+/// [`Error::Format`] naming the line when a row does not have the columns
+/// and types of the header.
+pub fn parse_sweep_csv(text: &str) -> Result<Vec<SweepRecord>> {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    if header != SWEEP_HEADER {
+        return Err(Error::Format {
+            location: "sweep results.csv header".into(),
+            message: format!("expected `{SWEEP_HEADER}`, found `{header}`"),
+        });
+    }
+    let mut out = Vec::new();
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = |m: &str| Error::Format {
+            location: format!("sweep results.csv line {}", i + 2),
+            message: m.to_string(),
+        };
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != 13 {
+            return Err(bad(&format!("{} fields, expected 13", f.len())));
+        }
+        let num = |k: usize| {
+            f[k].parse::<f64>()
+                .map_err(|_| bad(&format!("field {} is not a number", k + 1)))
+        };
+        let int = |k: usize| {
+            f[k].parse::<usize>()
+                .map_err(|_| bad(&format!("field {} is not a count", k + 1)))
+        };
+        out.push(SweepRecord {
+            task: f[0].to_string(),
+            metric: Metric::from_name(f[1]).ok_or_else(|| bad("unknown metric"))?,
+            fraction: num(2)?,
+            cell_width: int(3)?,
+            depth: int(4)?,
+            role: f[5].to_string(),
+            config: f[6].to_string(),
+            seed: f[7].parse().map_err(|_| bad("field 8 is not a seed"))?,
+            lr: num(8)?,
+            width: int(9)?,
+            params: int(10)?,
+            valid_metric: num(11)?,
+            test_metric: num(12)?,
+        });
+    }
+    Ok(out)
 }
