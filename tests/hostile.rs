@@ -720,3 +720,84 @@ fn a_manifest_cannot_point_outside_its_units_folder() {
     assert!(matches!(e, Error::Format { .. }), "{e:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_nan_early_stopping_min_delta_is_refused_before_training() {
+    use mixact::{EarlyStopping, Monitor};
+    let mut r = rng(5);
+    let mut net: mixact::Network<Act> =
+        mixact::Network::new(vec![Dense::new(2, 1, Act::Identity, &mut r)
+            .unwrap()
+            .into()])
+        .unwrap();
+    let mut rule = EarlyStopping::new(Monitor::TrainLoss, 2);
+    rule.min_delta = f64::NAN;
+    let mut t = Trainer::new(
+        Loss::BceWithLogits,
+        Sgd::new(0.1).unwrap(),
+        FitConfig::default(),
+    )
+    .unwrap()
+    .early_stopping(rule);
+    let e = t.fit(&mut net, &data::xor::<f32>()).unwrap_err();
+    assert!(matches!(e, Error::HyperParameter { .. }), "{e:?}");
+}
+
+#[test]
+fn a_malformed_sweep_results_file_is_an_error_naming_the_line() {
+    use mixact::compare::sweep_report::{parse_sweep_csv, SWEEP_HEADER};
+    assert!(matches!(
+        parse_sweep_csv("a,b\n"),
+        Err(Error::Format { .. })
+    ));
+    let short = format!("{SWEEP_HEADER}\nspirals,accuracy,1,8\n");
+    let e = parse_sweep_csv(&short).unwrap_err();
+    assert!(format!("{e}").contains("line 2"), "{e}");
+    let bad_number =
+        format!("{SWEEP_HEADER}\nt,accuracy,x,8,1,homogeneous,relu,0,0.01,8,33,0.5,0.5\n");
+    assert!(matches!(
+        parse_sweep_csv(&bad_number),
+        Err(Error::Format { .. })
+    ));
+    let bad_metric =
+        format!("{SWEEP_HEADER}\nt,bogus,1,8,1,homogeneous,relu,0,0.01,8,33,0.5,0.5\n");
+    assert!(matches!(
+        parse_sweep_csv(&bad_metric),
+        Err(Error::Format { .. })
+    ));
+}
+
+#[test]
+fn an_ensemble_with_a_wrong_number_of_batches_is_an_error_not_a_panic() {
+    let mut r = rng(6);
+    let members = (0..2)
+        .map(|_| {
+            let net: mixact::Network<Act> =
+                mixact::Network::new(vec![Dense::new(2, 1, Act::Identity, &mut r)
+                    .unwrap()
+                    .into()])
+                .unwrap();
+            (
+                net,
+                Trainer::new(Loss::Mse, Sgd::new(0.1).unwrap(), FitConfig::default()).unwrap(),
+            )
+        })
+        .collect();
+    let mut e = mixact::Ensemble::new(members).unwrap();
+    let x = DMatrix::<f32>::zeros(4, 2);
+    let y = DMatrix::<f32>::zeros(4, 1);
+    let mut losses: Vec<mixact::Result<f32>> = vec![Ok(0.0), Ok(0.0)];
+    let err = e
+        .step(&[(x.as_view(), y.as_view())], &mut losses)
+        .unwrap_err();
+    assert!(matches!(err, Error::Length { .. }), "{err:?}");
+    // A batch of the wrong width is that member's error.
+    let wide = DMatrix::<f32>::zeros(4, 3);
+    e.step(
+        &[(x.as_view(), y.as_view()), (wide.as_view(), y.as_view())],
+        &mut losses,
+    )
+    .unwrap();
+    assert!(losses[0].is_ok());
+    assert!(matches!(losses[1], Err(Error::Shape { .. })));
+}

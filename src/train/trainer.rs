@@ -360,7 +360,8 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     /// stopped (epoch numbers, batch order, schedule and early stopping).
     ///
     /// # Errors
-    /// [`Error::Shape`] when the data do not fit the network; the errors of
+    /// [`Error::HyperParameter`] when early stopping's `min_delta` is
+    /// negative or not finite; [`Error::Shape`] when the data do not fit the network; the errors of
     /// [`Loss::check_targets`] when the targets do not suit the loss (checked
     /// once, before the first step); [`Error::Diverged`] (naming epoch, step,
     /// layer and cause) when training blows up. The guard checks every batch
@@ -395,6 +396,17 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         net: &L,
         data: &Dataset<T>,
     ) -> Result<f64> {
+        if let Some(rule) = &self.early_stopping {
+            let d = rule.min_delta;
+            // A NaN would make every epoch "no improvement", stopping after
+            // `patience` epochs without saying why.
+            crate::error::check_hyper(
+                "early stopping min_delta",
+                d,
+                d.is_finite() && d >= 0.0,
+                "finite and >= 0",
+            )?;
+        }
         check_data(net, data, self.loss)?;
         if let Some(v) = &self.validation {
             check_data(net, v, self.loss)?;
