@@ -196,6 +196,11 @@ fn options(mode: Mode, workers: usize) -> SuiteOptions {
         Mode::Standard => (20, 3, vec![0.003, 0.01, 0.03]),
         Mode::Full => (50, 5, vec![0.001, 0.003, 0.01, 0.03]),
     };
+    suite_options(seeds, tuning, grid, workers)
+}
+
+/// Seeds 0.., tuning seeds 1000.., Adam's learning-rate grid, batch 32.
+fn suite_options(seeds: u64, tuning: u64, grid: Vec<f64>, workers: usize) -> SuiteOptions {
     SuiteOptions {
         seeds: (0..seeds).collect(),
         tuning_seeds: (1000..1000 + tuning).collect(),
@@ -428,15 +433,8 @@ fn sweep_plan(mode: SweepMode) -> mixact::Result<(Vec<Task>, Vec<Act>, SweepOpti
             )
         }
     };
-    let suite = SuiteOptions {
-        seeds: (0..seeds).collect(),
-        tuning_seeds: (1000..1000 + tuning).collect(),
-        lr_grid: grid,
-        epochs: 100,
-        batch_size: 32,
-        base_width: 32,
-        workers: 1,
-    };
+    // The sweep runs its cells on rayon's pool, so `workers` is unused there.
+    let suite = suite_options(seeds, tuning, grid, 1);
     Ok((
         tasks,
         candidates,
