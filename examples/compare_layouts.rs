@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mixact::compare::sweep::{run_sweep, sweep_cells, SweepOptions};
+use mixact::compare::sweep::{run_sweep_into, sweep_cells, SweepOptions};
 use mixact::compare::sweep_report::{parse_sweep_csv, sweep_csv};
 use mixact::compare::units::{merge_dirs, shard_from_env};
 use mixact::compare::{
@@ -525,7 +525,9 @@ fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
             .map_err(|e| e.to_string())?,
     );
     let start = Instant::now();
-    let records = run_sweep(&tasks, &candidates, &opts, &cells, |done, _| {
+    // A shard stores each cell as it finishes, so a killed task loses the running cells only.
+    let cell_dir = sharded.map(|_| args.out.as_path());
+    let records = run_sweep_into(&tasks, &candidates, &opts, &cells, cell_dir, |done, _| {
         bar.set_position(done as u64)
     })
     .map_err(|e| e.to_string())?;

@@ -189,3 +189,42 @@ fn a_sweep_without_two_candidates_is_an_error() {
     let cells = sweep_cells(1, &opts);
     assert!(run_sweep(&tasks, &[Act::Relu], &opts, &cells, |_, _| {}).is_err());
 }
+
+#[test]
+fn a_rerun_loads_stored_cells_instead_of_training_them_again() {
+    use mixact::compare::sweep::run_sweep_into;
+    use mixact::compare::sweep_report::{parse_sweep_csv, sweep_csv};
+    let dir = std::env::temp_dir().join(format!("mixact-sweep-cells-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 40).with_epochs(2)];
+    let candidates = [Act::Relu, Act::Tanh];
+    let mut opts = tiny_options();
+    opts.widths = vec![8];
+    opts.fractions = vec![1.0];
+    let cells = sweep_cells(1, &opts);
+    let first = run_sweep_into(&tasks, &candidates, &opts, &cells, Some(&dir), |_, _| {}).unwrap();
+    // Mark the stored copy of the first cell, so a reload is visible.
+    let stored = dir.join("cells").join(cells[0].file_name(tasks[0].name()));
+    let mut marked = parse_sweep_csv(&std::fs::read_to_string(&stored).unwrap()).unwrap();
+    for r in &mut marked {
+        r.test_metric = 0.125;
+    }
+    std::fs::write(&stored, sweep_csv(&marked)).unwrap();
+    let again = run_sweep_into(&tasks, &candidates, &opts, &cells, Some(&dir), |_, _| {}).unwrap();
+    assert_eq!(again.len(), first.len());
+    let in_first_cell = |r: &&SweepRecord| r.depth == cells[0].depth;
+    assert!(again
+        .iter()
+        .filter(in_first_cell)
+        .all(|r| r.test_metric == 0.125));
+    // The other cell was stored unmarked and comes back as it was trained.
+    let other = |v: &[SweepRecord]| -> Vec<u64> {
+        v.iter()
+            .filter(|r| r.depth != cells[0].depth)
+            .map(|r| r.test_metric.to_bits())
+            .collect()
+    };
+    assert_eq!(other(&again), other(&first));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

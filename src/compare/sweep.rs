@@ -11,6 +11,7 @@
 //! candidates ("mask all"). Every configuration's width is matched to the
 //! parameter count of the first candidate's network at the cell's width.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -18,6 +19,7 @@ use rayon::prelude::*;
 use super::config::{Config, Hidden};
 use super::metric::Metric;
 use super::run::{tuned_runs, SuiteOptions};
+use super::sweep_report::{parse_sweep_csv, sweep_csv};
 use super::task::Task;
 use crate::compute::activation::ActivationSet;
 use crate::error::{Error, Result};
@@ -60,6 +62,23 @@ pub struct Cell {
     pub width: usize,
     /// Hidden layers.
     pub depth: usize,
+}
+
+impl Cell {
+    /// The file a finished cell is stored in under a shard's `cells/`
+    /// folder: a stable name from the cell's coordinates.
+    pub fn file_name(&self, task_name: &str) -> String {
+        let slug: String = task_name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format!(
+            "{slug}_f{}_d{}_w{}.csv",
+            (self.fraction * 1000.0).round() as u64,
+            self.depth,
+            self.width
+        )
+    }
 }
 
 /// One training run of a sweep.
@@ -224,6 +243,26 @@ pub fn run_sweep<A: ActivationSet>(
     cells: &[Cell],
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<Vec<SweepRecord>> {
+    run_sweep_into(tasks, candidates, opts, cells, None, progress)
+}
+
+/// As [`run_sweep`], storing each finished cell in `dir/cells/` at once
+/// (written to a temporary file, then renamed: a killed process leaves the
+/// whole cell or none of it) and loading, instead of rerunning, the cells
+/// already stored there: a rerun of a killed shard loses at most the cells
+/// that were running.
+///
+/// # Errors
+/// As [`run_sweep`]; [`Error::Io`] when a cell cannot be stored;
+/// [`Error::Format`] for a damaged stored cell.
+pub fn run_sweep_into<A: ActivationSet>(
+    tasks: &[Task],
+    candidates: &[A],
+    opts: &SweepOptions,
+    cells: &[Cell],
+    dir: Option<&Path>,
+    progress: impl Fn(usize, usize) + Sync,
+) -> Result<Vec<SweepRecord>> {
     for (missing, what) in [
         (candidates.len() < 2, "candidate activations (two or more)"),
         (opts.suite.seeds.is_empty(), "seeds"),
@@ -240,12 +279,27 @@ pub fn run_sweep<A: ActivationSet>(
             got: c.task,
         });
     }
+    let store = dir.map(|d| d.join("cells"));
+    if let Some(s) = &store {
+        std::fs::create_dir_all(s).map_err(|e| io_err(s, e))?;
+    }
     let done = AtomicUsize::new(0);
     progress(0, cells.len());
     let per_cell: Vec<Result<Vec<SweepRecord>>> = cells
         .par_iter()
-        .map(|cell| {
-            let r = run_cell(&tasks[cell.task], cell, candidates, opts);
+        .enumerate()
+        .map(|(i, cell)| {
+            let task = &tasks[cell.task];
+            let path = store.as_ref().map(|s| s.join(cell.file_name(task.name())));
+            let r = match &path {
+                Some(p) if p.is_file() => std::fs::read_to_string(p)
+                    .map_err(|e| io_err(p, e))
+                    .and_then(|t| parse_sweep_csv(&t)),
+                _ => run_cell(task, cell, candidates, opts).and_then(|records| match &path {
+                    Some(p) => store_cell(p, i, &records).map(|()| records),
+                    None => Ok(records),
+                }),
+            };
             progress(done.fetch_add(1, Ordering::SeqCst) + 1, cells.len());
             r
         })
@@ -255,4 +309,20 @@ pub fn run_sweep<A: ActivationSet>(
         records.extend(r?);
     }
     Ok(records)
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn store_cell(path: &PathBuf, index: usize, records: &[SweepRecord]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}-{index}", std::process::id()));
+    std::fs::write(&tmp, sweep_csv(records)).map_err(|e| io_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path, e)
+    })
 }
