@@ -6,9 +6,10 @@
 //! pick their own CPU kernels at run time (AVX-512 / AVX2+FMA / baseline), so
 //! the choice here is only *which library*. faer is the default where it is
 //! compiled in: on W0 (256 x 1024 x 1024, f32) it was the fastest of the
-//! candidates at 2 threads on both an AVX2 Zen 3 and an AVX-512 Zen 5 (see
-//! README "Performance" and the `peers_w0` benchmark group, which times every
-//! candidate in the same run).
+//! candidates at 2 threads on this project's AVX2 AMD EPYC host (README
+//! "Performance"; `cargo bench --bench hot_loop -- peers_w0` times every
+//! candidate in the same run), and the issue that asked for it measured the
+//! same order on an AVX-512 Zen 5.
 //!
 //! Reproducibility: for a given library, thread count and CPU path, a product
 //! is bit-identical from run to run. Switching library changes the summation
