@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use mixact::compare::sweep::{run_sweep_into, sweep_cells, SweepOptions};
-use mixact::compare::sweep_report::{parse_sweep_csv, sweep_csv};
+use mixact::compare::sweep_report::{read_sweep_csv, sweep_csv};
 use mixact::compare::units::{merge_dirs, shard_from_env};
 use mixact::compare::{
     ensure_writable_dir, run_suite_into, write_report, write_results, write_sweep_report, Config,
@@ -541,8 +541,8 @@ fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
     );
     if sharded.is_some() {
         let path = args.out.join("results.csv");
-        std::fs::write(&path, sweep_csv(&records))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = sweep_csv(&records).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         println!(
             "sweep shard {}/{}: {} cells, {} runs in {seconds:.0} s, rows written to {}",
             shard.index,
@@ -588,9 +588,7 @@ fn merge_sweep(
     let mut records = Vec::new();
     for dir in &args.merge {
         let path = dir.join("results.csv");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        records.extend(parse_sweep_csv(&text).map_err(|e| format!("{}: {e}", path.display()))?);
+        records.extend(read_sweep_csv(&path).map_err(|e| e.to_string())?);
     }
     let missing: Vec<String> = cells
         .iter()

@@ -768,6 +768,66 @@ fn a_malformed_sweep_results_file_is_an_error_naming_the_line() {
 }
 
 #[test]
+fn a_sweep_refuses_a_task_name_with_a_comma_before_training_anything() {
+    use mixact::compare::sweep::{run_sweep, sweep_cells, SweepOptions};
+    use mixact::compare::{SuiteOptions, Task};
+    let tasks = vec![Task::regression("sin,abs", Target1d::Abs, 40).with_epochs(1)];
+    let opts = SweepOptions {
+        widths: vec![8],
+        depths: vec![1],
+        fractions: vec![1.0],
+        suite: SuiteOptions {
+            seeds: vec![0],
+            tuning_seeds: vec![],
+            lr_grid: vec![0.01],
+            epochs: 1,
+            batch_size: 8,
+            base_width: 8,
+            workers: 1,
+        },
+    };
+    let cells = sweep_cells(1, &opts);
+    let started = std::sync::atomic::AtomicBool::new(false);
+    let e = run_sweep(&tasks, &[Act::Relu, Act::Tanh], &opts, &cells, |_, _| {
+        started.store(true, std::sync::atomic::Ordering::SeqCst)
+    })
+    .unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e:?}");
+    assert!(format!("{e}").contains("sin,abs"), "{e}");
+    assert!(!started.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[test]
+fn sweep_rows_refuse_a_configuration_name_with_a_comma() {
+    use mixact::compare::sweep::SweepRecord;
+    use mixact::compare::sweep_report::sweep_csv;
+    use mixact::compare::Metric;
+    let record = SweepRecord {
+        task: "t".into(),
+        metric: Metric::Mse,
+        fraction: 1.0,
+        cell_width: 8,
+        depth: 1,
+        role: "homogeneous".into(),
+        config: "relu,tanh".into(),
+        seed: 0,
+        lr: 0.01,
+        width: 8,
+        params: 33,
+        valid_metric: 0.5,
+        test_metric: 0.5,
+    };
+    assert!(matches!(sweep_csv(&[record]), Err(Error::Format { .. })));
+}
+
+#[test]
+fn reading_a_sweep_results_file_that_is_a_folder_is_an_io_error() {
+    use mixact::compare::sweep_report::read_sweep_csv;
+    let e = read_sweep_csv(&std::env::temp_dir()).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e:?}");
+}
+
+#[test]
 fn an_ensemble_with_a_wrong_number_of_batches_is_an_error_not_a_panic() {
     let mut r = rng(6);
     let members = (0..2)

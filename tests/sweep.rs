@@ -210,7 +210,7 @@ fn a_rerun_loads_stored_cells_instead_of_training_them_again() {
     for r in &mut marked {
         r.test_metric = 0.125;
     }
-    std::fs::write(&stored, sweep_csv(&marked)).unwrap();
+    std::fs::write(&stored, sweep_csv(&marked).unwrap()).unwrap();
     let again = run_sweep_into(&tasks, &candidates, &opts, &cells, Some(&dir), |_, _| {}).unwrap();
     assert_eq!(again.len(), first.len());
     let in_first_cell = |r: &&SweepRecord| r.depth == cells[0].depth;
@@ -227,4 +227,37 @@ fn a_rerun_loads_stored_cells_instead_of_training_them_again() {
     };
     assert_eq!(other(&again), other(&first));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn where_mixing_helps_counts_wins_and_losses_per_data_fraction_and_depth() {
+    use mixact::compare::sweep_report::{where_mixing_helps, CellComparison};
+    let comparison = |fraction: u32, depth: usize, outcome: Outcome| CellComparison {
+        cell: ("t".into(), fraction, depth, 8),
+        metric: Metric::Accuracy,
+        role: "mask best2".into(),
+        config: "mask relu+tanh".into(),
+        baseline: "relu".into(),
+        pairs: 20,
+        mean_diff: 0.0,
+        p: 0.5,
+        p_holm: 0.5,
+        outcome,
+    };
+    let text = where_mixing_helps(&[
+        comparison(250, 1, Outcome::Win),
+        comparison(1000, 1, Outcome::Loss),
+        comparison(1000, 2, Outcome::Tie),
+    ]);
+    assert!(
+        text.contains(
+            "By training-data fraction: 25%: 1 win, 0 losses of 1; 100%: 0 wins, 1 loss of 2."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("By depth: depth 1: 1 win, 1 loss of 2; depth 2: 0 wins, 0 losses of 1."),
+        "{text}"
+    );
+    assert!(text.contains("- mask best2: 1 win, 1 loss."), "{text}");
 }

@@ -22,7 +22,8 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
     }
 }
 
-fn check_name(s: &str) -> Result<()> {
+/// Refuses a name that would break a CSV row (the files are written without quoting).
+pub(crate) fn check_name(s: &str) -> Result<()> {
     if s.contains([',', '\n', '"']) {
         return Err(Error::Format {
             location: "results".into(),
@@ -105,6 +106,33 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
     Ok(())
 }
 
+/// The text of the results file `path`, refused when it holds more than
+/// `limit` bytes: a results file is read whole, so without a bound a huge
+/// or endless file (a mistaken path, `/dev/zero`) would fill memory.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read or is not UTF-8;
+/// [`Error::TooLarge`] past `limit`.
+pub(crate) fn read_text_limited(path: &Path, limit: u64) -> Result<String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_err(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            what: "results file bytes",
+            requested: bytes.len() as u128,
+            limit: limit as u128,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        message: format!("not UTF-8 text: {e}"),
+    })
+}
+
 /// Rows of an optional file: none when it does not exist.
 fn optional_rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>> {
     if path.exists() {
@@ -116,7 +144,7 @@ fn optional_rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>>
 
 /// Splits CSV text into header-checked rows of string fields.
 fn rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>> {
-    let text = std::fs::read_to_string(path).map_err(|e| io_err(path, e))?;
+    let text = read_text_limited(path, crate::limits::DEFAULT_MAX_CSV_BYTES)?;
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("");
     if header != expected_header {
@@ -234,4 +262,20 @@ pub fn read_results(dir: &Path) -> Result<Results> {
     }
     r.sort();
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_results_file_over_the_limit_is_refused_not_read_whole() {
+        let path = std::env::temp_dir().join(format!("mixact-limited-{}", std::process::id()));
+        std::fs::write(&path, "x".repeat(101)).unwrap();
+        let over = read_text_limited(&path, 100);
+        let at = read_text_limited(&path, 101);
+        let _ = std::fs::remove_file(&path);
+        assert!(matches!(over, Err(Error::TooLarge { .. })), "{over:?}");
+        assert_eq!(at.unwrap().len(), 101);
+    }
 }

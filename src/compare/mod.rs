@@ -137,7 +137,9 @@ fn draw_plots(dir: &Path, results: &Results, analysis: &Analysis) -> Result<Vec<
 /// `report.md` into `dir`. Returns the comparisons the report states.
 ///
 /// # Errors
-/// [`Error::Io`] when the folder or a file cannot be written.
+/// [`Error::Io`] when the folder or a file cannot be written;
+/// [`Error::Format`] for a name that cannot go into a CSV row
+/// ([`sweep_csv`](sweep_report::sweep_csv)).
 pub fn write_sweep_report(
     dir: &Path,
     records: &[sweep::SweepRecord],
@@ -150,7 +152,7 @@ pub fn write_sweep_report(
             message: e.to_string(),
         })
     };
-    write("results.csv", &sweep_report::sweep_csv(records))?;
+    write("results.csv", &sweep_report::sweep_csv(records)?)?;
     let comparisons = sweep_report::analyse_sweep(records);
     let maps = draw_heatmaps(dir, &comparisons)?;
     let mut md = String::from("# Where does mixing win? The sweep\n\n");

@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use super::config::{Config, Hidden};
+use super::files::check_name;
 use super::metric::Metric;
 use super::run::{tuned_runs, SuiteOptions};
-use super::sweep_report::{parse_sweep_csv, sweep_csv};
+use super::sweep_report::{read_sweep_csv, sweep_csv};
 use super::task::Task;
 use crate::compute::activation::ActivationSet;
 use crate::error::{Error, Result};
@@ -235,7 +236,9 @@ fn run_cell<A: ActivationSet>(
 ///
 /// # Errors
 /// [`Error::Empty`] without candidates (at least two are needed for the
-/// "best two" mixes), seeds or learning rates; any error of a run.
+/// "best two" mixes), seeds or learning rates; [`Error::Format`] (before
+/// any training) for a task or activation name holding a comma, quote or
+/// newline; any error of a run.
 pub fn run_sweep<A: ActivationSet>(
     tasks: &[Task],
     candidates: &[A],
@@ -254,7 +257,10 @@ pub fn run_sweep<A: ActivationSet>(
 ///
 /// # Errors
 /// As [`run_sweep`]; [`Error::Io`] when a cell cannot be stored;
-/// [`Error::Format`] for a damaged stored cell.
+/// [`Error::Format`] for a damaged stored cell, or (before any training) a
+/// task or activation name holding a comma, quote or newline, which the
+/// results rows could not hold; [`Error::TooLarge`] for a stored cell file
+/// over the CSV size limit.
 pub fn run_sweep_into<A: ActivationSet>(
     tasks: &[Task],
     candidates: &[A],
@@ -279,6 +285,14 @@ pub fn run_sweep_into<A: ActivationSet>(
             got: c.task,
         });
     }
+    // The names go into every results row: refuse a bad one before hours of training, not after.
+    for name in tasks
+        .iter()
+        .map(|t| t.name())
+        .chain(candidates.iter().map(|a| a.name()))
+    {
+        check_name(name)?;
+    }
     let store = dir.map(|d| d.join("cells"));
     if let Some(s) = &store {
         std::fs::create_dir_all(s).map_err(|e| io_err(s, e))?;
@@ -292,9 +306,7 @@ pub fn run_sweep_into<A: ActivationSet>(
             let task = &tasks[cell.task];
             let path = store.as_ref().map(|s| s.join(cell.file_name(task.name())));
             let r = match &path {
-                Some(p) if p.is_file() => std::fs::read_to_string(p)
-                    .map_err(|e| io_err(p, e))
-                    .and_then(|t| parse_sweep_csv(&t)),
+                Some(p) if p.is_file() => read_sweep_csv(p),
                 _ => run_cell(task, cell, candidates, opts).and_then(|records| match &path {
                     Some(p) => store_cell(p, i, &records).map(|()| records),
                     None => Ok(records),
@@ -320,7 +332,7 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
 
 fn store_cell(path: &PathBuf, index: usize, records: &[SweepRecord]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}-{index}", std::process::id()));
-    std::fs::write(&tmp, sweep_csv(records)).map_err(|e| io_err(&tmp, e))?;
+    std::fs::write(&tmp, sweep_csv(records)?).map_err(|e| io_err(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io_err(path, e)

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
+use super::files::{check_name, read_text_limited};
 use super::metric::Metric;
 use super::report::{Outcome, ALPHA};
 use super::stats::{holm, wilcoxon_signed_rank};
@@ -218,6 +220,11 @@ fn fraction_label(per_mille: u32) -> String {
     format!("{}%", per_mille as f64 / 10.0)
 }
 
+/// "1 win", "3 wins".
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn cell_label(k: &CellKey) -> String {
     format!(
         "{} at {} data, width {}, depth {}",
@@ -263,12 +270,38 @@ wins), mixing helps in {helps} cells, hurts in {hurts} and makes no difference i
     for role in MIXED_ROLES {
         let _ = writeln!(
             s,
-            "- {role}: {} wins, {} losses.",
-            count(Outcome::Win, Some(role)),
-            count(Outcome::Loss, Some(role))
+            "- {role}: {}, {}.",
+            counted(count(Outcome::Win, Some(role)), "win", "wins"),
+            counted(count(Outcome::Loss, Some(role)), "loss", "losses")
         );
     }
     s.push('\n');
+    // Where the wins and losses fall along the data and depth axes.
+    let along = |axis: &str, key: &dyn Fn(&CellKey) -> String, order: &dyn Fn(&CellKey) -> u32| {
+        let mut groups: BTreeMap<u32, (String, usize, usize, usize)> = BTreeMap::new();
+        for c in comparisons {
+            let g = groups
+                .entry(order(&c.cell))
+                .or_insert_with(|| (key(&c.cell), 0, 0, 0));
+            g.1 += 1;
+            g.2 += usize::from(c.outcome == Outcome::Win);
+            g.3 += usize::from(c.outcome == Outcome::Loss);
+        }
+        let parts: Vec<String> = groups
+            .into_values()
+            .map(|(label, n, w, l)| {
+                format!(
+                    "{label}: {}, {} of {n}",
+                    counted(w, "win", "wins"),
+                    counted(l, "loss", "losses")
+                )
+            })
+            .collect();
+        format!("By {axis}: {}.", parts.join("; "))
+    };
+    let by_fraction = along("training-data fraction", &|k| fraction_label(k.1), &|k| k.1);
+    let by_depth = along("depth", &|k| format!("depth {}", k.2), &|k| k.2 as u32);
+    let _ = writeln!(s, "{by_fraction} {by_depth}\n");
     for (o, title) in [(Outcome::Win, "wins"), (Outcome::Loss, "losses")] {
         let list: Vec<String> = comparisons
             .iter()
@@ -374,9 +407,17 @@ pub fn comparison_table(comparisons: &[CellComparison]) -> String {
 }
 
 /// The sweep's records as CSV (one row per run).
-pub fn sweep_csv(records: &[SweepRecord]) -> String {
+///
+/// # Errors
+/// [`Error::Format`] for a task, role or configuration name holding a comma,
+/// quote or newline (the rows are not quoted, so such a name would shift the
+/// columns of every reader).
+pub fn sweep_csv(records: &[SweepRecord]) -> Result<String> {
     let mut s = format!("{SWEEP_HEADER}\n");
     for r in records {
+        for name in [&r.task, &r.role, &r.config] {
+            check_name(name)?;
+        }
         let _ = writeln!(
             s,
             "{},{},{},{},{},{},{},{},{},{},{},{},{}",
@@ -395,7 +436,25 @@ pub fn sweep_csv(records: &[SweepRecord]) -> String {
             r.test_metric
         );
     }
-    s
+    Ok(s)
+}
+
+/// Reads the sweep results file `path` (as [`sweep_csv`] writes it), refusing
+/// a file over [`DEFAULT_MAX_CSV_BYTES`](crate::limits::DEFAULT_MAX_CSV_BYTES)
+/// before it fills memory.
+///
+/// # Errors
+/// [`Error::Io`] when it cannot be read, [`Error::TooLarge`] past the limit,
+/// [`Error::Format`] as [`parse_sweep_csv`] (the location names the file).
+pub fn read_sweep_csv(path: &Path) -> Result<Vec<SweepRecord>> {
+    let text = read_text_limited(path, crate::limits::DEFAULT_MAX_CSV_BYTES)?;
+    parse_sweep_csv(&text).map_err(|e| match e {
+        Error::Format { location, message } => Error::Format {
+            location: format!("{}: {location}", path.display()),
+            message,
+        },
+        other => other,
+    })
 }
 
 /// Reads a sweep's `results.csv` (as [`sweep_csv`] writes it).
