@@ -215,6 +215,14 @@ impl Error {
         }
     }
 
+    /// An IO failure at `path`.
+    pub(crate) fn io(path: &std::path::Path, e: std::io::Error) -> Self {
+        Error::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+
     pub(crate) fn shape(
         what: &'static str,
         expected: (Option<usize>, Option<usize>),

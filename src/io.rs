@@ -54,7 +54,6 @@
 //! over the target); loading validates everything and never panics.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -62,6 +61,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_write::write_atomically;
+pub use crate::atomic_write::STALE_TEMP_AGE;
 use crate::compute::activation::ActivationSet;
 use crate::compute::real::Real;
 use crate::data::Scaler;
@@ -78,81 +79,6 @@ pub const FORMAT_VERSION: u32 = 2;
 const METADATA_KEY: &str = "mixact";
 /// safetensors' own limit on the JSON header.
 const MAX_HEADER: u64 = 100_000_000;
-
-/// How old a leftover temporary file of an interrupted save must be before
-/// a later save to the same path deletes it: one hour.
-pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
-
-static SAVE_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// The prefix of every temporary file a save to `file_name` creates.
-fn temp_prefix(file_name: &std::ffi::OsStr) -> String {
-    format!(".{}.tmp-", file_name.to_string_lossy())
-}
-
-/// Removes temporary files of earlier saves to `file_name` in `dir` that are
-/// older than [`STALE_TEMP_AGE`] (their writer was killed). Best effort.
-fn remove_stale_temps(dir: &Path, file_name: &std::ffi::OsStr) {
-    let prefix = temp_prefix(file_name);
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if !name.to_string_lossy().starts_with(&prefix) {
-            continue;
-        }
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_TEMP_AGE);
-        if old {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Writes `bytes` to `path` through a uniquely named temporary file in the
-/// same folder, flushed and renamed over `path`.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io_error(path, std::io::Error::other("not a file path")))?;
-    remove_stale_temps(&dir, file_name);
-    let thread = format!("{:?}", std::thread::current().id());
-    let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
-    let counter = SAVE_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(
-        "{}{}-{thread}-{counter}",
-        temp_prefix(file_name),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable where the platform allows.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_error(path, e)
-    })
-}
 
 /// Options for loading a model file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -591,13 +517,6 @@ fn model_error(kind: ModelErrorKind, detail: impl Into<String>) -> Error {
     }
 }
 
-fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
 fn dtype_of<T: Real>() -> Dtype {
     if T::NAME == "f32" {
         Dtype::F32
@@ -794,7 +713,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// As [`load`](Self::load).
     pub fn load_with_info(path: impl AsRef<Path>) -> Result<(Self, ModelInfo)> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_model_bytes_with_info(&bytes, LoadOptions::default())
     }
 
@@ -892,7 +811,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// As [`Network::load`].
     pub fn load_with(path: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_model_bytes(&bytes, options)
     }
 

@@ -230,6 +230,42 @@ fn a_rerun_loads_stored_cells_instead_of_training_them_again() {
 }
 
 #[test]
+fn a_stored_cell_of_another_cell_or_other_seeds_is_an_error_not_reused() {
+    use mixact::compare::sweep::run_sweep_into;
+    use mixact::Error;
+    let dir = std::env::temp_dir().join(format!("mixact-sweep-mismatch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 40).with_epochs(2)];
+    let candidates = [Act::Relu, Act::Tanh];
+    let mut opts = tiny_options();
+    opts.widths = vec![8];
+    opts.fractions = vec![1.0];
+    let cells = sweep_cells(1, &opts);
+    run_sweep_into(&tasks, &candidates, &opts, &cells, Some(&dir), |_, _| {}).unwrap();
+    // Other seeds than the stored cells were trained on.
+    let mut other_seeds = opts.clone();
+    other_seeds.suite.seeds = vec![0, 1, 2];
+    let e = run_sweep_into(
+        &tasks,
+        &candidates,
+        &other_seeds,
+        &cells,
+        Some(&dir),
+        |_, _| {},
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e:?}");
+    assert!(format!("{e}").contains("seeds"), "{e}");
+    // The second cell's file holding the first cell's rows.
+    let file = |c: usize| dir.join("cells").join(cells[c].file_name(tasks[0].name()));
+    std::fs::copy(file(0), file(1)).unwrap();
+    let e = run_sweep_into(&tasks, &candidates, &opts, &cells, Some(&dir), |_, _| {}).unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e:?}");
+    assert!(format!("{e}").contains("depth"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn where_mixing_helps_counts_wins_and_losses_per_data_fraction_and_depth() {
     use mixact::compare::sweep_report::{where_mixing_helps, CellComparison};
     let comparison = |fraction: u32, depth: usize, outcome: Outcome| CellComparison {

@@ -15,13 +15,6 @@ const GROUPS: &str = "groups.csv";
 
 const RUN_HEADER: &str = "task,metric,config,family,seed,lr,width,params,test_metric,valid_metric,final_loss,steps,us_per_step";
 
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
 /// Refuses a name that would break a CSV row (the files are written without quoting).
 pub(crate) fn check_name(s: &str) -> Result<()> {
     if s.contains([',', '\n', '"']) {
@@ -39,7 +32,7 @@ pub(crate) fn check_name(s: &str) -> Result<()> {
 /// [`Error::Io`] when the folder or a file cannot be written; [`Error::Format`]
 /// for a task or configuration name containing a comma.
 pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut runs = format!("{RUN_HEADER}\n");
     for x in &r.runs {
         check_name(&x.task)?;
@@ -101,7 +94,7 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
         (GROUPS, groups),
     ] {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| io_err(&path, e))?;
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     }
     Ok(())
 }
@@ -115,11 +108,11 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
 /// [`Error::TooLarge`] past `limit`.
 pub(crate) fn read_text_limited(path: &Path, limit: u64) -> Result<String> {
     use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|e| io_err(path, e))?;
+        .map_err(|e| Error::io(path, e))?;
     if bytes.len() as u64 > limit {
         return Err(Error::TooLarge {
             what: "results file bytes",
@@ -185,10 +178,10 @@ fn num<T: std::str::FromStr>(path: &Path, field: &str) -> Result<T> {
 /// # Errors
 /// [`Error::Io`] naming `dir` when it cannot be created or written.
 pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let probe = dir.join(format!(".mixact-write-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"probe").map_err(|e| io_err(dir, e))?;
-    std::fs::remove_file(&probe).map_err(|e| io_err(&probe, e))
+    std::fs::write(&probe, b"probe").map_err(|e| Error::io(dir, e))?;
+    std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))
 }
 
 /// Reads the files [`write_results`] wrote. `results.csv` is required; the

@@ -11,7 +11,7 @@
 //! candidates ("mask all"). Every configuration's width is matched to the
 //! parameter count of the first candidate's network at the cell's width.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -22,6 +22,7 @@ use super::metric::Metric;
 use super::run::{tuned_runs, SuiteOptions};
 use super::sweep_report::{read_sweep_csv, sweep_csv};
 use super::task::Task;
+use crate::atomic_write::write_atomically;
 use crate::compute::activation::ActivationSet;
 use crate::error::{Error, Result};
 use crate::layers::layer::Layer;
@@ -295,20 +296,22 @@ pub fn run_sweep_into<A: ActivationSet>(
     }
     let store = dir.map(|d| d.join("cells"));
     if let Some(s) = &store {
-        std::fs::create_dir_all(s).map_err(|e| io_err(s, e))?;
+        std::fs::create_dir_all(s).map_err(|e| Error::io(s, e))?;
     }
     let done = AtomicUsize::new(0);
     progress(0, cells.len());
     let per_cell: Vec<Result<Vec<SweepRecord>>> = cells
         .par_iter()
-        .enumerate()
-        .map(|(i, cell)| {
+        .map(|cell| {
             let task = &tasks[cell.task];
             let path = store.as_ref().map(|s| s.join(cell.file_name(task.name())));
             let r = match &path {
-                Some(p) if p.is_file() => read_sweep_csv(p),
+                Some(p) if p.is_file() => read_sweep_csv(p)
+                    .and_then(|records| stored_cell_matches(p, task.name(), cell, opts, records)),
                 _ => run_cell(task, cell, candidates, opts).and_then(|records| match &path {
-                    Some(p) => store_cell(p, i, &records).map(|()| records),
+                    Some(p) => {
+                        write_atomically(p, sweep_csv(&records)?.as_bytes()).map(|()| records)
+                    }
                     None => Ok(records),
                 }),
             };
@@ -323,18 +326,49 @@ pub fn run_sweep_into<A: ActivationSet>(
     Ok(records)
 }
 
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
+/// The records of a stored cell file, if they are this cell's under this
+/// protocol. File names are slugs (two task names can share one) and a
+/// folder can outlive a change of seeds, so a stored file is checked rather
+/// than trusted: a mismatch is an error, never a cell silently taken from
+/// another task or protocol.
+fn stored_cell_matches(
+    path: &Path,
+    task: &str,
+    cell: &Cell,
+    opts: &SweepOptions,
+    records: Vec<SweepRecord>,
+) -> Result<Vec<SweepRecord>> {
+    let mismatch = |message: String| Error::Format {
+        location: path.display().to_string(),
+        message,
+    };
+    if let Some(r) = records.iter().find(|r| {
+        r.task != task
+            || r.fraction != cell.fraction
+            || r.depth != cell.depth
+            || r.cell_width != cell.width
+    }) {
+        return Err(mismatch(format!(
+            "stored cell holds {} at fraction {}, depth {}, width {}; this sweep's cell is {task} at \
+             fraction {}, depth {}, width {}",
+            r.task, r.fraction, r.depth, r.cell_width, cell.fraction, cell.depth, cell.width
+        )));
     }
-}
-
-fn store_cell(path: &PathBuf, index: usize, records: &[SweepRecord]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}-{index}", std::process::id()));
-    std::fs::write(&tmp, sweep_csv(records)?).map_err(|e| io_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_err(path, e)
-    })
+    let mut stored: Vec<u64> = records
+        .iter()
+        .filter(|r| r.role == HOMOGENEOUS)
+        .map(|r| r.seed)
+        .collect();
+    stored.sort_unstable();
+    stored.dedup();
+    let mut wanted = opts.suite.seeds.clone();
+    wanted.sort_unstable();
+    wanted.dedup();
+    if stored != wanted {
+        return Err(mismatch(format!(
+            "stored cell was trained on seeds {stored:?}, this sweep uses {wanted:?} (use another \
+             --out folder, or remove the stored cells)"
+        )));
+    }
+    Ok(records)
 }

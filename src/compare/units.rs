@@ -78,13 +78,6 @@ pub fn assign(units: &[WorkUnit], count: usize) -> Vec<usize> {
     shard_of
 }
 
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
 const MANIFEST: &str = "manifest.csv";
 const UNITS: &str = "units";
 
@@ -93,7 +86,7 @@ const UNITS: &str = "units";
 /// # Errors
 /// [`Error::Io`] naming the file.
 pub fn write_manifest(dir: &Path, units: &[WorkUnit], shard_of: &[usize]) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut text = String::from("id,file,shard,cost\n");
     for (u, s) in units.iter().zip(shard_of) {
         let _ = writeln!(
@@ -105,7 +98,7 @@ pub fn write_manifest(dir: &Path, units: &[WorkUnit], shard_of: &[usize]) -> Res
         );
     }
     let path = dir.join(MANIFEST);
-    std::fs::write(&path, text).map_err(|e| io_err(&path, e))
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
 }
 
 /// The unit ids and folder names listed in `dir/manifest.csv`, if there is one.
@@ -117,7 +110,7 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Vec<(String, String)>>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
         let bad = || Error::Format {
@@ -156,13 +149,13 @@ pub fn unit_dir(dir: &Path, u: &WorkUnit) -> PathBuf {
 pub fn store_unit(dir: &Path, u: &WorkUnit, results: &Results) -> Result<()> {
     let target = unit_dir(dir, u);
     let parent = dir.join(UNITS);
-    std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     let tmp = parent.join(format!(".{}.tmp-{}", u.file_name(), std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     write_results(&tmp, results)?;
     std::fs::rename(&tmp, &target).map_err(|e| {
         let _ = std::fs::remove_dir_all(&tmp);
-        io_err(&target, e)
+        Error::io(&target, e)
     })
 }
 
