@@ -99,8 +99,8 @@ struct Args {
     /// Only these configurations (comma-separated names, e.g. "relu,mask relu+sin").
     #[arg(long, value_delimiter = ',')]
     configs: Vec<String>,
-    /// Number of paired seeds [default: the mode's].
-    #[arg(long)]
+    /// Number of paired seeds [default: the mode's], 1 to 10000.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     seeds: Option<u64>,
     /// Epochs for a --csv task.
     #[arg(long, default_value_t = 40)]

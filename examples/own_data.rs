@@ -67,7 +67,7 @@ fn main() -> Result<(), mixact::Error> {
         let m = evaluate(&mut net, &test, Loss::SoftmaxCrossEntropy)?;
         let cm = confusion_matrix(&mut net, &test, Loss::SoftmaxCrossEntropy)?;
         let worst = (0..10)
-            .filter_map(|c| cm.recall(c).map(|r| (c, r)))
+            .filter_map(|c| cm.recall(c).ok().flatten().map(|r| (c, r)))
             .fold((0, 1.0), |a, b| if b.1 < a.1 { b } else { a });
         println!(
             "{name:<24} stopped after {:>3} epochs (best {:>3}): test accuracy {:.3}, loss {:.3}; \

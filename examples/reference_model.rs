@@ -1,6 +1,9 @@
 //! Writes a model of every layer kind (with a scaler), inputs and Rust's
 //! predictions (raw inputs through the stored scaler) into a folder, for
 //! `python/mixact_numpy.py --check DIR`, the reference reader in numpy.
+//! Also writes `DIR/hostile/`: model files the Rust loader refuses, and
+//! `expected.csv` with the reason it gives for each, which the numpy reader
+//! must give too.
 //!
 //! ```sh
 //! cargo run --release --example reference_model -- target/reference
@@ -66,5 +69,134 @@ fn main() -> Result<(), mixact::Error> {
         })?;
     }
     println!("wrote {dir}/model.safetensors, inputs.csv, outputs.csv");
+    write_hostile(&format!("{dir}/hostile"))
+}
+
+/// A small valid model file (2 inputs, 3 outputs, a scaler) to mutate.
+fn base_model() -> Result<Vec<u8>, mixact::Error> {
+    let mut r = ChaCha8Rng::seed_from_u64(5);
+    let net: Network<Act> = Network::new(vec![
+        Dense::per_neuron(2, &[Act::Relu, Act::Tanh, Act::Sin], &mut r)?.into(),
+        Dense::new(3, 3, Act::Identity, &mut r)?.into(),
+    ])?;
+    let x = DMatrix::from_row_slice(2, 2, &[1.0f32, 10.0, 3.0, 30.0]);
+    let info = ModelInfo::default()
+        .with_scaler(Scaler::standardize(&x))
+        .with_class_names(&["a", "b", "c"]);
+    net.to_model_bytes_with_info(&info)
+}
+
+/// The file's header JSON, with the mixact metadata parsed too.
+fn split(bytes: &[u8]) -> (serde_json::Value, serde_json::Value, Vec<u8>) {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let meta = header["__metadata__"]["mixact"].as_str().unwrap();
+    let arch = serde_json::from_str(meta).unwrap();
+    (header, arch, bytes[8 + n..].to_vec())
+}
+
+fn join(mut header: serde_json::Value, arch: &serde_json::Value, data: &[u8]) -> Vec<u8> {
+    header["__metadata__"]["mixact"] = serde_json::Value::String(arch.to_string());
+    let mut h = header.to_string().into_bytes();
+    while !h.len().is_multiple_of(8) {
+        h.push(b' ');
+    }
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(data);
+    out
+}
+
+/// The base model with its architecture changed by `edit`.
+fn with_arch(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Vec<u8>, mixact::Error> {
+    let (header, mut arch, data) = split(&base_model()?);
+    edit(&mut arch);
+    Ok(join(header, &arch, &data))
+}
+
+fn write_hostile(dir: &str) -> Result<(), mixact::Error> {
+    use serde_json::json;
+    let io = |e: std::io::Error| mixact::Error::Io {
+        path: dir.to_string(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut nan_weight = base_model()?;
+    let (header, arch, mut data) = split(&nan_weight);
+    data[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+    nan_weight = join(header, &arch, &data);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "short_activation_list",
+            with_arch(|a| {
+                a["network"][0]["activations"] = json!(["relu", "tanh"]);
+            })?,
+        ),
+        (
+            "unknown_activation",
+            with_arch(|a| {
+                a["network"][0]["activations"] = json!(["relu", "tanh", "swish9"]);
+            })?,
+        ),
+        (
+            "one_entry_scaler",
+            with_arch(|a| {
+                a["info"]["scaler"] = json!({"offset": [0.0], "scale": [1.0]});
+            })?,
+        ),
+        (
+            "zero_scale",
+            with_arch(|a| {
+                a["info"]["scaler"]["scale"] = json!([1.0, 0.0]);
+            })?,
+        ),
+        (
+            "negative_scale",
+            with_arch(|a| {
+                a["info"]["scaler"]["scale"] = json!([1.0, -2.0]);
+            })?,
+        ),
+        (
+            "class_names_for_other_outputs",
+            with_arch(|a| {
+                a["info"]["class_names"] = json!(["a", "b"]);
+            })?,
+        ),
+        (
+            "format_version_99",
+            with_arch(|a| a["version"] = json!(99))?,
+        ),
+        ("format_version_0", with_arch(|a| a["version"] = json!(0))?),
+        ("float_f16", with_arch(|a| a["float"] = json!("f16"))?),
+        (
+            "float_f64_with_f32_tensors",
+            with_arch(|a| a["float"] = json!("f64"))?,
+        ),
+        ("not_mixact", with_arch(|a| a["format"] = json!("other"))?),
+        (
+            "unknown_layer_kind",
+            with_arch(|a| a["network"][1]["kind"] = json!("conv"))?,
+        ),
+        (
+            "widths_that_do_not_chain",
+            with_arch(|a| {
+                a["network"][1]["inputs"] = json!(4);
+            })?,
+        ),
+        ("nan_weight", nan_weight),
+        ("truncated", base_model()?[..100].to_vec()),
+    ];
+    let mut expected = String::from("file,kind\n");
+    for (name, bytes) in cases {
+        let kind = match Network::<Act>::from_model_bytes_with_info(&bytes, Default::default()) {
+            Ok(_) => panic!("the Rust loader accepts the hostile file {name}"),
+            Err(mixact::Error::Model { kind, .. }) => format!("{kind:?}"),
+            Err(e) => panic!("{name}: not a model error: {e}"),
+        };
+        std::fs::write(format!("{dir}/{name}.safetensors"), &bytes).map_err(io)?;
+        expected.push_str(&format!("{name}.safetensors,{kind}\n"));
+    }
+    std::fs::write(format!("{dir}/expected.csv"), expected).map_err(io)?;
+    println!("wrote {dir}/: hostile model files and the Rust loader's reasons");
     Ok(())
 }

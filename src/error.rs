@@ -140,6 +140,14 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// Settings that each make sense alone but not together (early stopping
+    /// watching validation accuracy under a regression loss, say).
+    Incompatible {
+        /// The setting that cannot work.
+        setting: &'static str,
+        /// Why, and what would.
+        reason: String,
+    },
     /// A model file could not be loaded (or a network could not be saved).
     Model {
         /// Which kind of problem, one per distinct cause.
@@ -348,6 +356,7 @@ impl fmt::Display for Error {
             ),
             Error::Io { path, message } => write!(f, "{path}: {message}"),
             Error::Format { location, message } => write!(f, "{location}: {message}"),
+            Error::Incompatible { setting, reason } => write!(f, "{setting}: {reason}"),
             Error::Model { kind, detail } => write!(f, "model file: {kind:?}: {detail}"),
         }
     }

@@ -77,10 +77,11 @@ mod train; // losses, optimisers, the fit loop, hardening
 pub use compute::activation;
 pub use compute::activation::{Act, ActivationSet, Fan};
 pub use compute::cpu::{
-    baseline_kernels_forced, force_baseline_kernels, kernel_path, limit_kernels, KernelPath,
+    baseline_kernels_forced, force_baseline_kernels, kernel_path, kernels_from_env, limit_kernels,
+    KernelPath,
 };
 pub use compute::matrix::MatRef;
-pub use compute::product::{gemm_backend, set_gemm_backend, GemmBackend};
+pub use compute::product::{gemm_backend, gemm_from_env, set_gemm_backend, GemmBackend};
 pub use compute::real::Real;
 pub use data::Dataset;
 pub use error::{Divergence, Error, ModelErrorKind, Result};

@@ -21,9 +21,15 @@ use crate::error::{Error, Result};
 pub const MAX_ELEMENTS: usize = 1 << 28;
 
 /// The default limit on the decompressed size of a CSV file read by
-/// [`read_csv`](crate::data::read_csv): 1 GiB. Raise or lower it with
-/// [`CsvOptions::max_bytes`](crate::data::CsvOptions::max_bytes).
-pub const DEFAULT_MAX_CSV_BYTES: u64 = 1 << 30;
+/// [`read_csv`](crate::data::read_csv): 256 MiB (about 4 s of parsing). Raise
+/// or lower it with [`CsvOptions::max_bytes`](crate::data::CsvOptions::max_bytes).
+pub const DEFAULT_MAX_CSV_BYTES: u64 = 1 << 28;
+
+/// The default limit on the data cells of a CSV file: 2^25 (33.5 million,
+/// 256 MiB as `f64`). Memory, not text, is what a table costs, so this is the
+/// bound a caller can plan with; raise or lower it with
+/// [`CsvOptions::max_cells`](crate::data::CsvOptions::max_cells).
+pub const DEFAULT_MAX_CSV_CELLS: u64 = 1 << 25;
 
 /// The most JSON objects (tensor entries and layer descriptions together) a
 /// model file's header may hold: 8192, enough for a network of about 2700

@@ -12,9 +12,10 @@ mod common;
 
 use common::rng;
 use mixact::data::{self, CsvOptions, Target1d};
+use mixact::io::ModelInfo;
 use mixact::{
-    mask, Act, Adam, Dense, Divergence, Error, FitConfig, Layer, Loss, Mixture, Network, Optimizer,
-    Sgd, Slope, Trainer,
+    mask, Act, Adam, Cosine, Dense, Divergence, EarlyStopping, Error, FitConfig, Layer, LayerNorm,
+    Loss, Mixture, Monitor, Network, Optimizer, ReduceOnPlateau, Sgd, Slope, StepDecay, Trainer,
 };
 use nalgebra::DMatrix;
 
@@ -497,10 +498,24 @@ fn a_gzip_bomb_beyond_the_size_limit_is_too_large() {
     text.extend(std::iter::repeat_n(b"0,0\n".as_slice(), 1 << 20).flatten());
     let path = dir.join("bomb.csv.gz");
     std::fs::write(&path, gzip(&text)).unwrap();
-    let e = data::read_csv_with(&path, CsvOptions { max_bytes: 1 << 20 }).unwrap_err();
+    let e = data::read_csv_with(
+        &path,
+        CsvOptions {
+            max_bytes: 1 << 20,
+            ..CsvOptions::default()
+        },
+    )
+    .unwrap_err();
     assert_eq!(too_large(e), "CSV text (bytes after decompression)");
     // Within the limit the same file reads.
-    let t = data::read_csv_with(&path, CsvOptions { max_bytes: 8 << 20 }).unwrap();
+    let t = data::read_csv_with(
+        &path,
+        CsvOptions {
+            max_bytes: 8 << 20,
+            ..CsvOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(t.n_rows(), 1 << 20);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -860,4 +875,376 @@ fn an_ensemble_with_a_wrong_number_of_batches_is_an_error_not_a_panic() {
     .unwrap();
     assert!(losses[0].is_ok());
     assert!(matches!(losses[1], Err(Error::Shape { .. })));
+}
+
+// ---- Trust II: the surfaces added since the first review --------------------
+
+#[test]
+fn precision_and_recall_of_a_class_out_of_range_are_errors() {
+    let cm = mixact::ConfusionMatrix {
+        counts: vec![vec![3, 1], vec![0, 2]],
+    };
+    for e in [cm.precision(2).unwrap_err(), cm.recall(7).unwrap_err()] {
+        assert!(
+            matches!(e, Error::LabelOutOfRange { classes: 2, .. }),
+            "{e:?}"
+        );
+    }
+    assert_eq!(cm.precision(1).unwrap(), Some(2.0 / 3.0));
+    assert_eq!(cm.recall(0).unwrap(), Some(0.75));
+}
+
+#[test]
+fn precision_of_a_hand_built_ragged_matrix_is_not_a_panic() {
+    let cm = mixact::ConfusionMatrix {
+        counts: vec![vec![3], vec![0, 2, 9]],
+    };
+    assert_eq!(cm.precision(1).unwrap(), Some(1.0));
+    assert_eq!(cm.recall(0).unwrap(), Some(1.0));
+}
+
+/// A user layer that declares one output column and produces two.
+#[derive(Clone)]
+struct WrongWidth {
+    y: DMatrix<f64>,
+    dx: DMatrix<f64>,
+}
+
+impl Layer<Act, f64> for WrongWidth {
+    fn input_width(&self) -> usize {
+        2
+    }
+    fn output_width(&self) -> usize {
+        1
+    }
+    fn forward(&mut self, x: mixact::MatRef<'_, f64>) -> mixact::Result<()> {
+        self.y = DMatrix::zeros(x.nrows(), 2);
+        Ok(())
+    }
+    fn output(&self) -> mixact::MatRef<'_, f64> {
+        self.y.as_view()
+    }
+    fn backward(
+        &mut self,
+        x: mixact::MatRef<'_, f64>,
+        _: mixact::MatRef<'_, f64>,
+        _: bool,
+    ) -> mixact::Result<()> {
+        self.dx = DMatrix::zeros(x.nrows(), 2);
+        Ok(())
+    }
+    fn input_grad(&self) -> mixact::MatRef<'_, f64> {
+        self.dx.as_view()
+    }
+    fn visit_params(&mut self, _: &mut dyn FnMut(mixact::Param<'_, f64>)) {}
+    fn param_count(&self) -> usize {
+        0
+    }
+    fn describe(&self) -> String {
+        "wrong width".into()
+    }
+}
+
+#[test]
+fn predict_through_a_layer_whose_output_is_not_the_declared_shape_is_a_shape_error() {
+    let wrong = WrongWidth {
+        y: DMatrix::zeros(0, 1),
+        dx: DMatrix::zeros(0, 2),
+    };
+    let mut net = Network::new(vec![
+        Dense::new(2, 2, Act::Tanh, &mut rng(1)).unwrap().into(),
+        Box::new(wrong) as mixact::BoxedLayer<Act, f64>,
+    ])
+    .unwrap();
+    let x = DMatrix::from_element(3, 2, 0.5);
+    for e in [
+        net.predict(&x).unwrap_err(),
+        net.predict_in_batches(&x, 2).unwrap_err(),
+        net.predict_mut(&x).unwrap_err(),
+    ] {
+        assert!(matches!(e, Error::Shape { .. }), "{e:?}");
+        assert!(e.to_string().contains("layer 1"), "{e}");
+    }
+}
+
+#[test]
+fn duplicate_csv_column_names_are_an_error_naming_them() {
+    let e = data::parse_csv("y,a,y\n1,2,3\n", "t").unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e:?}");
+    assert!(e.to_string().contains("\"y\""), "{e}");
+    let e = data::CsvTable::new(
+        vec!["y".into(), "a".into(), "y".into()],
+        &[vec![1.0, 2.0, 3.0]],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("\"y\""), "{e}");
+}
+
+fn regression_data(n: usize) -> mixact::Dataset<f64> {
+    let x = DMatrix::from_fn(n, 2, |i, j| (i * 3 + j) as f64 / n as f64 - 0.5);
+    let y = DMatrix::from_fn(n, 1, |i, _| x[(i, 0)] - 2.0 * x[(i, 1)]);
+    mixact::Dataset::new(x, y).unwrap()
+}
+
+fn incompatible(e: Error) -> String {
+    match e {
+        Error::Incompatible { reason, .. } => reason,
+        other => panic!("expected Incompatible, got {other:?}"),
+    }
+}
+
+#[test]
+fn early_stopping_on_validation_loss_without_a_validation_set_is_refused_at_fit() {
+    let mut t = trainer(Loss::Mse).early_stopping(EarlyStopping::new(Monitor::ValidLoss, 2));
+    let e = t
+        .fit(&mut linear_net(2, 1), &regression_data(8))
+        .unwrap_err();
+    assert!(incompatible(e).contains("validation set"));
+}
+
+#[test]
+fn early_stopping_on_accuracy_under_mse_is_refused_at_fit() {
+    let mut t = trainer(Loss::Mse)
+        .validate_on(regression_data(4))
+        .early_stopping(EarlyStopping::new(Monitor::ValidAccuracy, 2));
+    let e = t
+        .fit(&mut linear_net(2, 1), &regression_data(8))
+        .unwrap_err();
+    assert!(incompatible(e).contains("accuracy"));
+}
+
+#[test]
+fn early_stopping_on_rmse_under_bce_is_refused_at_fit() {
+    let ds = mixact::Dataset::new(DMatrix::zeros(8, 2), DMatrix::from_element(8, 1, 1.0)).unwrap();
+    let mut t = trainer(Loss::BceWithLogits)
+        .validate_on(ds.clone())
+        .early_stopping(EarlyStopping::new(Monitor::ValidRmse, 2));
+    let e = t.fit(&mut linear_net(2, 1), &ds).unwrap_err();
+    assert!(incompatible(e).contains("RMSE"));
+}
+
+#[test]
+fn a_trainer_with_early_stopping_reused_on_another_network_keeps_that_networks_weights() {
+    let data = regression_data(16);
+    let mut t = trainer(Loss::Mse)
+        .validate_on(regression_data(8))
+        .early_stopping(EarlyStopping::new(Monitor::ValidLoss, 50));
+    let mut first = linear_net(2, 1);
+    t.fit(&mut first, &data).unwrap();
+    let mut second = Network::new(vec![Dense::new(2, 1, Act::Identity, &mut rng(99))
+        .unwrap()
+        .into()])
+    .unwrap();
+    let mut before = Vec::new();
+    second.visit_params(&mut |p| before.extend_from_slice(p.value));
+    let history = t.fit(&mut second, &data).unwrap();
+    assert_eq!(history.len(), 2, "the second fit ran its own epochs");
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    first.visit_params(&mut |p| a.extend_from_slice(p.value));
+    second.visit_params(&mut |p| b.extend_from_slice(p.value));
+    assert_ne!(a, b, "the second network got the first one's weights");
+    assert_ne!(before, b, "the second network was trained");
+}
+
+#[test]
+fn reduce_on_plateau_refuses_factors_outside_0_1_and_a_nan_floor() {
+    for factor in [10.0, 1.0, 0.0, -0.5, f64::NAN] {
+        let e = ReduceOnPlateau::new(factor, 2, 1e-5).unwrap_err();
+        assert!(matches!(e, Error::HyperParameter { .. }), "{factor}: {e:?}");
+    }
+    for min_lr in [f64::NAN, -1.0, f64::INFINITY] {
+        assert!(ReduceOnPlateau::new(0.5, 2, min_lr).is_err(), "{min_lr}");
+    }
+    assert!(ReduceOnPlateau::new(0.5, 2, 0.0).is_ok());
+}
+
+#[test]
+fn schedules_built_from_public_fields_are_checked_before_the_first_epoch() {
+    let cosine = Cosine {
+        epochs: 10,
+        min_lr: 0.0,
+    };
+    let step = StepDecay {
+        every: 0,
+        gamma: 0.5,
+    };
+    for mut t in [
+        trainer(Loss::Mse).schedule(cosine),
+        trainer(Loss::Mse).schedule(step),
+    ] {
+        let mut net = linear_net(2, 1);
+        let before = net.predict(&DMatrix::from_element(1, 2, 1.0)).unwrap();
+        let e = t.fit(&mut net, &regression_data(8)).unwrap_err();
+        assert!(matches!(e, Error::HyperParameter { .. }), "{e:?}");
+        let after = net.predict(&DMatrix::from_element(1, 2, 1.0)).unwrap();
+        assert_eq!(before, after, "no epoch ran");
+    }
+    assert!(Cosine::new(10, 0.0).is_err());
+    assert!(StepDecay::new(3, 2.0).is_err());
+}
+
+#[test]
+fn class_names_that_do_not_match_the_outputs_are_refused_on_save_and_load() {
+    let net = linear_net(2, 3);
+    let info = ModelInfo::default().with_class_names(&["a", "b"]);
+    let e = net.to_model_bytes_with_info(&info).unwrap_err();
+    assert!(e.to_string().contains("class"), "{e}");
+    // Two names for one output (a binary classifier) are fine.
+    let one = linear_net(2, 1);
+    let bytes = one
+        .to_model_bytes_with_info(&ModelInfo::default().with_class_names(&["no", "yes"]))
+        .unwrap();
+    let (_, back) =
+        Network::<Act, f64>::from_model_bytes_with_info(&bytes, Default::default()).unwrap();
+    assert_eq!(back.class_names.unwrap(), ["no", "yes"]);
+}
+
+#[test]
+fn class_names_that_do_not_match_the_outputs_in_a_file_are_refused() {
+    // A file written by another tool: three outputs, two names.
+    let net = linear_net(2, 3);
+    let bytes = net
+        .to_model_bytes_with_info(&ModelInfo::default().with_class_names(&["a", "b", "c"]))
+        .unwrap();
+    let from = br#"\"a\",\"b\",\"c\""#;
+    let to = br#"\"a\",\"b\"      "#;
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the names are in the header");
+    let mut edited = bytes.clone();
+    edited[at..at + from.len()].copy_from_slice(to);
+    let e =
+        Network::<Act, f64>::from_model_bytes_with_info(&edited, Default::default()).unwrap_err();
+    assert!(e.to_string().contains("class"), "{e}");
+}
+
+#[test]
+fn metadata_full_of_braces_loads_because_what_save_writes_load_reads() {
+    let net = linear_net(2, 1);
+    let braces = "{".repeat(9000);
+    let info = ModelInfo::default()
+        .with_metadata("note", &braces)
+        .with_metadata("}{", "\"[]\"");
+    let bytes = net.to_model_bytes_with_info(&info).unwrap();
+    let (_, back) =
+        Network::<Act, f64>::from_model_bytes_with_info(&bytes, Default::default()).unwrap();
+    assert_eq!(back, info);
+    let names: Vec<String> = (0..3).map(|i| format!("{}{i}", "{".repeat(3000))).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let three = linear_net(2, 3);
+    let info = ModelInfo::default().with_class_names(&names);
+    let bytes = three.to_model_bytes_with_info(&info).unwrap();
+    let (_, back) =
+        Network::<Act, f64>::from_model_bytes_with_info(&bytes, Default::default()).unwrap();
+    assert_eq!(back, info);
+}
+
+#[test]
+fn model_info_beyond_the_text_limit_is_refused_on_save() {
+    let net = linear_net(2, 1);
+    let big = "x".repeat(mixact::io::MAX_INFO_TEXT + 1);
+    let e = net
+        .to_model_bytes_with_info(&ModelInfo::default().with_metadata("k", &big))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Model {
+                kind: mixact::ModelErrorKind::TooLarge,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn layer_norm_in_f32_normalises_rows_whose_variance_overflows() {
+    let mut ln = LayerNorm::<f32>::new(3).unwrap();
+    let x = DMatrix::from_row_slice(2, 3, &[1e20, -1e20, 0.0, 3e38, -3e38, 1e38]);
+    Layer::<Act, f32>::forward(&mut ln, x.as_view()).unwrap();
+    let y = Layer::<Act, f32>::output(&ln).into_owned();
+    let s = 1.5f32.sqrt();
+    for (got, want) in y.row(0).iter().zip([s, -s, 0.0]) {
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+    }
+    assert!(y.iter().all(|v| v.is_finite()), "{y}");
+    assert!(y[(1, 0)] > 1.0 && y[(1, 1)] < -1.0, "{y}");
+}
+
+#[test]
+fn standardize_gives_the_true_scale_of_a_column_whose_variance_overflows() {
+    let x = DMatrix::from_column_slice(2, 1, &[1e200, -1e200]);
+    let s = mixact::data::Scaler::standardize(&x);
+    let scale = s.scale[0];
+    assert!((scale / 1e200 - 1.0).abs() < 1e-12, "{scale}");
+    let z: DMatrix<f64> = s.transform(&x).unwrap();
+    assert!(
+        (z[0] - 1.0).abs() < 1e-12 && (z[1] + 1.0).abs() < 1e-12,
+        "{z}"
+    );
+}
+
+#[test]
+fn unknown_kernel_and_gemm_names_in_the_environment_are_clear_errors() {
+    // The kernel cap is read once; read it before the variables change.
+    let _ = mixact::kernel_path();
+    let _ = mixact::gemm_backend();
+    std::env::set_var("MIXACT_KERNELS", "basline");
+    let kernels = mixact::kernels_from_env();
+    std::env::set_var("MIXACT_GEMM", "fear");
+    let gemm = mixact::gemm_from_env();
+    std::env::remove_var("MIXACT_KERNELS");
+    std::env::remove_var("MIXACT_GEMM");
+    for (e, name) in [
+        (kernels.unwrap_err(), "basline"),
+        (gemm.unwrap_err(), "fear"),
+    ] {
+        assert!(matches!(e, Error::Format { .. }), "{e:?}");
+        assert!(e.to_string().contains(name), "{e}");
+    }
+}
+
+#[test]
+fn eight_threads_predicting_a_few_rows_allocate_a_few_rows_of_memory() {
+    // Container limits on address space made the process abort when each
+    // call reserved a large product buffer; a small batch reserves little.
+    let mut r = rng(3);
+    let net: Network<Act> = Network::new(vec![
+        Dense::new(130, 130, Act::Relu, &mut r).unwrap().into(),
+        Dense::new(130, 130, Act::Tanh, &mut r).unwrap().into(),
+        Dense::new(130, 1, Act::Identity, &mut r).unwrap().into(),
+    ])
+    .unwrap();
+    let x = DMatrix::from_fn(300, 130, |i, j| ((i * 7 + j) % 13) as f32 / 13.0);
+    let want = net.predict(&x).unwrap();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|_| s.spawn(|| net.predict(&x))).collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().unwrap(), want);
+        }
+    });
+}
+
+#[test]
+fn a_csv_with_more_cells_than_the_limit_is_too_large() {
+    let dir = temp_dir("cells");
+    let mut text = b"a,b\n".to_vec();
+    text.extend(std::iter::repeat_n(b"0,0\n".as_slice(), 1000).flatten());
+    let path = dir.join("cells.csv");
+    std::fs::write(&path, &text).unwrap();
+    let options = CsvOptions {
+        max_cells: 1000,
+        ..CsvOptions::default()
+    };
+    let e = data::read_csv_with(&path, options).unwrap_err();
+    assert!(matches!(e, Error::TooLarge { .. }), "{e:?}");
+    let options = CsvOptions {
+        max_cells: 2000,
+        ..CsvOptions::default()
+    };
+    assert_eq!(data::read_csv_with(&path, options).unwrap().n_rows(), 1000);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -79,7 +79,7 @@ fn dense_metadata(activations: usize) -> String {
 
 #[test]
 fn a_model_file_of_a_million_zero_size_tensors_is_refused_in_little_memory() {
-    let _lock = ONE_AT_A_TIME.lock().unwrap();
+    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let n = 1_500_000;
     let mut header = format!(r#"{{"__metadata__":{{"mixact":"{}"}}"#, dense_metadata(3));
     for i in 0..n {
@@ -114,7 +114,7 @@ fn a_model_file_of_a_million_zero_size_tensors_is_refused_in_little_memory() {
 
 #[test]
 fn a_model_file_with_a_six_million_entry_activation_list_is_refused_in_bounded_memory() {
-    let _lock = ONE_AT_A_TIME.lock().unwrap();
+    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let header = format!(
         r#"{{"__metadata__":{{"mixact":"{}"}},"layers.0.bias":{{"dtype":"F32","shape":[3],"data_offsets":[0,12]}},"layers.0.weight":{{"dtype":"F32","shape":[3,2],"data_offsets":[12,36]}}}}"#,
         dense_metadata(6_000_000)
@@ -149,7 +149,7 @@ fn a_model_file_with_a_six_million_entry_activation_list_is_refused_in_bounded_m
 #[test]
 fn a_gzip_bomb_csv_costs_a_bounded_multiple_of_its_text() {
     use std::io::Write;
-    let _lock = ONE_AT_A_TIME.lock().unwrap();
+    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let rows = 2_000_000;
     let mut text = b"a,b\n".to_vec();
     text.extend(std::iter::repeat_n(b"0,0\n".as_slice(), rows).flatten());
@@ -173,5 +173,199 @@ fn a_gzip_bomb_csv_costs_a_bounded_multiple_of_its_text() {
         "{} byte gzip, {text_len} bytes of text: peak {:.1} MB",
         gz.len(),
         peak as f64 / MB as f64
+    );
+}
+
+#[test]
+fn eight_threads_predicting_300_rows_reserve_memory_for_300_rows() {
+    use mixact::Dense;
+    use rand::SeedableRng;
+    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let net: Network<Act> = Network::new(vec![
+        Dense::new(130, 130, Act::Relu, &mut r).unwrap().into(),
+        Dense::new(130, 130, Act::Tanh, &mut r).unwrap().into(),
+        Dense::new(130, 1, Act::Identity, &mut r).unwrap().into(),
+    ])
+    .unwrap();
+    let x = nalgebra::DMatrix::from_fn(300, 130, |i, j| ((i * 7 + j) % 13) as f32 / 13.0);
+    // Whatever the product library keeps per pool thread is made once, here.
+    let want = rayon::broadcast(|_| net.predict(&x).unwrap())
+        .pop()
+        .unwrap();
+    let (_, peak) = peak_during(|| {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| net.predict(&x))).collect();
+            for h in handles {
+                assert_eq!(h.join().unwrap().unwrap(), want);
+            }
+        })
+    });
+    // Each call copies the network (68 k weights) and holds a few 300 x 130
+    // activations: well under 2 MB; eight of them under 16 MB.
+    assert!(peak <= 16 * MB, "peak {peak} bytes");
+    println!(
+        "8 threads x predict(300 x 130): peak {:.1} MB",
+        peak as f64 / MB as f64
+    );
+}
+
+/// The model file of `net` with `info`, whose metadata value `"PLACEHOLDER"`
+/// is replaced by `value` (the header grows; the data offsets are relative).
+fn with_metadata_value(bytes: &[u8], value: &str) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
+    let header = header.replacen("PLACEHOLDER", value, 1);
+    safetensors_file(&header, &bytes[8 + n..])
+}
+
+fn linear(inputs: usize) -> Network<Act> {
+    use rand::SeedableRng;
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    Network::new(vec![mixact::Dense::new(inputs, 1, Act::Identity, &mut r)
+        .unwrap()
+        .into()])
+    .unwrap()
+}
+
+#[test]
+fn a_model_file_that_is_one_52_mb_metadata_value_is_refused_in_bounded_memory() {
+    use mixact::io::ModelInfo;
+    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let info = ModelInfo::default().with_metadata("note", "PLACEHOLDER");
+    let small = linear(2).to_model_bytes_with_info(&info).unwrap();
+    let bytes = with_metadata_value(&small, &"x".repeat(52 * MB));
+    let (result, peak) = peak_during(|| {
+        Network::<Act>::from_model_bytes_with_info(&bytes, Default::default()).map(|_| ())
+    });
+    assert!(
+        matches!(
+            result,
+            Err(Error::Model {
+                kind: ModelErrorKind::TooLarge,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    let budget = 2 * bytes.len() + 16 * MB;
+    assert!(
+        peak <= budget,
+        "peak {peak} for a {} byte file",
+        bytes.len()
+    );
+    println!(
+        "{} byte file, one metadata value: peak {:.1} MB",
+        bytes.len(),
+        peak as f64 / MB as f64
+    );
+}
+
+#[test]
+fn a_model_file_with_a_scaler_of_a_million_features_loads_in_bounded_memory() {
+    use mixact::data::Scaler;
+    use mixact::io::ModelInfo;
+    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let width = 1 << 20;
+    let x = nalgebra::DMatrix::<f32>::from_fn(2, width, |i, j| (i * j % 7) as f32 + 0.123_456_7);
+    let info = ModelInfo::default().with_scaler(Scaler::standardize(&x));
+    drop(x);
+    let bytes = linear(width).to_model_bytes_with_info(&info).unwrap();
+    drop(info);
+    let (result, peak) =
+        peak_during(|| Network::<Act>::from_model_bytes_with_info(&bytes, Default::default()));
+    let (net, info) = result.unwrap();
+    assert_eq!(info.scaler().unwrap().width(), width);
+    drop((net, info));
+    let budget = 2 * bytes.len() + 16 * MB;
+    assert!(
+        peak <= budget,
+        "peak {peak} for a {} byte file",
+        bytes.len()
+    );
+    println!(
+        "{} byte file, 2^20-wide scaler: peak {:.1} MB",
+        bytes.len(),
+        peak as f64 / MB as f64
+    );
+}
+
+fn write_temp(name: &str, text: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("mixact-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_csv_header_of_a_million_columns_costs_what_the_readme_says() {
+    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let columns = 1_000_000;
+    let mut text = String::new();
+    for c in 0..columns {
+        text.push_str(if c == 0 { "c0" } else { ",c" });
+        if c > 0 {
+            text.push_str(&c.to_string());
+        }
+    }
+    text.push('\n');
+    let header_text = text.len();
+    text.push_str(&vec!["0"; columns].join(","));
+    text.push('\n');
+    let path = write_temp("wide.csv", text.as_bytes());
+    drop(text);
+    let (table, peak) = peak_during(|| mixact::data::read_csv(&path).unwrap());
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(table.n_columns(), columns);
+    // README: a table keeps 8 bytes per cell, its header's text and 8 bytes
+    // per column; while reading, the parser also holds up to 3 times the
+    // longest line and 32 bytes per column.
+    let kept = 8 * columns + header_text + 8 * columns;
+    let documented = kept + 3 * header_text + 32 * columns;
+    assert!(
+        peak <= documented + 2 * MB,
+        "peak {peak}, documented {documented}"
+    );
+    println!(
+        "1e6-column header ({header_text} bytes): peak {:.1} MB, documented {:.1} MB",
+        peak as f64 / MB as f64,
+        documented as f64 / MB as f64
+    );
+}
+
+#[test]
+fn regression_on_a_32_mb_csv_costs_its_cells_and_the_data_set() {
+    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (rows, columns) = (400_000, 10);
+    let mut text = String::from("y,a,b,c,d,e,f,g,h,i\n");
+    for r in 0..rows {
+        for c in 0..columns {
+            if c > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!("{:.5}", (r * 31 + c * 7) as f64 / 997.0));
+        }
+        text.push('\n');
+    }
+    let path = write_temp("long.csv", text.as_bytes());
+    let text_len = text.len();
+    drop(text);
+    let (ds, peak) = peak_during(|| {
+        let table = mixact::data::read_csv(&path).unwrap();
+        table.regression::<f64>(&["y"], &[], None).unwrap()
+    });
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(ds.len(), rows);
+    // The table's cells, then the data set (the same cells again) and one
+    // index per kept row, all at once.
+    let cells = 8 * rows * columns;
+    let documented = cells + cells + 8 * rows;
+    assert!(
+        peak <= documented + 2 * MB,
+        "peak {peak}, documented {documented}"
+    );
+    println!(
+        "{text_len} bytes of CSV, {rows} x {columns}: table + regression peak {:.1} MB ({:.2}x the text)",
+        peak as f64 / MB as f64,
+        peak as f64 / text_len as f64
     );
 }

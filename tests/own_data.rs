@@ -147,8 +147,8 @@ fn the_confusion_matrix_gives_precision_and_recall() {
     let ds = Dataset::new(x, y).unwrap();
     let cm = confusion_matrix(&mut fixed_net(2.0, -1.0), &ds, Loss::BceWithLogits).unwrap();
     assert_eq!(cm.counts, vec![vec![2, 1], vec![1, 2]]);
-    assert_eq!(cm.precision(1), Some(2.0 / 3.0));
-    assert_eq!(cm.recall(0), Some(2.0 / 3.0));
+    assert_eq!(cm.precision(1).unwrap(), Some(2.0 / 3.0));
+    assert_eq!(cm.recall(0).unwrap(), Some(2.0 / 3.0));
     assert!((cm.accuracy() - 4.0 / 6.0).abs() < 1e-12);
 }
 
@@ -274,7 +274,7 @@ fn the_trainer_applies_the_schedule_each_epoch() {
     for (r, want) in rates.iter().zip([0.1, 0.1, 0.01, 0.01, 0.001, 0.001]) {
         assert!((r - want).abs() < 1e-8, "{rates:?}");
     }
-    let mut plateau = ReduceOnPlateau::new(0.5, 0, 1e-4);
+    let mut plateau = ReduceOnPlateau::new(0.5, 0, 1e-4).unwrap();
     let last = h.last().unwrap();
     assert_eq!(plateau.learning_rate(0, 0.1, Some(last)), 0.1);
     assert_eq!(plateau.learning_rate(1, 0.1, Some(last)), 0.05);

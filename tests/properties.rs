@@ -250,7 +250,7 @@ fn csv_reading_returns_errors_or_consistent_tables() {
         let check_table = |t: &data::CsvTable| {
             assert!(t.n_rows() >= 1);
             assert!(t.rows().all(|r| r.len() == t.headers().len()));
-            let _ = t.classification::<f32>(&t.headers()[0], &[], 1.0, None);
+            let _ = t.classification::<f32>(t.headers()[0], &[], 1.0, None);
         };
         if let Ok(t) = data::parse_csv(&text, "t") {
             check_table(&t);
@@ -268,7 +268,13 @@ fn csv_reading_returns_errors_or_consistent_tables() {
             bytes.truncate(cut.max(2));
         }
         std::fs::write(&path, &bytes).unwrap();
-        if let Ok(t) = data::read_csv_with(&path, data::CsvOptions { max_bytes: 4096 }) {
+        if let Ok(t) = data::read_csv_with(
+            &path,
+            data::CsvOptions {
+                max_bytes: 4096,
+                ..Default::default()
+            },
+        ) {
             check_table(&t);
         }
     });

@@ -6,6 +6,7 @@
 //! fuses a multiply and an add on its own), so results are bit-identical
 //! whichever runs; `tests/kernels.rs` checks it on every path the machine has.
 
+use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// The instruction sets the element-wise and small-product loops are
@@ -60,10 +61,15 @@ fn cap() -> u8 {
     match MODE.load(Ordering::Relaxed) {
         0 => {
             let var = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_ascii_lowercase());
-            let mut cap = match var("MIXACT_KERNELS").as_deref() {
-                Some("baseline") => KernelPath::Baseline,
-                Some("avx2") => KernelPath::Avx2,
-                _ => KernelPath::Avx512,
+            let mut cap = match kernels_from_env() {
+                Ok(Some(path)) => path,
+                Ok(None) => KernelPath::Avx512,
+                Err(e) => {
+                    // No caller to return an error to at this depth: say it
+                    // once and take the safest path rather than the fastest.
+                    eprintln!("mixact: {e}; running the baseline kernels");
+                    KernelPath::Baseline
+                }
             };
             if var("MIXACT_FORCE_BASELINE").as_deref() == Some("1") {
                 cap = KernelPath::Baseline;
@@ -73,6 +79,26 @@ fn cap() -> u8 {
             MODE.load(Ordering::Relaxed)
         }
         m => m,
+    }
+}
+
+/// The cap `MIXACT_KERNELS` asks for: `None` when unset or empty.
+///
+/// # Errors
+/// [`Error::Format`] naming the variable, its value and the accepted values.
+pub fn kernels_from_env() -> Result<Option<KernelPath>> {
+    let Ok(raw) = std::env::var("MIXACT_KERNELS") else {
+        return Ok(None);
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "baseline" => Ok(Some(KernelPath::Baseline)),
+        "avx2" => Ok(Some(KernelPath::Avx2)),
+        "avx512" => Ok(Some(KernelPath::Avx512)),
+        _ => Err(Error::Format {
+            location: "environment variable MIXACT_KERNELS".into(),
+            message: format!("unknown value \"{raw}\" (accepted: baseline, avx2, avx512)"),
+        }),
     }
 }
 

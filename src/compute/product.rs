@@ -15,6 +15,7 @@
 //! is bit-identical from run to run. Switching library changes the summation
 //! order, so the last bits of results may change.
 
+use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// A library that computes the large matrix products.
@@ -81,16 +82,50 @@ pub fn set_gemm_backend(backend: GemmBackend) -> bool {
     true
 }
 
+/// The backend `MIXACT_GEMM` asks for: `None` when unset or empty.
+///
+/// # Errors
+/// [`Error::Format`] for an unknown name or one this build lacks.
+pub fn gemm_from_env() -> Result<Option<GemmBackend>> {
+    let Ok(raw) = std::env::var("MIXACT_GEMM") else {
+        return Ok(None);
+    };
+    let v = raw.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let found = [GemmBackend::MatrixMultiply, GemmBackend::Faer]
+        .into_iter()
+        .find(|b| b.name() == v);
+    match found {
+        Some(b) if b.available() => Ok(Some(b)),
+        Some(b) => Err(Error::Format {
+            location: "environment variable MIXACT_GEMM".into(),
+            message: format!(
+                "\"{}\" is not in this build (Cargo feature `{}`)",
+                b.name(),
+                b.name()
+            ),
+        }),
+        None => Err(Error::Format {
+            location: "environment variable MIXACT_GEMM".into(),
+            message: format!("unknown value \"{raw}\" (accepted: matrixmultiply, faer)"),
+        }),
+    }
+}
+
 /// The library that computes large products now (see [`set_gemm_backend`]).
 pub fn gemm_backend() -> GemmBackend {
     let code = match BACKEND.load(Ordering::Relaxed) {
         0 => {
-            let from_env = std::env::var("MIXACT_GEMM").ok().and_then(|v| {
-                [GemmBackend::MatrixMultiply, GemmBackend::Faer]
-                    .into_iter()
-                    .find(|b| b.name() == v.trim() && b.available())
-            });
-            let chosen = from_env.unwrap_or_else(GemmBackend::default_for_build);
+            let chosen = match gemm_from_env() {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("mixact: {e}; using the default");
+                    None
+                }
+            }
+            .unwrap_or_else(GemmBackend::default_for_build);
             // A concurrent explicit setting wins over the environment.
             let _ =
                 BACKEND.compare_exchange(0, chosen.code(), Ordering::Relaxed, Ordering::Relaxed);
@@ -149,5 +184,29 @@ pub(crate) unsafe fn faer_gemm<T>(
         0 | 1 => Par::Seq,
         t => Par::rayon(t),
     };
-    faer::linalg::matmul::matmul(dst, accum, lhs, rhs, T::one(), par);
+    if rayon::current_thread_index().is_some() {
+        faer::linalg::matmul::matmul(dst, accum, lhs, rhs, T::one(), par);
+        return;
+    }
+    // faer's x86 kernels keep a packing buffer of twice the L3 cache in
+    // every thread that calls them (520 MiB on a 260 MiB-L3 Xeon). Called
+    // from the user's threads (eight threads predicting at once), that
+    // reservation multiplies and a container's address-space limit aborts
+    // the process; run on rayon's pool, it exists once per pool thread.
+    struct Product<'a, T>(MatMut<'a, T>, MatRef<'a, T>, MatRef<'a, T>);
+    // SAFETY: the views point to memory the caller keeps alive and does not
+    // touch until this function returns; `rayon::scope` returns only after
+    // the closure has run on the pool thread.
+    unsafe impl<T> Send for Product<'_, T> {}
+    let product = Product(dst, lhs, rhs);
+    rayon::scope(move |_| {
+        let p = product;
+        faer::linalg::matmul::matmul(p.0, accum, p.1, p.2, T::one(), par);
+    });
 }
+
+/// Products with fewer multiply-adds than this go to matrixmultiply even
+/// when faer is chosen: faer's gain is on large products, and each call
+/// from outside rayon's pool costs a hand-off to a pool thread.
+#[cfg(feature = "faer")]
+pub(crate) const FAER_MIN_PRODUCT: usize = 1 << 22;

@@ -56,7 +56,11 @@ pub(crate) mod sealed {
             csc: isize,
         ) {
             #[cfg(feature = "faer")]
-            if alpha == 1.0 && crate::compute::product::gemm_backend() == GemmBackend::Faer {
+            if alpha == 1.0
+                && m.saturating_mul(k).saturating_mul(n)
+                    >= crate::compute::product::FAER_MIN_PRODUCT
+                && crate::compute::product::gemm_backend() == GemmBackend::Faer
+            {
                 return crate::compute::product::faer_gemm(
                     m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
                 );
@@ -82,7 +86,11 @@ pub(crate) mod sealed {
             csc: isize,
         ) {
             #[cfg(feature = "faer")]
-            if alpha == 1.0 && crate::compute::product::gemm_backend() == GemmBackend::Faer {
+            if alpha == 1.0
+                && m.saturating_mul(k).saturating_mul(n)
+                    >= crate::compute::product::FAER_MIN_PRODUCT
+                && crate::compute::product::gemm_backend() == GemmBackend::Faer
+            {
                 return crate::compute::product::faer_gemm(
                     m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
                 );

@@ -12,20 +12,104 @@ pub type RowFilter<'a> = dyn Fn(&[f64]) -> bool + 'a;
 
 /// A table read from a CSV file: a header line, then numbers.
 ///
-/// Cells are parsed while reading and stored as one row-major `f64` array (8
-/// bytes a cell, at most 4 × the text, since a cell and its comma take at
-/// least 2 bytes), never as strings.
+/// What a table costs is predictable from its cells: 8 bytes a cell (the
+/// values, `f64`, in row-major chunks of about 64 K cells so that reading
+/// never doubles a buffer), plus the header's text and 8 bytes a column
+/// (the names live in one string). Reading holds one record besides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsvTable {
-    headers: Vec<String>,
-    values: Vec<f64>,
+    /// Every column name, one after the other.
+    names: String,
+    /// Where each name ends in `names`.
+    name_ends: Vec<usize>,
+    /// Rows of `rows_per_chunk` rows each (the last may hold fewer).
+    chunks: Vec<Vec<f64>>,
+    rows_per_chunk: usize,
+    n_rows: usize,
+}
+
+/// Cells per storage chunk (rounded to whole rows).
+const CHUNK_CELLS: usize = 1 << 16;
+
+/// Builds a [`CsvTable`] row by row, chunk by chunk.
+struct TableBuilder {
+    width: usize,
+    rows_per_chunk: usize,
+    chunks: Vec<Vec<f64>>,
+    n_rows: usize,
+}
+
+impl TableBuilder {
+    fn new(width: usize) -> Self {
+        TableBuilder {
+            width,
+            rows_per_chunk: (CHUNK_CELLS / width).max(1),
+            chunks: Vec::new(),
+            n_rows: 0,
+        }
+    }
+
+    /// The buffer the next row goes into (a new chunk when the last is full).
+    fn next_row(&mut self) -> &mut Vec<f64> {
+        if self.n_rows.is_multiple_of(self.rows_per_chunk) {
+            self.chunks
+                .push(Vec::with_capacity(self.rows_per_chunk * self.width));
+        }
+        self.n_rows += 1;
+        self.chunks.last_mut().expect("a chunk was pushed")
+    }
+
+    fn finish(mut self, names: String, name_ends: Vec<usize>) -> CsvTable {
+        if let Some(last) = self.chunks.last_mut() {
+            last.shrink_to_fit();
+        }
+        CsvTable {
+            names,
+            name_ends,
+            chunks: self.chunks,
+            rows_per_chunk: self.rows_per_chunk,
+            n_rows: self.n_rows,
+        }
+    }
+}
+
+/// The names as one string and the end of each, or an error naming the
+/// first name that appears twice (a second `y` would otherwise be read as a
+/// feature while the first is the target: the target leaks into the inputs).
+fn pack_names<'a>(names: impl Iterator<Item = &'a str> + Clone) -> Result<(String, Vec<usize>)> {
+    // Sized exactly: a doubling buffer would hold up to twice the header.
+    let (count, bytes) = names.clone().fold((0, 0), |(c, b), n| (c + 1, b + n.len()));
+    let mut packed = String::with_capacity(bytes);
+    let mut ends = Vec::with_capacity(count);
+    for n in names {
+        packed.push_str(n);
+        ends.push(packed.len());
+    }
+    let name = |i: usize| &packed[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+    // Sorting indices costs 8 bytes a column, unlike a set of the names.
+    let mut order: Vec<usize> = (0..ends.len()).collect();
+    order.sort_unstable_by(|&a, &b| name(a).cmp(name(b)).then(a.cmp(&b)));
+    if let Some(w) = order.windows(2).find(|w| name(w[0]) == name(w[1])) {
+        return Err(Error::Format {
+            location: "CSV header".into(),
+            message: format!(
+                "column \"{}\" appears twice (columns {} and {}); column names must be unique",
+                name(w[0]),
+                w[0] + 1,
+                w[1] + 1
+            ),
+        });
+    }
+    Ok((packed, ends))
 }
 
 impl CsvTable {
     /// A table from column names and rows (each row one value per column).
     ///
     /// # Errors
-    /// [`Error::Empty`] for no columns or no rows, [`Error::Length`] for a row of the wrong length.
+    /// [`Error::Empty`] for no columns or no rows, [`Error::Length`] for a
+    /// row of the wrong length, [`Error::Format`] naming a column name that
+    /// appears twice.
     pub fn new(headers: Vec<String>, rows: &[Vec<f64>]) -> Result<Self> {
         if headers.is_empty() {
             return Err(Error::Empty { what: "CSV header" });
@@ -35,7 +119,8 @@ impl CsvTable {
                 what: "CSV data rows",
             });
         }
-        let mut values = Vec::with_capacity(rows.len() * headers.len());
+        let (names, ends) = pack_names(headers.iter().map(String::as_str))?;
+        let mut table = TableBuilder::new(headers.len());
         for r in rows {
             if r.len() != headers.len() {
                 return Err(Error::Length {
@@ -44,19 +129,33 @@ impl CsvTable {
                     got: r.len(),
                 });
             }
-            values.extend_from_slice(r);
+            table.next_row().extend_from_slice(r);
         }
-        Ok(CsvTable { headers, values })
+        Ok(table.finish(names, ends))
     }
 
-    /// Column names from the header line.
-    pub fn headers(&self) -> &[String] {
-        &self.headers
+    /// Number of columns (at least 1).
+    pub fn n_columns(&self) -> usize {
+        self.name_ends.len()
+    }
+
+    /// The name of column `i`, or `None` beyond the last.
+    pub fn header(&self, i: usize) -> Option<&str> {
+        let end = *self.name_ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.name_ends[i - 1] };
+        Some(&self.names[start..end])
+    }
+
+    /// Column names from the header line, in order.
+    pub fn headers(&self) -> Vec<&str> {
+        (0..self.n_columns())
+            .filter_map(|i| self.header(i))
+            .collect()
     }
 
     /// Number of data rows (at least 1).
     pub fn n_rows(&self) -> usize {
-        self.values.len() / self.headers.len()
+        self.n_rows
     }
 
     /// Row `i`, one value per column.
@@ -64,13 +163,20 @@ impl CsvTable {
     /// # Panics
     /// When `i >= n_rows()` (as slice indexing does).
     pub fn row(&self, i: usize) -> &[f64] {
-        let w = self.headers.len();
-        &self.values[i * w..(i + 1) * w]
+        assert!(
+            i < self.n_rows,
+            "row {i} of a table of {} rows",
+            self.n_rows
+        );
+        let w = self.n_columns();
+        let at = (i % self.rows_per_chunk) * w;
+        &self.chunks[i / self.rows_per_chunk][at..at + w]
     }
 
     /// The rows, in file order.
-    pub fn rows(&self) -> impl ExactSizeIterator<Item = &[f64]> + '_ {
-        self.values.chunks_exact(self.headers.len())
+    pub fn rows(&self) -> impl Iterator<Item = &[f64]> + '_ {
+        let w = self.n_columns();
+        self.chunks.iter().flat_map(move |c| c.chunks_exact(w))
     }
 
     /// The index of column `name`.
@@ -78,15 +184,24 @@ impl CsvTable {
     /// # Errors
     /// [`Error::Format`] when there is no such column.
     pub fn column(&self, name: &str) -> Result<usize> {
-        self.headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| Error::Format {
-                location: "CSV header".into(),
-                message: format!(
-                    "no column named \"{name}\" (columns: {})",
-                    self.headers.join(", ")
-                ),
+        (0..self.n_columns())
+            .position(|i| self.header(i) == Some(name))
+            .ok_or_else(|| {
+                let mut shown = self.headers();
+                let more = shown.len().saturating_sub(20);
+                shown.truncate(20);
+                Error::Format {
+                    location: "CSV header".into(),
+                    message: format!(
+                        "no column named \"{name}\" (columns: {}{})",
+                        shown.join(", "),
+                        if more > 0 {
+                            format!(" and {more} more")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                }
             })
     }
 
@@ -96,7 +211,7 @@ impl CsvTable {
             .iter()
             .map(|c| self.column(c))
             .collect::<Result<_>>()?;
-        let features: Vec<usize> = (0..self.headers.len())
+        let features: Vec<usize> = (0..self.n_columns())
             .filter(|c| !targets.contains(c) && !skip.contains(c))
             .collect();
         if features.is_empty() {
@@ -129,9 +244,9 @@ impl CsvTable {
             .map(|c| self.column(c))
             .collect::<Result<_>>()?;
         let features = self.feature_columns(&ti, exclude)?;
-        let rows: Vec<&[f64]> = self.rows().filter(|r| keep.is_none_or(|k| k(r))).collect();
-        let x = feature_matrix(&rows, &features)?;
-        let y = DMatrix::from_fn(rows.len(), ti.len(), |i, j| T::lit(rows[i][ti[j]]));
+        let rows = self.kept_rows(keep)?;
+        let x = self.columns_matrix(&rows, &features, 1.0)?;
+        let y = self.columns_matrix(&rows, &ti, 1.0)?;
         Dataset::new(x, y)
     }
 
@@ -153,20 +268,16 @@ impl CsvTable {
     ) -> Result<Dataset<T>> {
         let li = self.column(label)?;
         let features = self.feature_columns(&[li], exclude)?;
-        let mut labels = Vec::new();
-        let mut rows = Vec::new();
-        for (i, r) in self.rows().enumerate() {
-            if !keep.is_none_or(|k| k(r)) {
-                continue;
-            }
-            let label = class_index(r[li], i)?;
+        let rows = self.kept_rows(keep)?;
+        let mut labels = Vec::with_capacity(rows.len());
+        for &i in &rows {
+            let label = class_index(self.row(i)[li], i)?;
             if label >= classes {
                 return Err(Error::LabelOutOfRange { label, classes });
             }
             labels.push(label);
-            rows.push(r);
         }
-        let x = feature_matrix(&rows, &features)?;
+        let x = self.columns_matrix(&rows, &features, 1.0)?;
         Dataset::classification(x, &labels, classes)
     }
 
@@ -193,25 +304,17 @@ impl CsvTable {
             .iter()
             .map(|c| self.column(c))
             .collect::<Result<_>>()?;
-        let features: Vec<usize> = (0..self.headers.len())
+        let features: Vec<usize> = (0..self.n_columns())
             .filter(|c| *c != li && !skip.contains(c))
             .collect();
         let mut classes = 0usize;
         for (i, r) in self.rows().enumerate() {
             classes = classes.max(class_index(r[li], i)? + 1);
         }
-        let rows: Vec<&[f64]> = self.rows().filter(|r| keep.is_none_or(|k| k(r))).collect();
-        if rows.is_empty() {
-            return Err(Error::Empty {
-                what: "rows kept by the filter",
-            });
-        }
+        let rows = self.kept_rows(keep)?;
         limits::elements("one-hot targets", &[rows.len(), classes])?;
-        limits::elements("features", &[rows.len(), features.len()])?;
-        let labels: Vec<usize> = rows.iter().map(|r| r[li] as usize).collect();
-        let x = DMatrix::from_fn(rows.len(), features.len(), |i, j| {
-            T::lit(rows[i][features[j]] * scale)
-        });
+        let labels: Vec<usize> = rows.iter().map(|&i| self.row(i)[li] as usize).collect();
+        let x = self.columns_matrix(&rows, &features, scale)?;
         Dataset::classification(x, &labels, classes)
     }
 }
@@ -228,17 +331,40 @@ fn class_index(l: f64, i: usize) -> Result<usize> {
     Ok(l as usize)
 }
 
-/// The kept rows' feature columns as an inputs matrix.
-fn feature_matrix<T: Real>(rows: &[&[f64]], features: &[usize]) -> Result<DMatrix<T>> {
-    if rows.is_empty() {
-        return Err(Error::Empty {
-            what: "rows kept by the filter",
-        });
+impl CsvTable {
+    /// Indices of the rows `keep` keeps (8 bytes a kept row), at least one.
+    fn kept_rows(&self, keep: Option<&RowFilter<'_>>) -> Result<Vec<usize>> {
+        let rows: Vec<usize> = self
+            .rows()
+            .enumerate()
+            .filter(|(_, r)| keep.is_none_or(|k| k(r)))
+            .map(|(i, _)| i)
+            .collect();
+        if rows.is_empty() {
+            return Err(Error::Empty {
+                what: "rows kept by the filter",
+            });
+        }
+        Ok(rows)
     }
-    limits::elements("features", &[rows.len(), features.len()])?;
-    Ok(DMatrix::from_fn(rows.len(), features.len(), |i, j| {
-        T::lit(rows[i][features[j]])
-    }))
+
+    /// The given rows' `columns` as a matrix (filled in place, no copy of the rows).
+    fn columns_matrix<T: Real>(
+        &self,
+        rows: &[usize],
+        columns: &[usize],
+        scale: f64,
+    ) -> Result<DMatrix<T>> {
+        limits::elements("features", &[rows.len(), columns.len()])?;
+        let mut m = DMatrix::zeros(rows.len(), columns.len());
+        for (i, &r) in rows.iter().enumerate() {
+            let row = self.row(r);
+            for (j, &c) in columns.iter().enumerate() {
+                m[(i, j)] = T::lit(row[c] * scale);
+            }
+        }
+        Ok(m)
+    }
 }
 
 /// How [`read_csv_with`] reads.
@@ -246,14 +372,19 @@ fn feature_matrix<T: Real>(rows: &[&[f64]], features: &[usize]) -> Result<DMatri
 pub struct CsvOptions {
     /// The most bytes of text (after decompression) to read; more is an
     /// [`Error::TooLarge`], so a gzip bomb cannot exhaust memory. Default
-    /// [`limits::DEFAULT_MAX_CSV_BYTES`] (1 GiB).
+    /// [`limits::DEFAULT_MAX_CSV_BYTES`] (256 MiB).
     pub max_bytes: u64,
+    /// The most data cells to keep; more is an [`Error::TooLarge`]. A table
+    /// costs 8 bytes a cell, so this bounds its memory whatever the text
+    /// looks like. Default [`limits::DEFAULT_MAX_CSV_CELLS`] (2^25 cells, 256 MiB).
+    pub max_cells: u64,
 }
 
 impl Default for CsvOptions {
     fn default() -> Self {
         CsvOptions {
             max_bytes: limits::DEFAULT_MAX_CSV_BYTES,
+            max_cells: limits::DEFAULT_MAX_CSV_CELLS,
         }
     }
 }
@@ -395,8 +526,9 @@ fn parse_csv_from<R: std::io::Read>(
             },
         }
     };
-    let mut headers: Option<Vec<String>> = None;
-    let mut values = Vec::new();
+    let mut header: Option<(String, Vec<usize>)> = None;
+    let mut table: Option<TableBuilder> = None;
+    let mut cells: u64 = 0;
     let mut record = ::csv::StringRecord::new();
     loop {
         match csv.read_record(&mut record) {
@@ -410,42 +542,49 @@ fn parse_csv_from<R: std::io::Read>(
         if record.iter().all(|f| f.is_empty()) {
             continue;
         }
-        match &headers {
-            None => {
-                let mut names: Vec<String> = record.iter().map(str::to_string).collect();
-                if let Some(first) = names.first_mut() {
-                    if let Some(rest) = first.strip_prefix('\u{feff}') {
-                        *first = rest.trim().to_string();
-                    }
-                }
-                headers = Some(names);
-            }
-            Some(h) => {
-                if record.len() != h.len() {
-                    return Err(Error::Format {
-                        location: format!("{source}:{line}"),
-                        message: format!("{} fields, the header has {}", record.len(), h.len()),
-                    });
-                }
-                for field in record.iter() {
-                    let v = field.parse::<f64>().map_err(|_| Error::Format {
-                        location: format!("{source}:{line}"),
-                        message: format!("\"{field}\" is not a number"),
-                    })?;
-                    values.push(v);
-                }
-            }
+        let Some(rows) = table.as_mut() else {
+            let names = record.iter().enumerate().map(|(i, name)| match i {
+                0 => name.strip_prefix('\u{feff}').map_or(name, str::trim),
+                _ => name,
+            });
+            header = Some(pack_names(names)?);
+            table = Some(TableBuilder::new(record.len()));
+            continue;
+        };
+        if record.len() != rows.width {
+            return Err(Error::Format {
+                location: format!("{source}:{line}"),
+                message: format!("{} fields, the header has {}", record.len(), rows.width),
+            });
+        }
+        cells += record.len() as u64;
+        if cells > options.max_cells {
+            return Err(Error::TooLarge {
+                what: "CSV cells",
+                requested: cells as u128,
+                limit: options.max_cells as u128,
+            });
+        }
+        let row = rows.next_row();
+        for field in record.iter() {
+            let v = field.parse::<f64>().map_err(|_| Error::Format {
+                location: format!("{source}:{line}"),
+                message: format!("\"{field}\" is not a number"),
+            })?;
+            row.push(v);
         }
     }
-    let headers = headers.ok_or_else(|| Error::Format {
-        location: source.into(),
-        message: "empty file, expected a header line".into(),
-    })?;
-    if values.is_empty() {
+    let (Some((names, ends)), Some(table)) = (header, table) else {
+        return Err(Error::Format {
+            location: source.into(),
+            message: "empty file, expected a header line".into(),
+        });
+    };
+    if table.n_rows == 0 {
         return Err(Error::Format {
             location: source.into(),
             message: "no data rows after the header".into(),
         });
     }
-    Ok(CsvTable { headers, values })
+    Ok(table.finish(names, ends))
 }

@@ -50,9 +50,21 @@ impl Scaler {
     pub fn standardize<T: Real>(x: &DMatrix<T>) -> Self {
         column_stats(x, |c| {
             let n = c.len().max(1) as f64;
-            let mean = c.iter().sum::<f64>() / n;
+            let mut mean = c.iter().sum::<f64>() / n;
+            if !mean.is_finite() {
+                mean = c.iter().map(|v| v / n).sum::<f64>();
+            }
             let var = c.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-            (mean, var.sqrt())
+            if var.is_finite() {
+                return (mean, var.sqrt());
+            }
+            // The squares overflow ([1e200, -1e200]): deviations halved and
+            // divided by the largest before squaring, so the scale is the
+            // true standard deviation (capped at f64::MAX), never a silent 1.
+            let dev = |v: &f64| v / 2.0 - mean / 2.0;
+            let m = c.iter().map(|v| dev(v).abs()).fold(0.0, f64::max);
+            let q = c.iter().map(|v| (dev(v) / m).powi(2)).sum::<f64>() / n;
+            (mean, (2.0 * m * q.sqrt()).min(f64::MAX))
         })
     }
 
@@ -61,7 +73,8 @@ impl Scaler {
         column_stats(x, |c| {
             let lo = c.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = c.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (lo, hi - lo)
+            // A range beyond f64 (hi - lo overflows) is capped, not replaced by 1.
+            (lo, (hi - lo).min(f64::MAX))
         })
     }
 

@@ -141,6 +141,13 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for LayerNorm<T> {
         for m in mean.iter_mut() {
             *m /= n;
         }
+        // A sum that overflows (values near the float's maximum): the mean
+        // again as a sum of x / n, which cannot.
+        for (i, m) in mean.iter_mut().enumerate() {
+            if !m.is_finite() {
+                *m = (0..self.width).fold(T::zero(), |acc, j| acc + x[(i, j)] / n);
+            }
+        }
         self.inv_std.clear();
         self.inv_std.resize(batch, T::zero());
         for j in 0..self.width {
@@ -155,8 +162,14 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for LayerNorm<T> {
                 *var += *v * *v;
             }
         }
-        for s in self.inv_std.iter_mut() {
-            *s = T::one() / (*s / n + self.eps).sqrt();
+        for (i, s) in self.inv_std.iter_mut().enumerate() {
+            *s = if s.is_finite() {
+                T::one() / (*s / n + self.eps).sqrt()
+            } else {
+                // The squares overflow (f32 rows like [1e20, -1e20, 0]):
+                // scale the centred row by its largest magnitude first.
+                scaled_inv_std(&self.xhat, i, n, self.eps)
+            };
         }
         self.y.resize(batch, self.width);
         for j in 0..self.width {
@@ -298,4 +311,21 @@ impl<A: ActivationSet, T: Real> From<LayerNorm<T>> for BoxedLayer<A, T> {
     fn from(layer: LayerNorm<T>) -> Self {
         Box::new(layer)
     }
+}
+
+/// `1 / sqrt(var + eps)` of centred row `i`, computed as
+/// `1 / (m · sqrt(Σ(v/m)² / n + eps/m²))` with `m` the row's largest
+/// magnitude, so no square overflows.
+fn scaled_inv_std<T: Real>(xhat: &Buf<T>, i: usize, n: T, eps: T) -> T {
+    let xhat = xhat.view();
+    let width = xhat.ncols();
+    let m = (0..width).fold(T::zero(), |acc, j| acc.max(xhat[(i, j)].abs()));
+    if m.is_nan() || m <= T::zero() || !m.is_finite() {
+        return T::one() / eps.sqrt();
+    }
+    let q = (0..width).fold(T::zero(), |acc, j| {
+        let r = xhat[(i, j)] / m;
+        acc + r * r
+    });
+    T::one() / (m * (q / n + eps / (m * m)).sqrt())
 }

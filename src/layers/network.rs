@@ -173,7 +173,21 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Network<A, T> {
                 None => x,
                 Some(prev) => prev.output(),
             };
+            let rows = input.nrows();
             rest[0].forward(input).map_err(|e| e.at_layer(i))?;
+            // A user layer may produce another shape than it declares; the
+            // next layer or a copy out of the network would then panic.
+            let out = rest[0].output();
+            if out.nrows() != rows || out.ncols() != rest[0].output_width() {
+                return Err(Error::Shape {
+                    layer: Some(i),
+                    what: "layer output (as the layer declares it)",
+                    expected_rows: Some(rows),
+                    expected_cols: Some(rest[0].output_width()),
+                    got_rows: out.nrows(),
+                    got_cols: out.ncols(),
+                });
+            }
         }
         Ok(())
     }

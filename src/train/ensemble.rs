@@ -173,7 +173,7 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Ensemble<A, T, O> {
             .members
             .par_iter_mut()
             .zip(data.par_iter())
-            .map(|(m, d)| match m.trainer.begin_fit(&m.net, d) {
+            .map(|(m, d)| match m.trainer.begin_fit(&mut m.net, d) {
                 Ok(base_lr) => {
                     let epochs = m.trainer.epochs_per_fit();
                     (
@@ -181,7 +181,7 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Ensemble<A, T, O> {
                             base_lr,
                             epochs_left: epochs,
                         },
-                        Ok(Vec::with_capacity(epochs)),
+                        Ok(Vec::with_capacity(epochs.min(1 << 12))),
                     )
                 }
                 Err(e) => (Progress::Done, Err(e)),

@@ -34,6 +34,20 @@ pub enum Loss {
 const ROW_SUM_TOLERANCE: f64 = 1e-3;
 
 impl Loss {
+    /// Whether the loss fits real-valued targets (regression: RMSE, MAE and
+    /// R² are measured) rather than classes (accuracy is measured).
+    pub fn is_regression(self) -> bool {
+        match self {
+            Loss::Mse => true,
+            Loss::BceWithLogits | Loss::SoftmaxCrossEntropy => false,
+        }
+    }
+
+    /// Whether the loss has a notion of accuracy (see [`Loss::correct`]).
+    pub fn has_accuracy(self) -> bool {
+        !self.is_regression()
+    }
+
     /// The loss's name in errors and files: `"mse"`, `"bce_with_logits"`, `"softmax_cross_entropy"`.
     pub fn name(self) -> &'static str {
         match self {

@@ -43,7 +43,7 @@ pub(crate) struct MetricSums {
 impl MetricSums {
     pub(crate) fn new(loss: Loss) -> Self {
         MetricSums {
-            regression: loss == Loss::Mse,
+            regression: loss.is_regression(),
             ..Default::default()
         }
     }
@@ -123,22 +123,52 @@ impl ConfusionMatrix {
         self.counts.len()
     }
 
-    /// Of the samples predicted as `class`, the fraction that are; `None` when none were.
-    pub fn precision(&self, class: usize) -> Option<f64> {
-        let predicted: usize = self.counts.iter().map(|row| row[class]).sum();
-        (predicted > 0).then(|| self.counts[class][class] as f64 / predicted as f64)
+    /// Of the samples predicted as `class`, the fraction that are; `Ok(None)`
+    /// when none were.
+    ///
+    /// # Errors
+    /// [`Error::LabelOutOfRange`] when `class >= classes()`.
+    pub fn precision(&self, class: usize) -> Result<Option<f64>> {
+        self.check_class(class)?;
+        let predicted: usize = self.counts.iter().map(|row| self.count(row, class)).sum();
+        let right = self.count(&self.counts[class], class);
+        Ok((predicted > 0).then(|| right as f64 / predicted as f64))
     }
 
-    /// Of the samples of `class`, the fraction predicted as it; `None` when there are none.
-    pub fn recall(&self, class: usize) -> Option<f64> {
-        let actual: usize = self.counts[class].iter().sum();
-        (actual > 0).then(|| self.counts[class][class] as f64 / actual as f64)
+    /// Of the samples of `class`, the fraction predicted as it; `Ok(None)`
+    /// when there are none.
+    ///
+    /// # Errors
+    /// [`Error::LabelOutOfRange`] when `class >= classes()`.
+    pub fn recall(&self, class: usize) -> Result<Option<f64>> {
+        self.check_class(class)?;
+        let row = &self.counts[class];
+        let actual: usize = row.iter().sum();
+        Ok((actual > 0).then(|| self.count(row, class) as f64 / actual as f64))
+    }
+
+    fn check_class(&self, class: usize) -> Result<()> {
+        if class >= self.classes() {
+            return Err(Error::LabelOutOfRange {
+                label: class,
+                classes: self.classes(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `row[p]`, or 0 where a hand-built (ragged) row is shorter: `counts` is
+    /// public, so its shape is not an invariant.
+    fn count(&self, row: &[usize], p: usize) -> usize {
+        row.get(p).copied().unwrap_or(0)
     }
 
     /// The fraction on the diagonal.
     pub fn accuracy(&self) -> f64 {
         let total: usize = self.counts.iter().flatten().sum();
-        let right: usize = (0..self.classes()).map(|c| self.counts[c][c]).sum();
+        let right: usize = (0..self.classes())
+            .map(|c| self.count(&self.counts[c], c))
+            .sum();
         right as f64 / total.max(1) as f64
     }
 }

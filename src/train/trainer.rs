@@ -10,6 +10,7 @@ use crate::data::split::shuffle;
 use crate::data::Dataset;
 use crate::error::{Divergence, Error, Result};
 use crate::layers::layer::Layer;
+use crate::layers::tensor_id::TensorId;
 use crate::layers::tree::{first_non_finite_grad, set_training};
 use crate::train::loss::Loss;
 use crate::train::metrics::{MetricSums, Metrics};
@@ -70,6 +71,31 @@ pub enum Monitor {
 }
 
 impl Monitor {
+    /// Why this monitor can never be measured in a fit with `loss` and
+    /// (or without) a validation set; `None` when it can.
+    fn unmeasurable(self, loss: Loss, has_validation: bool) -> Option<String> {
+        let needs_validation = match self {
+            Monitor::ValidLoss | Monitor::ValidAccuracy | Monitor::ValidRmse => true,
+            Monitor::TrainLoss => false,
+        };
+        if needs_validation && !has_validation {
+            return Some(format!(
+                "{self:?} needs a validation set (Trainer::validate_on); without one, watch TrainLoss"
+            ));
+        }
+        match self {
+            Monitor::ValidAccuracy if !loss.has_accuracy() => Some(format!(
+                "{} has no accuracy; watch ValidLoss or ValidRmse",
+                loss.name()
+            )),
+            Monitor::ValidRmse if !loss.is_regression() => Some(format!(
+                "{} is a classification loss, RMSE is not measured; watch ValidLoss or ValidAccuracy",
+                loss.name()
+            )),
+            _ => None,
+        }
+    }
+
     /// The watched value on a higher-is-better scale, if the epoch has it.
     fn score(self, s: &EpochStats) -> Option<f64> {
         match self {
@@ -107,9 +133,12 @@ impl EarlyStopping {
     }
 }
 
-/// Early stopping's memory across epochs: the best score, when, and the weights then.
+/// Early stopping's memory across epochs: the best score, when, and the
+/// weights then, for the network whose tensors `ids` names (a fit of another
+/// network starts afresh).
 #[derive(Debug, Default)]
 struct BestSoFar<T> {
+    ids: Vec<TensorId>,
     score: Option<f64>,
     epoch: usize,
     waited: usize,
@@ -377,7 +406,7 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         mut on_epoch: impl FnMut(&EpochStats, &L) -> Control,
     ) -> Result<Vec<EpochStats>> {
         let base_lr = self.begin_fit(net, data)?;
-        let mut history = Vec::with_capacity(self.config.epochs);
+        let mut history = Vec::with_capacity(self.config.epochs.min(1 << 12));
         for _ in 0..self.config.epochs {
             let (stats, stop_early) = self.run_epoch(net, data, base_lr)?;
             history.push(stats);
@@ -393,7 +422,7 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     /// learning rate for the schedule.
     pub(crate) fn begin_fit<A: ActivationSet, L: Layer<A, T> + ?Sized>(
         &mut self,
-        net: &L,
+        net: &mut L,
         data: &Dataset<T>,
     ) -> Result<f64> {
         if let Some(rule) = &self.early_stopping {
@@ -406,6 +435,31 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
                 d.is_finite() && d >= 0.0,
                 "finite and >= 0",
             )?;
+            // A monitor that is never measured would be skipped every epoch:
+            // the fit would run to the end while the caller thinks it stops.
+            if let Some(reason) = rule
+                .monitor
+                .unmeasurable(self.loss, self.validation.is_some())
+            {
+                return Err(Error::Incompatible {
+                    setting: "early stopping monitor",
+                    reason,
+                });
+            }
+        }
+        // Best-so-far weights and the divergence reference belong to one
+        // network: a fit of another (other tensors) starts afresh.
+        let mut ids = Vec::new();
+        net.visit_params(&mut |p| ids.push(p.id));
+        if ids != self.best.ids {
+            self.best = BestSoFar {
+                ids,
+                ..BestSoFar::default()
+            };
+            self.reference_loss = None;
+        }
+        if let Some(s) = &self.schedule {
+            s.validate()?;
         }
         check_data(net, data, self.loss)?;
         if let Some(v) = &self.validation {

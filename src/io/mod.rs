@@ -56,7 +56,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype, TensorView};
+
+mod safetensors_header;
+use safetensors_header::{Dtype as FileDtype, TensorEntry};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -308,7 +311,61 @@ impl ModelInfo {
     pub fn is_empty(&self) -> bool {
         *self == ModelInfo::default()
     }
+
+    /// The one check of info against its network, on save and on load
+    /// alike (what `save` writes, `load` reads): a valid scaler of the input
+    /// width, one class name per output (two for a single-logit binary
+    /// classifier), and text within [`MAX_INFO_TEXT`].
+    fn check_fits(&self, inputs: usize, outputs: usize) -> Result<()> {
+        use ModelErrorKind as K;
+        if let Some(s) = self.scaler() {
+            s.validate()
+                .map_err(|e| model_error(K::Malformed, format!("scaler: {e}")))?;
+            if s.offset.len() != inputs || s.scale.len() != inputs {
+                return Err(model_error(
+                    K::InconsistentShape,
+                    format!(
+                        "scaler of {} features for a network of {inputs} inputs",
+                        s.offset.len(),
+                    ),
+                ));
+            }
+        }
+        if let Some(names) = &self.class_names {
+            if names.len() != outputs && !(outputs == 1 && names.len() == 2) {
+                return Err(model_error(
+                    K::InconsistentShape,
+                    format!(
+                        "{} class names for a network of {outputs} outputs (one name per \
+                         output, or two for a single-logit binary classifier)",
+                        names.len()
+                    ),
+                ));
+            }
+        }
+        let text: usize = self
+            .metadata
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .chain(self.class_names.iter().flatten().map(String::len))
+            .sum();
+        if text > MAX_INFO_TEXT {
+            return Err(model_error(
+                K::TooLarge,
+                format!(
+                    "{text} bytes of metadata and class names (limit {MAX_INFO_TEXT}): \
+                     keep large data beside the model, not in it"
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
+
+/// The most bytes of metadata and class-name text a model file may carry
+/// (1 MiB): model info describes a model, it is not a data store, and the
+/// bound keeps loading within 2 × the file + 16 MB.
+pub const MAX_INFO_TEXT: usize = 1 << 20;
 
 /// The whole metadata document, as read.
 #[derive(Deserialize)]
@@ -582,7 +639,8 @@ fn describe<A: ActivationSet, T: Real>(
 
 /// Reads tensors by path, checking dtype, shape and values, and counts those used.
 struct FileTensors<'a> {
-    file: &'a SafeTensors<'a>,
+    file: &'a [TensorEntry<'a>],
+    by_name: HashMap<&'a str, usize>,
     prefix: String,
     used: usize,
     options: LoadOptions,
@@ -591,32 +649,41 @@ struct FileTensors<'a> {
 impl<T: Real> TensorSource<T> for FileTensors<'_> {
     fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<T>> {
         let name = format!("{}{name}", self.prefix);
-        let view = self.file.tensor(&name).map_err(|_| {
-            model_error(
-                ModelErrorKind::InconsistentShape,
-                format!("missing tensor {name}"),
-            )
-        })?;
-        if view.dtype() != dtype_of::<T>() {
+        let view = self
+            .by_name
+            .get(name.as_str())
+            .map(|&i| &self.file[i])
+            .ok_or_else(|| {
+                model_error(
+                    ModelErrorKind::InconsistentShape,
+                    format!("missing tensor {name}"),
+                )
+            })?;
+        let want = if T::NAME == "f32" {
+            FileDtype::F32
+        } else {
+            FileDtype::F64
+        };
+        if view.dtype != want {
             return Err(model_error(
                 ModelErrorKind::WrongFloatType,
-                format!("{name} is {:?}, expected {}", view.dtype(), T::NAME),
+                format!("{name} is {}, expected {}", view.dtype.name(), T::NAME),
             ));
         }
-        if view.shape() != shape {
+        if view.shape != shape {
             return Err(model_error(
                 ModelErrorKind::InconsistentShape,
-                format!("{name} has shape {:?}, expected {shape:?}", view.shape()),
+                format!("{name} has shape {:?}, expected {shape:?}", view.shape),
             ));
         }
         self.used += 1;
         let values: Vec<T> = if T::NAME == "f32" {
-            view.data()
+            view.data
                 .chunks_exact(4)
                 .map(|b| T::lit(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64))
                 .collect()
         } else {
-            view.data()
+            view.data
                 .chunks_exact(8)
                 .map(|b| {
                     let mut a = [0u8; 8];
@@ -681,20 +748,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// As [`to_model_bytes`](Self::to_model_bytes); [`Error::Model`]
     /// (`InconsistentShape`) when the scaler's width is not the input width.
     pub fn to_model_bytes_with_info(&self, info: &ModelInfo) -> Result<Vec<u8>> {
-        if let Some(s) = info.scaler() {
-            s.validate()
-                .map_err(|e| model_error(ModelErrorKind::Malformed, format!("scaler: {e}")))?;
-            if s.offset.len() != self.input_width() || s.scale.len() != self.input_width() {
-                return Err(model_error(
-                    ModelErrorKind::InconsistentShape,
-                    format!(
-                        "scaler of {} features for a network of {} inputs",
-                        s.offset.len(),
-                        self.input_width()
-                    ),
-                ));
-            }
-        }
+        info.check_fits(self.input_width(), self.output_width())?;
         self.encode((!info.is_empty()).then_some(info))
     }
 
@@ -849,59 +903,25 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
         registry: &Registry<A, T>,
     ) -> Result<(Self, ModelInfo)> {
         use ModelErrorKind as K;
-        let header_len = bytes
-            .get(..8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-            .ok_or_else(|| {
-                model_error(K::Truncated, format!("{} bytes, no header", bytes.len()))
-            })?;
-        if header_len > MAX_HEADER {
-            return Err(model_error(
-                K::TooLarge,
-                format!("header of {header_len} bytes (limit {MAX_HEADER})"),
-            ));
-        }
-        if 8 + header_len > bytes.len() as u64 {
-            return Err(model_error(
-                K::Truncated,
-                format!(
-                    "header declares {header_len} bytes, file has {}",
-                    bytes.len()
-                ),
-            ));
-        }
-        // safetensors parses each tensor entry through a generic buffer of
-        // about 1 KB; bound the number of JSON objects (tensor entries and
-        // layer descriptions) first, so a header of millions of tiny entries
-        // cannot cost a thousand times its size.
-        let header_bytes = &bytes[8..8 + header_len as usize];
-        let objects = header_bytes.iter().filter(|&&b| b == b'{').count();
-        if objects > crate::limits::MAX_TENSORS + 2 {
-            return Err(model_error(
-                K::TooLarge,
-                format!(
-                    "header holds {objects} JSON objects (tensors and layers); the limit is {}",
-                    crate::limits::MAX_TENSORS
-                ),
-            ));
-        }
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| match e {
-            safetensors::SafeTensorError::MetadataIncompleteBuffer => {
-                model_error(K::Truncated, "tensor data shorter or longer than declared")
-            }
-            safetensors::SafeTensorError::ValidationOverflow => {
-                model_error(K::TooLarge, "tensor sizes overflow")
-            }
-            other => model_error(K::NotAModel, format!("not a safetensors file: {other}")),
-        })?;
-        let json = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(METADATA_KEY))
+        let container = safetensors_header::parse(bytes, MAX_HEADER, crate::limits::MAX_TENSORS)?;
+        let json = container
+            .mixact
             .ok_or_else(|| model_error(K::NotAModel, "no \"mixact\" metadata"))?;
+        // serde copies a string with escapes through a scratch buffer that
+        // doubles as it grows: no string in a valid header is longer than
+        // the info text limit, so refuse longer ones before parsing.
+        let longest = safetensors_header::scan_json(json.as_bytes()).longest_string;
+        if longest > MAX_INFO_TEXT + 1024 {
+            return Err(model_error(
+                K::TooLarge,
+                format!(
+                    "a string of {longest} bytes in the header (info text limit {MAX_INFO_TEXT})"
+                ),
+            ));
+        }
         let header: HeaderIn =
-            serde_json::from_str(json).map_err(|e| model_error(K::Malformed, e.to_string()))?;
-        drop(meta);
+            serde_json::from_str(&json).map_err(|e| model_error(K::Malformed, e.to_string()))?;
+        drop(json);
         if header.format != "mixact" {
             return Err(model_error(
                 K::NotAModel,
@@ -930,9 +950,13 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
                 "a version 1 file with an info object",
             ));
         }
-        let file = SafeTensors::deserialize(bytes)
-            .map_err(|e| model_error(K::NotAModel, e.to_string()))?;
+        let file = container.tensors;
         let mut src = FileTensors {
+            by_name: file
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.name.as_str(), i))
+                .collect(),
             file: &file,
             prefix: String::new(),
             used: 0,
@@ -954,20 +978,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
                 ),
             ));
         }
-        if let Some(s) = info.scaler() {
-            s.validate()
-                .map_err(|e| model_error(K::Malformed, format!("scaler: {e}")))?;
-            if s.offset.len() != net.input_width() || s.scale.len() != net.input_width() {
-                return Err(model_error(
-                    K::InconsistentShape,
-                    format!(
-                        "scaler of {} features for a network of {} inputs",
-                        s.offset.len(),
-                        net.input_width()
-                    ),
-                ));
-            }
-        }
+        info.check_fits(net.input_width(), net.output_width())?;
         Ok((net, info))
     }
 }
