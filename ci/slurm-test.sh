@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 work="$root/target/slurm"
-bin="$root/target/release/examples/compare_layouts"
-args=(--quick --seeds 2)
+bin="$root/target/release/mixact-lab"
+args=(suite quick --seeds 2)
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get > /dev/null; then
   echo "slurm-test: needs root and apt-get to install Slurm; skipping"
@@ -27,7 +27,7 @@ if ! command -v slurmctld > /dev/null || ! command -v slurmd > /dev/null \
     exit 0
   fi
 fi
-[ -x "$bin" ] || cargo build --release --quiet --example compare_layouts
+[ -x "$bin" ] || cargo build --release --quiet -p mixact-lab
 
 rm -rf "$work"
 mkdir -p "$work/state" "$work/spool" "$work/out"

@@ -12,6 +12,9 @@
 //! cargo run --release --example learn_activations [-- --seeds 3 --epochs 400]
 //! ```
 
+#[path = "common/flags.rs"]
+mod flags;
+use flags::Flags;
 use mixact::data::{regression_1d, Target1d};
 use mixact::{
     evaluate, mask, Act, Adam, Dataset, Dense, FitConfig, Layer, Loss, Mixture, Network, Slope,
@@ -87,18 +90,6 @@ impl Layout {
     }
 }
 
-/// Let training choose each neuron's activation: mixtures vs fixed layouts on 1-D regression.
-#[derive(Debug, clap::Parser)]
-
-struct Args {
-    /// Seeds per layout.
-    #[arg(long, default_value_t = 3)]
-    seeds: u64,
-    /// Training epochs per run.
-    #[arg(long, default_value_t = 400)]
-    epochs: usize,
-}
-
 fn train(net: &mut Network<Act>, data: &Dataset, epochs: usize, seed: u64) -> mixact::Result<()> {
     let config = FitConfig {
         epochs,
@@ -111,7 +102,12 @@ fn train(net: &mut Network<Act>, data: &Dataset, epochs: usize, seed: u64) -> mi
 }
 
 fn main() -> mixact::Result<()> {
-    let Args { seeds, epochs } = <Args as clap::Parser>::parse();
+    let flags = Flags::parse(
+        "Let training choose each neuron's activation: mixtures vs fixed layouts on 1-D regression.\n\nUsage: cargo run --release --example learn_activations -- [--seeds N] [--epochs N]\n  --seeds N   seeds per layout [default: 3]\n  --epochs N  training epochs per run [default: 400]",
+        &["seeds", "epochs"],
+    );
+    let seeds: u64 = flags.get("seeds", 3);
+    let epochs: usize = flags.get("epochs", 400);
     let tasks = [
         ("sin(6x)", Target1d::Sin { w: 6.0 }),
         ("|x|", Target1d::Abs),

@@ -10,6 +10,9 @@
 //! cargo run --release --example two_spirals [-- --seeds 5 --epochs 300]
 //! ```
 
+#[path = "common/flags.rs"]
+mod flags;
+use flags::Flags;
 use std::time::Instant;
 
 use mixact::{data, evaluate, mask, Act, Adam, Dense, FitConfig, Layer, Loss, Network, Trainer};
@@ -59,18 +62,6 @@ impl Layout {
     }
 }
 
-/// Relu vs tanh vs per-neuron mixed vs branches on two spirals, at equal parameter count.
-#[derive(Debug, clap::Parser)]
-
-struct Args {
-    /// Seeds per layout.
-    #[arg(long, default_value_t = 5)]
-    seeds: u64,
-    /// Training epochs per run.
-    #[arg(long, default_value_t = 300)]
-    epochs: usize,
-}
-
 fn mean_sd(v: &[f64]) -> (f64, f64) {
     let m = v.iter().sum::<f64>() / v.len() as f64;
     let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64;
@@ -78,7 +69,12 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
 }
 
 fn main() -> mixact::Result<()> {
-    let Args { seeds, epochs } = <Args as clap::Parser>::parse();
+    let flags = Flags::parse(
+        "Relu vs tanh vs per-neuron mixed vs branches on two spirals, at equal parameter count.\n\nUsage: cargo run --release --example two_spirals -- [--seeds N] [--epochs N]\n  --seeds N   seeds per layout [default: 5]\n  --epochs N  training epochs per run [default: 300]",
+        &["seeds", "epochs"],
+    );
+    let seeds: u64 = flags.get("seeds", 5);
+    let epochs: usize = flags.get("epochs", 300);
     let layouts = [
         Layout::Dense(Act::Relu),
         Layout::Dense(Act::Tanh),

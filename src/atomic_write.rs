@@ -42,8 +42,14 @@ fn remove_stale_temps(dir: &Path, file_name: &std::ffi::OsStr) {
 }
 
 /// Writes `bytes` to `path` through a uniquely named temporary file in the
-/// same folder, flushed and renamed over `path`.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// same folder, flushed and renamed over `path`: a reader (or a crash) sees
+/// the old content or the new, never a half-written file. Model saves use
+/// it; so can anything else that must not lose the previous file.
+///
+/// # Errors
+/// [`Error::Io`] naming the path; the temporary file is removed and the
+/// old file left as it was.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),

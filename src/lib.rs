@@ -64,7 +64,6 @@ struct ReadmeDoctest;
 
 // The house, floor by floor: no module imports one above it.
 mod atomic_write;
-pub mod compare; // the layout-comparison lab (on top of everything)
 mod compute; // floats, math kernels, the product, activations
 pub mod data;
 mod error;

@@ -600,29 +600,6 @@ fn stale_temporary_files_of_killed_saves_are_removed_by_the_next_save() {
 
 // ---- command-line pieces -------------------------------------------------
 
-#[test]
-fn shard_errors_quote_the_input() {
-    let e = mixact::compare::Shard::parse("a/b").unwrap_err();
-    assert!(e.to_string().contains("\"a/b\""), "{e}");
-}
-
-#[test]
-fn an_unwritable_output_folder_is_reported_with_its_path_before_any_work() {
-    let e = mixact::compare::ensure_writable_dir(std::path::Path::new("/proc/mixact-nope"))
-        .unwrap_err();
-    assert!(e.to_string().contains("/proc/mixact-nope"), "{e}");
-}
-
-#[test]
-fn merging_a_folder_with_only_results_csv_works() {
-    let dir = temp_dir("merge");
-    std::fs::copy("docs/standard-report/results.csv", dir.join("results.csv")).unwrap();
-    let r = mixact::compare::read_results(&dir).unwrap();
-    assert!(!r.runs.is_empty());
-    assert!(r.groups.is_empty());
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
 // ---- f64 gelu (erf form) ---------------------------------------------------
 
 #[test]
@@ -724,19 +701,6 @@ fn a_confusion_matrix_of_targets_of_the_wrong_width_is_an_error() {
 }
 
 #[test]
-fn a_manifest_cannot_point_outside_its_units_folder() {
-    let dir = temp_dir("manifest");
-    std::fs::write(
-        dir.join("manifest.csv"),
-        "id,file,shard,cost\n\"t/c\",../../etc,0,1\n",
-    )
-    .unwrap();
-    let e = mixact::compare::units::merge_dirs(std::slice::from_ref(&dir)).unwrap_err();
-    assert!(matches!(e, Error::Format { .. }), "{e:?}");
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
 fn a_nan_early_stopping_min_delta_is_refused_before_training() {
     use mixact::{EarlyStopping, Monitor};
     let mut r = rng(5);
@@ -756,90 +720,6 @@ fn a_nan_early_stopping_min_delta_is_refused_before_training() {
     .early_stopping(rule);
     let e = t.fit(&mut net, &data::xor::<f32>()).unwrap_err();
     assert!(matches!(e, Error::HyperParameter { .. }), "{e:?}");
-}
-
-#[test]
-fn a_malformed_sweep_results_file_is_an_error_naming_the_line() {
-    use mixact::compare::sweep_report::{parse_sweep_csv, SWEEP_HEADER};
-    assert!(matches!(
-        parse_sweep_csv("a,b\n"),
-        Err(Error::Format { .. })
-    ));
-    let short = format!("{SWEEP_HEADER}\nspirals,accuracy,1,8\n");
-    let e = parse_sweep_csv(&short).unwrap_err();
-    assert!(format!("{e}").contains("line 2"), "{e}");
-    let bad_number =
-        format!("{SWEEP_HEADER}\nt,accuracy,x,8,1,homogeneous,relu,0,0.01,8,33,0.5,0.5\n");
-    assert!(matches!(
-        parse_sweep_csv(&bad_number),
-        Err(Error::Format { .. })
-    ));
-    let bad_metric =
-        format!("{SWEEP_HEADER}\nt,bogus,1,8,1,homogeneous,relu,0,0.01,8,33,0.5,0.5\n");
-    assert!(matches!(
-        parse_sweep_csv(&bad_metric),
-        Err(Error::Format { .. })
-    ));
-}
-
-#[test]
-fn a_sweep_refuses_a_task_name_with_a_comma_before_training_anything() {
-    use mixact::compare::sweep::{run_sweep, sweep_cells, SweepOptions};
-    use mixact::compare::{SuiteOptions, Task};
-    let tasks = vec![Task::regression("sin,abs", Target1d::Abs, 40).with_epochs(1)];
-    let opts = SweepOptions {
-        widths: vec![8],
-        depths: vec![1],
-        fractions: vec![1.0],
-        suite: SuiteOptions {
-            seeds: vec![0],
-            tuning_seeds: vec![],
-            lr_grid: vec![0.01],
-            epochs: 1,
-            batch_size: 8,
-            base_width: 8,
-            workers: 1,
-        },
-    };
-    let cells = sweep_cells(1, &opts);
-    let started = std::sync::atomic::AtomicBool::new(false);
-    let e = run_sweep(&tasks, &[Act::Relu, Act::Tanh], &opts, &cells, |_, _| {
-        started.store(true, std::sync::atomic::Ordering::SeqCst)
-    })
-    .unwrap_err();
-    assert!(matches!(e, Error::Format { .. }), "{e:?}");
-    assert!(format!("{e}").contains("sin,abs"), "{e}");
-    assert!(!started.load(std::sync::atomic::Ordering::SeqCst));
-}
-
-#[test]
-fn sweep_rows_refuse_a_configuration_name_with_a_comma() {
-    use mixact::compare::sweep::SweepRecord;
-    use mixact::compare::sweep_report::sweep_csv;
-    use mixact::compare::Metric;
-    let record = SweepRecord {
-        task: "t".into(),
-        metric: Metric::Mse,
-        fraction: 1.0,
-        cell_width: 8,
-        depth: 1,
-        role: "homogeneous".into(),
-        config: "relu,tanh".into(),
-        seed: 0,
-        lr: 0.01,
-        width: 8,
-        params: 33,
-        valid_metric: 0.5,
-        test_metric: 0.5,
-    };
-    assert!(matches!(sweep_csv(&[record]), Err(Error::Format { .. })));
-}
-
-#[test]
-fn reading_a_sweep_results_file_that_is_a_folder_is_an_io_error() {
-    use mixact::compare::sweep_report::read_sweep_csv;
-    let e = read_sweep_csv(&std::env::temp_dir()).unwrap_err();
-    assert!(matches!(e, Error::Io { .. }), "{e:?}");
 }
 
 #[test]

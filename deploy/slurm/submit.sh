@@ -3,39 +3,41 @@
 # job that runs when every shard has succeeded, and prints where the report
 # will be.
 #
-#   deploy/slurm/submit.sh [-n SHARDS] [-o OUT] [-b BINARY] [-- SUITE ARGS...]
+#   deploy/slurm/submit.sh [-n SHARDS] [-o OUT] [-b BINARY] [-- MODE ARGS...]
 #
-# Defaults: 4 shards, OUT=mixact-report-<date>, BINARY=target/release/examples/compare_layouts
-# (build it first: cargo build --release --example compare_layouts). SUITE ARGS go to every
-# shard (for example: --standard, or --csv FILE --target COL). Rerun a failed shard i with
+# Defaults: 4 shards, OUT=mixact-report-<date>, BINARY=target/release/mixact-lab
+# (build it first: cargo build --release -p mixact-lab), MODE ARGS `suite quick`. MODE ARGS go
+# to every shard (for example: `suite standard`, `sweep standard`, or
+# `suite --csv FILE --target COL`). Rerun a failed shard i with
 #   MIXACT_BIN=... MIXACT_OUT=OUT MIXACT_ARGS="..." sbatch --array=i deploy/slurm/compare.sbatch
 # (it skips the units it already stored), then the merge:
-#   BINARY SUITE ARGS... --merge OUT/shard-* --out OUT/report
-# (the merge gets the suite args too, so `-- --sweep standard` merges a sweep).
+#   BINARY merge OUT/shard-* --out OUT/report
+# (each shard folder records its plan, so the merge knows a suite from a sweep).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 shards=4
 out="mixact-report-$(date +%Y%m%d-%H%M%S)"
-bin="target/release/examples/compare_layouts"
+bin="target/release/mixact-lab"
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) shards="$2"; shift 2 ;;
     -o) out="$2"; shift 2 ;;
     -b) bin="$2"; shift 2 ;;
     --) shift; break ;;
-    *) echo "usage: $0 [-n SHARDS] [-o OUT] [-b BINARY] [-- SUITE ARGS...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-n SHARDS] [-o OUT] [-b BINARY] [-- MODE ARGS...]" >&2; exit 2 ;;
   esac
 done
+[ $# -gt 0 ] || set -- suite quick
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
-[ -x "$bin" ] || { echo "no binary at $bin (cargo build --release --example compare_layouts)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "no binary at $bin (cargo build --release -p mixact-lab)" >&2; exit 1; }
 export MIXACT_BIN="$bin" MIXACT_OUT="$out" MIXACT_ARGS="$*"
 array=$(sbatch --parsable --chdir="$out" --array="0-$((shards - 1))" "$here/compare.sbatch")
 array="${array%%;*}"
 merge=$(sbatch --parsable --chdir="$out" --job-name=mixact-merge --dependency="afterok:${array}" \
   --output="$out/merge-%j.out" \
-  --wrap="\"$bin\" $* --merge \"$out\"/shard-* --out \"$out/report\"")
+  --wrap="\"$bin\" merge \"$out\"/shard-* --out \"$out/report\"")
 merge="${merge%%;*}"
 echo "array job ${array} (${shards} shards) and merge job ${merge} submitted"
 echo "report: ${out}/report/report.md once job ${merge} has finished"

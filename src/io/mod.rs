@@ -64,8 +64,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::atomic_write::write_atomically;
-pub use crate::atomic_write::STALE_TEMP_AGE;
+pub use crate::atomic_write::{write_atomically, STALE_TEMP_AGE};
 use crate::compute::activation::ActivationSet;
 use crate::compute::real::Real;
 use crate::data::Scaler;

@@ -2,12 +2,12 @@
 //! reproducible runs, shards that merge into the full run, and the
 //! branch / block-mask identity the suite relies on.
 
-use mixact::compare::stats::{holm, minimum_detectable_effect, wilcoxon_signed_rank};
-use mixact::compare::{
+use mixact::{data, Act, Adam, Dense, FitConfig, Layer, Loss, Network, Trainer};
+use mixact_lab::stats::{holm, minimum_detectable_effect, wilcoxon_signed_rank};
+use mixact_lab::{
     analyse, read_results, run_suite, write_results, Claim, Config, Hidden, Metric, Results, Shard,
     SuiteOptions, Task, TaskKind,
 };
-use mixact::{data, Act, Adam, Dense, FitConfig, Layer, Loss, Network, Trainer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -199,7 +199,7 @@ fn degenerate_configurations_and_tasks_are_errors_not_panics() {
 
 #[test]
 fn mse_rows_show_the_interval_in_mse_order_and_a_positive_mde() {
-    use mixact::compare::{render_markdown, Family, RunRecord};
+    use mixact_lab::{render_markdown, Family, RunRecord};
     let run = |config: &str, family, seed: u64, mse: f64| RunRecord {
         task: "reg".into(),
         metric: Metric::Mse,
@@ -324,7 +324,7 @@ fn unit_suite(shard: Shard, dir: &std::path::Path) -> Results {
         base_width: 8,
         workers: 1,
     };
-    mixact::compare::run_suite_into(&tasks, &configs, &opts, shard, Some(dir), &|_, _| {}).unwrap()
+    mixact_lab::run_suite_into(&tasks, &configs, &opts, shard, Some(dir), &|_, _| {}).unwrap()
 }
 
 fn rows(r: &Results) -> Vec<String> {
@@ -336,7 +336,7 @@ fn rows(r: &Results) -> Vec<String> {
 
 #[test]
 fn a_rerun_shard_skips_stored_units_and_a_merge_reports_missing_ones() {
-    use mixact::compare::units::merge_dirs;
+    use mixact_lab::units::merge_dirs;
     let root = std::env::temp_dir().join(format!("mixact-units-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let (a, b) = (root.join("a"), root.join("b"));
@@ -358,7 +358,9 @@ fn a_rerun_shard_skips_stored_units_and_a_merge_reports_missing_ones() {
     assert!(done.missing.is_empty());
     assert_eq!(rows(&done.results), rows(&full.results));
     // The same units in two folders are reported as duplicates, kept once.
-    let twice = merge_dirs(&[a.clone(), a.clone(), b.clone()]).unwrap();
+    let c = root.join("c");
+    unit_suite(Shard { index: 0, count: 2 }, &c);
+    let twice = merge_dirs(&[a.clone(), c.clone(), b.clone()]).unwrap();
     assert!(!twice.duplicates.is_empty());
     assert_eq!(rows(&twice.results), rows(&full.results));
     std::fs::remove_dir_all(&root).unwrap();
@@ -366,7 +368,7 @@ fn a_rerun_shard_skips_stored_units_and_a_merge_reports_missing_ones() {
 
 #[test]
 fn the_shard_comes_from_slurm_or_kubernetes_or_is_a_clear_error() {
-    use mixact::compare::units::shard_from_env;
+    use mixact_lab::units::shard_from_env;
     let env = |pairs: &'static [(&'static str, &'static str)]| {
         move |k: &str| {
             pairs
@@ -396,7 +398,7 @@ fn the_shard_comes_from_slurm_or_kubernetes_or_is_a_clear_error() {
 
 #[test]
 fn units_are_balanced_across_shards_by_cost() {
-    use mixact::compare::units::{assign, WorkUnit};
+    use mixact_lab::units::{assign, WorkUnit};
     let units: Vec<WorkUnit> = [8.0, 7.0, 6.0, 5.0, 4.0]
         .iter()
         .enumerate()

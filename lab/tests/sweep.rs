@@ -2,12 +2,12 @@
 //! validation data only, and the per-cell verdict rules on synthetic
 //! results whose answer is known.
 
-use mixact::compare::sweep::{
+use mixact::Act;
+use mixact_lab::sweep::{
     rank_by_validation, run_sweep, sweep_cells, SweepOptions, SweepRecord, HOMOGENEOUS,
 };
-use mixact::compare::sweep_report::{analyse_sweep, cell_verdicts, spearman, CellVerdict};
-use mixact::compare::{Metric, Outcome, SuiteOptions, Task};
-use mixact::Act;
+use mixact_lab::sweep_report::{analyse_sweep, cell_verdicts, spearman, CellVerdict};
+use mixact_lab::{Metric, Outcome, SuiteOptions, Task};
 
 fn tiny_options() -> SweepOptions {
     SweepOptions {
@@ -192,8 +192,8 @@ fn a_sweep_without_two_candidates_is_an_error() {
 
 #[test]
 fn a_rerun_loads_stored_cells_instead_of_training_them_again() {
-    use mixact::compare::sweep::run_sweep_into;
-    use mixact::compare::sweep_report::{parse_sweep_csv, sweep_csv};
+    use mixact_lab::sweep::run_sweep_into;
+    use mixact_lab::sweep_report::{parse_sweep_csv, sweep_csv};
     let dir = std::env::temp_dir().join(format!("mixact-sweep-cells-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -231,8 +231,8 @@ fn a_rerun_loads_stored_cells_instead_of_training_them_again() {
 
 #[test]
 fn a_stored_cell_of_another_cell_or_other_seeds_is_an_error_not_reused() {
-    use mixact::compare::sweep::run_sweep_into;
     use mixact::Error;
+    use mixact_lab::sweep::run_sweep_into;
     let dir = std::env::temp_dir().join(format!("mixact-sweep-mismatch-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let tasks = vec![Task::two_spirals(1.0, 0.05, 40).with_epochs(2)];
@@ -267,7 +267,7 @@ fn a_stored_cell_of_another_cell_or_other_seeds_is_an_error_not_reused() {
 
 #[test]
 fn where_mixing_helps_counts_wins_and_losses_per_data_fraction_and_depth() {
-    use mixact::compare::sweep_report::{where_mixing_helps, CellComparison};
+    use mixact_lab::sweep_report::{where_mixing_helps, CellComparison};
     let comparison = |fraction: u32, depth: usize, outcome: Outcome| CellComparison {
         cell: ("t".into(), fraction, depth, 8),
         metric: Metric::Accuracy,

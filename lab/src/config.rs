@@ -4,18 +4,18 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::compute::activation::ActivationSet;
-use crate::error::{Error, Result};
-use crate::layers::concat::Concat;
-use crate::layers::dense::Dense;
-use crate::layers::dropout::Dropout;
-use crate::layers::layer::BoxedLayer;
-use crate::layers::layer::Layer;
-use crate::layers::layer_norm::LayerNorm;
-use crate::layers::mask;
-use crate::layers::mixture::Mixture;
-use crate::layers::network::Network;
-use crate::layers::slope::Slope;
+use mixact::mask;
+use mixact::ActivationSet;
+use mixact::BoxedLayer;
+use mixact::Concat;
+use mixact::Dense;
+use mixact::Dropout;
+use mixact::Layer;
+use mixact::LayerNorm;
+use mixact::Mixture;
+use mixact::Network;
+use mixact::Slope;
+use mixact::{Error, Result};
 
 /// The hidden layers of a configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,7 +128,7 @@ impl<A: ActivationSet> Config<A> {
     /// # Errors
     /// [`Error::HyperParameter`] unless `p` is in [0, 1).
     pub fn with_dropout(mut self, p: f64) -> Result<Self> {
-        crate::error::check_hyper("dropout p", p, (0.0..1.0).contains(&p), "in [0, 1)")?;
+        crate::check_hyper("dropout p", p, (0.0..1.0).contains(&p), "in [0, 1)")?;
         self.dropout = p;
         self.name += &format!(" +dropout{p}");
         Ok(self)

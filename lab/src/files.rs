@@ -6,7 +6,7 @@ use std::path::Path;
 use super::config::Family;
 use super::metric::Metric;
 use super::results::{CurvePoint, GroupStat, Results, RunRecord, SurfacePoint};
-use crate::error::{Error, Result};
+use mixact::{Error, Result};
 
 const RUNS: &str = "results.csv";
 const CURVES: &str = "curves.csv";
@@ -32,7 +32,7 @@ pub(crate) fn check_name(s: &str) -> Result<()> {
 /// [`Error::Io`] when the folder or a file cannot be written; [`Error::Format`]
 /// for a task or configuration name containing a comma.
 pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| crate::io_error(dir, e))?;
     let mut runs = format!("{RUN_HEADER}\n");
     for x in &r.runs {
         check_name(&x.task)?;
@@ -94,7 +94,7 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
         (GROUPS, groups),
     ] {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        std::fs::write(&path, text).map_err(|e| crate::io_error(&path, e))?;
     }
     Ok(())
 }
@@ -108,11 +108,11 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
 /// [`Error::TooLarge`] past `limit`.
 pub(crate) fn read_text_limited(path: &Path, limit: u64) -> Result<String> {
     use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| crate::io_error(path, e))?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
+        .map_err(|e| crate::io_error(path, e))?;
     if bytes.len() as u64 > limit {
         return Err(Error::TooLarge {
             what: "results file bytes",
@@ -137,7 +137,7 @@ fn optional_rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>>
 
 /// Splits CSV text into header-checked rows of string fields.
 fn rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>> {
-    let text = read_text_limited(path, crate::limits::DEFAULT_MAX_CSV_BYTES)?;
+    let text = read_text_limited(path, mixact::limits::DEFAULT_MAX_CSV_BYTES)?;
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("");
     if header != expected_header {
@@ -178,10 +178,10 @@ fn num<T: std::str::FromStr>(path: &Path, field: &str) -> Result<T> {
 /// # Errors
 /// [`Error::Io`] naming `dir` when it cannot be created or written.
 pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| crate::io_error(dir, e))?;
     let probe = dir.join(format!(".mixact-write-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"probe").map_err(|e| Error::io(dir, e))?;
-    std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e))
+    std::fs::write(&probe, b"probe").map_err(|e| crate::io_error(dir, e))?;
+    std::fs::remove_file(&probe).map_err(|e| crate::io_error(&probe, e))
 }
 
 /// Reads the files [`write_results`] wrote. `results.csv` is required; the

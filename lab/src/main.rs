@@ -1,32 +1,33 @@
-//! Is mixing activations better? The standard layout-comparison suite.
+//! `mixact-lab`: is mixing activations better? Trains layouts side by side
+//! over paired seeds and writes a report.
 //!
 //! ```text
-//! cargo run --release --example compare_layouts                 # quick: 5 seeds, fixed lr, < 3 min, no claims
-//! cargo run --release --example compare_layouts -- --standard   # 20 seeds, lr tuned on validation seeds
-//! cargo run --release --example compare_layouts -- --full       # 50 seeds, longer training
-//! cargo run --release --example compare_layouts -- --standard --shard 0/4 --out shard0
-//! cargo run --release --example compare_layouts -- --merge shard0 shard1 shard2 shard3 --out report
-//! cargo run --release --example compare_layouts -- --csv data/digits8x8.csv.gz --target label
-//! cargo run --release --example compare_layouts -- --sweep            # width x depth x data map, quick
-//! cargo run --release --example compare_layouts -- --sweep standard   # the full map (hours on 2 cores)
+//! mixact-lab suite                      # quick: 5 seeds, fixed lr, < 3 min, no claims
+//! mixact-lab suite standard             # 20 seeds, lr tuned on validation seeds
+//! mixact-lab suite full                 # 50 seeds, longer training
+//! mixact-lab suite standard --shard 0/4 --out shard0
+//! mixact-lab merge shard0 shard1 shard2 shard3 --out report
+//! mixact-lab suite --csv data/digits8x8.csv.gz --target label
+//! mixact-lab sweep                      # width x depth x data map, quick
+//! mixact-lab sweep standard             # the full map (hours on 2 cores)
 //! ```
-//! `--help` lists every option with its default: `--out DIR`, `--workers N`, `--csv FILE --target COL
-//! [--task classification|regression] [--classes N] [--epochs N]`, `--configs NAME,...`, `--seeds N`.
+//! From the repository: `cargo run --release -p mixact-lab -- suite`; installed:
+//! `cargo install --path lab`. `mixact-lab COMMAND --help` lists every option.
 //! The report is `DIR/report.md`, with `results.csv` and PNG plots beside it.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mixact::compare::sweep::{run_sweep_into, sweep_cells, SweepOptions};
-use mixact::compare::sweep_report::{read_sweep_csv, sweep_csv};
-use mixact::compare::units::{merge_dirs, shard_from_env};
-use mixact::compare::{
+use mixact::data::Target1d;
+use mixact::{Act, ActivationSet};
+use mixact_lab::sweep::{run_sweep_into, sweep_cells, SweepOptions};
+use mixact_lab::sweep_report::{read_sweep_csv, sweep_csv};
+use mixact_lab::units::{merge_dirs, shard_from_env};
+use mixact_lab::{
     ensure_writable_dir, run_suite_into, write_report, write_results, write_sweep_report, Config,
     Hidden, Outcome, Shard, SuiteOptions, Task, TaskKind,
 };
-use mixact::data::Target1d;
-use mixact::{Act, ActivationSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
 enum Mode {
@@ -47,24 +48,28 @@ enum Kind {
     Regression,
 }
 
-/// Is mixing activations better? Runs the layout-comparison suite (or merges shards) and writes a report.
+/// Is mixing activations better? The mixact lab trains layouts side by side over paired seeds
+/// and writes a report (report.md, results.csv, plots) into --out.
 #[derive(Debug, clap::Parser)]
-#[command(version)]
-struct Args {
-    /// Quick mode (default): 5 seeds, fixed learning rate, a smoke test.
-    #[arg(long, group = "mode_flag")]
-    quick: bool,
-    /// Standard mode: 20 paired seeds, learning rates tuned on validation seeds.
-    #[arg(long, group = "mode_flag")]
-    standard: bool,
-    /// Full mode: 50 paired seeds, longer training, a wider learning-rate grid.
-    #[arg(long, group = "mode_flag")]
-    full: bool,
-    /// Sweep hidden width x depth x training-data fraction instead of the suite: `quick` (the
-    /// default: a documented subset, minutes) or `standard` (the whole grid, 20 seeds).
-    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "quick",
-          conflicts_with_all = ["standard", "full", "csv", "configs"])]
-    sweep: Option<SweepMode>,
+#[command(name = "mixact-lab", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// The layout-comparison suite: every layout on every task over paired seeds.
+    Suite(SuiteArgs),
+    /// Hidden width x depth x training-data fraction, the best-two mix against the best single.
+    Sweep(SweepArgs),
+    /// Merge the shard folders of a suite or a sweep into one report (no training).
+    Merge(MergeArgs),
+}
+
+/// What every training mode takes.
+#[derive(Debug, clap::Args)]
+struct Common {
     /// Folder for the report (checked for writing before any run).
     #[arg(long, default_value = "target/mixact-report")]
     out: PathBuf,
@@ -78,12 +83,19 @@ struct Args {
     /// The number of shards, for `--shard auto` under a Kubernetes Indexed Job.
     #[arg(long)]
     shards: Option<usize>,
-    /// Merge the rows of these shard folders into one report (no training).
-    #[arg(long, num_args = 1..)]
-    merge: Vec<PathBuf>,
-    /// With --merge: write the report even if units are missing, marked as partial.
-    #[arg(long)]
-    allow_partial: bool,
+    /// Number of paired seeds [default: the mode's], 1 to 10000.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    seeds: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+struct SuiteArgs {
+    /// quick: 5 seeds, fixed learning rate, a smoke test; standard: 20 paired seeds, learning
+    /// rates tuned on validation seeds; full: 50 seeds, longer training, a wider grid.
+    #[arg(value_enum, default_value = "quick")]
+    mode: Mode,
+    #[command(flatten)]
+    common: Common,
     /// Run the suite on your own CSV file (gzip or plain) instead of the built-in tasks.
     #[arg(long, requires = "target")]
     csv: Option<PathBuf>,
@@ -99,23 +111,72 @@ struct Args {
     /// Only these configurations (comma-separated names, e.g. "relu,mask relu+sin").
     #[arg(long, value_delimiter = ',')]
     configs: Vec<String>,
-    /// Number of paired seeds [default: the mode's], 1 to 10000.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    seeds: Option<u64>,
     /// Epochs for a --csv task.
     #[arg(long, default_value_t = 40)]
     epochs: usize,
 }
 
+#[derive(Debug, clap::Args)]
+struct SweepArgs {
+    /// quick: a documented subset, minutes; standard: the whole grid, 20 seeds (hours).
+    #[arg(value_enum, default_value = "quick")]
+    mode: SweepMode,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// The shard folders.
+    #[arg(required = true, num_args = 1..)]
+    dirs: Vec<PathBuf>,
+    /// Folder for the merged report.
+    #[arg(long, default_value = "target/mixact-report")]
+    out: PathBuf,
+    /// Write the report even if units are missing, marked as partial.
+    #[arg(long)]
+    allow_partial: bool,
+}
+
+/// One flat view of a command's settings, for the functions below.
+#[derive(Debug, Default)]
+struct Args {
+    mode: Option<Mode>,
+    sweep: Option<SweepMode>,
+    out: PathBuf,
+    workers: u64,
+    shard: Option<String>,
+    shards: Option<usize>,
+    merge: Vec<PathBuf>,
+    allow_partial: bool,
+    csv: Option<PathBuf>,
+    target: Option<String>,
+    kind: Option<Kind>,
+    classes: Option<usize>,
+    configs: Vec<String>,
+    seeds: Option<u64>,
+    epochs: usize,
+}
+
+/// The file a training mode leaves in its --out folder, so `merge` knows
+/// whether it merges a suite or a sweep, and which plan.
+const PLAN_FILE: &str = "lab-plan.txt";
+
 impl Args {
-    fn mode(&self) -> Mode {
-        if self.standard {
-            Mode::Standard
-        } else if self.full {
-            Mode::Full
-        } else {
-            Mode::Quick
+    fn from_common(c: Common) -> Self {
+        Args {
+            out: c.out,
+            workers: c.workers,
+            shard: c.shard,
+            shards: c.shards,
+            seeds: c.seeds,
+            epochs: 40,
+            ..Args::default()
         }
+    }
+
+    fn mode(&self) -> Mode {
+        self.mode.unwrap_or(Mode::Quick)
     }
 }
 
@@ -155,7 +216,7 @@ fn csv_task(args: &Args) -> mixact::Result<Task> {
 }
 
 fn tasks(mode: Mode) -> mixact::Result<Vec<Task>> {
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../data");
     let long = if mode == Mode::Full { 2 } else { 1 };
     Ok(vec![
         Task::two_spirals(1.5, 0.05, 500).with_epochs(150 * long),
@@ -215,7 +276,7 @@ fn suite_options(seeds: u64, tuning: u64, grid: Vec<f64>, workers: usize) -> Sui
 fn protocol(mode: Mode, opts: &SuiteOptions, tasks: &[Task]) -> String {
     let mode_line = match mode {
         Mode::Quick => "**Quick mode: 5 seeds, fixed learning rate. A smoke test of the pipeline; it makes no claims.** \
-Run `cargo run --release --example compare_layouts -- --standard` for the evidence.",
+Run `mixact-lab suite standard` for the evidence.",
         Mode::Standard => "Standard mode: 20 paired seeds, learning rate tuned per task and configuration on separate validation seeds.",
         Mode::Full => "Full mode: 50 paired seeds, longer training, a wider learning-rate grid tuned on validation seeds.",
     };
@@ -259,7 +320,37 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let args = <Args as clap::Parser>::parse();
+    let args = match <Cli as clap::Parser>::parse().command {
+        Command::Suite(a) => Args {
+            mode: Some(a.mode),
+            csv: a.csv,
+            target: a.target,
+            kind: a.kind,
+            classes: a.classes,
+            configs: a.configs,
+            epochs: a.epochs,
+            ..Args::from_common(a.common)
+        },
+        Command::Sweep(a) => Args {
+            sweep: Some(a.mode),
+            ..Args::from_common(a.common)
+        },
+        Command::Merge(a) => {
+            ensure_writable_dir(&a.out).map_err(|e| e.to_string())?;
+            let plan = read_plan(&a.dirs)?;
+            let args = Args {
+                out: a.out,
+                merge: a.dirs,
+                allow_partial: a.allow_partial,
+                workers: 1,
+                ..Args::default()
+            };
+            return match plan {
+                Plan::Sweep(mode) => sweep(&args, mode),
+                Plan::Suite(mode) => merge_suite(&args, mode),
+            };
+        }
+    };
     let mode = args.mode();
     let tasks = match &args.csv {
         Some(_) => vec![csv_task(&args).map_err(|e| e.to_string())?],
@@ -280,43 +371,10 @@ classification), features standardised on each split's training part.",
     }
     ensure_writable_dir(&args.out).map_err(|e| e.to_string())?;
     if let Some(mode) = args.sweep {
+        write_plan(&args.out, Plan::Sweep(mode))?;
         return sweep(&args, mode);
     }
-    if !args.merge.is_empty() {
-        let report = merge_dirs(&args.merge).map_err(|e| e.to_string())?;
-        if !report.duplicates.is_empty() {
-            eprintln!(
-                "note: {} units found in more than one folder (kept once): {}",
-                report.duplicates.len(),
-                report.duplicates.join(", ")
-            );
-        }
-        let mut text =
-            std::fs::read_to_string(args.merge[0].join("protocol.md")).unwrap_or(protocol_text);
-        if !report.missing.is_empty() {
-            let list = report.missing.join(", ");
-            if !args.allow_partial {
-                return Err(format!(
-                    "{} units missing (rerun their shards, or pass --allow-partial): {list}",
-                    report.missing.len()
-                ));
-            }
-            text = format!(
-                "**Partial report: {} units missing ({list}); the verdicts below rest on incomplete data.**\n\n{text}",
-                report.missing.len()
-            );
-        }
-        println!(
-            "merged {} units, {} runs",
-            report.units,
-            report.results.runs.len()
-        );
-        write_results(&args.out, &report.results).map_err(|e| e.to_string())?;
-        let merged = report.results;
-        let analysis = write_report(&args.out, &merged, &text).map_err(|e| e.to_string())?;
-        print_verdicts(&analysis, &args.out);
-        return Ok(());
-    }
+    write_plan(&args.out, Plan::Suite(mode))?;
     let mut configs = configs();
     if !args.configs.is_empty() {
         if let Some(bad) = args
@@ -333,7 +391,7 @@ classification), features standardised on each split's training part.",
         configs.retain(|c| args.configs.contains(&c.name));
         if !configs
             .iter()
-            .any(|c| c.family() == mixact::compare::Family::Homogeneous)
+            .any(|c| c.family() == mixact_lab::Family::Homogeneous)
         {
             return Err(
                 "--configs: keep at least one single-activation configuration (the baseline)"
@@ -384,7 +442,108 @@ classification), features standardised on each split's training part.",
     Ok(())
 }
 
-fn print_verdicts(analysis: &mixact::compare::Analysis, out: &std::path::Path) {
+/// What a shard folder was made by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Plan {
+    Suite(Mode),
+    Sweep(SweepMode),
+}
+
+impl Plan {
+    fn text(self) -> String {
+        use clap::ValueEnum;
+        let name = |v: Option<clap::builder::PossibleValue>| {
+            v.map_or(String::new(), |v| v.get_name().to_string())
+        };
+        match self {
+            Plan::Suite(m) => format!("suite {}", name(m.to_possible_value())),
+            Plan::Sweep(m) => format!("sweep {}", name(m.to_possible_value())),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Plan> {
+        use clap::ValueEnum;
+        let (kind, mode) = text.trim().split_once(' ')?;
+        match kind {
+            "suite" => Mode::from_str(mode, false).ok().map(Plan::Suite),
+            "sweep" => SweepMode::from_str(mode, false).ok().map(Plan::Sweep),
+            _ => None,
+        }
+    }
+}
+
+fn write_plan(out: &std::path::Path, plan: Plan) -> Result<(), String> {
+    let path = out.join(PLAN_FILE);
+    std::fs::write(&path, plan.text() + "\n").map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The plan every folder was made by (they must agree); folders without a
+/// plan file (older runs, a results.csv alone) count as a suite.
+fn read_plan(dirs: &[PathBuf]) -> Result<Plan, String> {
+    let mut plan: Option<(Plan, &PathBuf)> = None;
+    for d in dirs {
+        let path = d.join(PLAN_FILE);
+        let this = match std::fs::read_to_string(&path) {
+            Ok(text) => Plan::parse(&text)
+                .ok_or_else(|| format!("{}: not a plan (\"{}\")", path.display(), text.trim()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        match plan {
+            Some((p, first)) if p != this => {
+                return Err(format!(
+                    "{} holds a {} shard, {} a {} shard: merge shards of one plan",
+                    d.display(),
+                    this.text(),
+                    first.display(),
+                    p.text()
+                ))
+            }
+            _ => plan = Some((this, d)),
+        }
+    }
+    Ok(plan.map_or(Plan::Suite(Mode::Quick), |(p, _)| p))
+}
+
+/// Merges suite shard folders into one report.
+fn merge_suite(args: &Args, mode: Mode) -> Result<(), String> {
+    let protocol_text = protocol(mode, &options(mode, 1), &[]);
+    let report = merge_dirs(&args.merge).map_err(|e| e.to_string())?;
+    if !report.duplicates.is_empty() {
+        eprintln!(
+            "note: {} units found in more than one folder (kept once): {}",
+            report.duplicates.len(),
+            report.duplicates.join(", ")
+        );
+    }
+    let mut text =
+        std::fs::read_to_string(args.merge[0].join("protocol.md")).unwrap_or(protocol_text);
+    if !report.missing.is_empty() {
+        let list = report.missing.join(", ");
+        if !args.allow_partial {
+            return Err(format!(
+                "{} units missing (rerun their shards, or pass --allow-partial): {list}",
+                report.missing.len()
+            ));
+        }
+        text = format!(
+                "**Partial report: {} units missing ({list}); the verdicts below rest on incomplete data.**\n\n{text}",
+                report.missing.len()
+            );
+    }
+    println!(
+        "merged {} units, {} runs",
+        report.units,
+        report.results.runs.len()
+    );
+    write_results(&args.out, &report.results).map_err(|e| e.to_string())?;
+    let merged = report.results;
+    let analysis = write_report(&args.out, &merged, &text).map_err(|e| e.to_string())?;
+    print_verdicts(&analysis, &args.out);
+    Ok(())
+}
+
+fn print_verdicts(analysis: &mixact_lab::Analysis, out: &std::path::Path) {
     println!(
         "\n{:<40} {:>5} {:>5} {:>7}  verdict",
         "configuration", "wins", "ties", "losses"
@@ -401,7 +560,7 @@ fn print_verdicts(analysis: &mixact::compare::Analysis, out: &std::path::Path) {
 /// The sweep's grid and protocol for `mode`.
 fn sweep_plan(mode: SweepMode) -> mixact::Result<(Vec<Task>, Vec<Act>, SweepOptions)> {
     use Act::*;
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../data");
     let (epochs_2d, epochs_data) = match mode {
         SweepMode::Quick => (60, 20),
         SweepMode::Standard => (150, 40),
@@ -456,7 +615,7 @@ fn sweep_protocol(
     let mode_line = match mode {
         SweepMode::Quick => "**Quick sweep: a documented subset (3 tasks, widths 8/32/128, depths 1/2, 4 \
 candidate activations, 10 seeds, fixed learning rate 0.01, shorter training). A smoke test of the map; \
-its cells have little power.** Run `--sweep standard` for the evidence.",
+its cells have little power.** Run `mixact-lab sweep standard` for the evidence.",
         SweepMode::Standard => "Standard sweep: 20 paired seeds per cell, learning rate tuned per cell and \
 configuration on 3 separate validation seeds.",
     };
@@ -582,7 +741,7 @@ fn rayon_threads() -> usize {
 fn merge_sweep(
     args: &Args,
     tasks: &[Task],
-    cells: &[mixact::compare::sweep::Cell],
+    cells: &[mixact_lab::sweep::Cell],
     protocol: &str,
 ) -> Result<(), String> {
     let mut records = Vec::new();

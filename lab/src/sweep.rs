@@ -22,10 +22,10 @@ use super::metric::Metric;
 use super::run::{tuned_runs, SuiteOptions};
 use super::sweep_report::{read_sweep_csv, sweep_csv};
 use super::task::Task;
-use crate::atomic_write::write_atomically;
-use crate::compute::activation::ActivationSet;
-use crate::error::{Error, Result};
-use crate::layers::layer::Layer;
+use mixact::io::write_atomically;
+use mixact::ActivationSet;
+use mixact::Layer;
+use mixact::{Error, Result};
 
 /// The role of a configuration in a sweep cell.
 pub const HOMOGENEOUS: &str = "homogeneous";
@@ -296,7 +296,7 @@ pub fn run_sweep_into<A: ActivationSet>(
     }
     let store = dir.map(|d| d.join("cells"));
     if let Some(s) = &store {
-        std::fs::create_dir_all(s).map_err(|e| Error::io(s, e))?;
+        std::fs::create_dir_all(s).map_err(|e| crate::io_error(s, e))?;
     }
     let done = AtomicUsize::new(0);
     progress(0, cells.len());

@@ -11,14 +11,14 @@ use std::sync::Once;
 use plotters::prelude::*;
 
 use super::results::Results;
-use crate::error::{Error, Result};
+use mixact::{Error, Result};
 
 const FONT: &str = "sans-serif";
 
 fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+        let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
         // The bundled font is valid; if registration failed, text would be
         // missing from the plots, which the drawing call then reports.
         let _ = plotters::style::register_font(FONT, FontStyle::Normal, bytes);

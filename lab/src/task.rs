@@ -7,9 +7,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::metric::Metric;
-use crate::data::{self, Dataset, Target1d};
-use crate::error::{check_hyper, Error, Result};
-use crate::train::loss::Loss;
+use crate::check_hyper;
+use mixact::data::{self, Dataset, Target1d};
+use mixact::Loss;
+use mixact::{Error, Result};
 
 /// Train, validation and test sets of one seed.
 #[derive(Debug, Clone)]
@@ -165,14 +166,13 @@ impl Task {
     /// from the file when `classes` is `None`) or the value column
     /// (regression); every other column is a feature. Each seed gets its own
     /// 60 / 20 / 20 split (stratified for classification), and the features
-    /// are standardised with a [`Scaler`](crate::data::Scaler) fitted on that
+    /// are standardised with a [`Scaler`](mixact::data::Scaler) fitted on that
     /// split's training part only.
     ///
     /// # Errors
     /// As [`data::read_csv`]; [`Error::Format`] for a missing column;
     /// [`Error::Empty`] when a class has fewer than 5 rows (too few for a
     /// stratified split) or a part of a split would be empty.
-    #[cfg(feature = "io")]
     pub fn from_csv(
         path: impl AsRef<std::path::Path>,
         target: &str,
@@ -371,7 +371,6 @@ impl Task {
     ///
     /// # Errors
     /// As [`data::read_csv`].
-    #[cfg(feature = "io")]
     pub fn digits(path: impl AsRef<std::path::Path>) -> Result<Self> {
         let table = data::read_csv(path)?;
         let ds = table.classification("label", &[], 1.0 / 16.0, None)?;
@@ -382,7 +381,6 @@ impl Task {
     ///
     /// # Errors
     /// As [`data::read_csv`].
-    #[cfg(feature = "io")]
     pub fn mnist1d(path: impl AsRef<std::path::Path>) -> Result<Self> {
         let table = data::read_csv(path)?;
         let is_test = table.column("is_test")?;

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use super::files::{read_results, write_results};
 use super::results::Results;
 use super::run::Shard;
-use crate::error::{Error, Result};
+use mixact::{Error, Result};
 
 /// One unit of the suite's work.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +86,7 @@ const UNITS: &str = "units";
 /// # Errors
 /// [`Error::Io`] naming the file.
 pub fn write_manifest(dir: &Path, units: &[WorkUnit], shard_of: &[usize]) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| crate::io_error(dir, e))?;
     let mut text = String::from("id,file,shard,cost\n");
     for (u, s) in units.iter().zip(shard_of) {
         let _ = writeln!(
@@ -98,7 +98,7 @@ pub fn write_manifest(dir: &Path, units: &[WorkUnit], shard_of: &[usize]) -> Res
         );
     }
     let path = dir.join(MANIFEST);
-    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+    std::fs::write(&path, text).map_err(|e| crate::io_error(&path, e))
 }
 
 /// The unit ids and folder names listed in `dir/manifest.csv`, if there is one.
@@ -110,7 +110,7 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Vec<(String, String)>>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| crate::io_error(&path, e))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
         let bad = || Error::Format {
@@ -149,13 +149,13 @@ pub fn unit_dir(dir: &Path, u: &WorkUnit) -> PathBuf {
 pub fn store_unit(dir: &Path, u: &WorkUnit, results: &Results) -> Result<()> {
     let target = unit_dir(dir, u);
     let parent = dir.join(UNITS);
-    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    std::fs::create_dir_all(&parent).map_err(|e| crate::io_error(&parent, e))?;
     let tmp = parent.join(format!(".{}.tmp-{}", u.file_name(), std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     write_results(&tmp, results)?;
     std::fs::rename(&tmp, &target).map_err(|e| {
         let _ = std::fs::remove_dir_all(&tmp);
-        Error::io(&target, e)
+        crate::io_error(&target, e)
     })
 }
 
@@ -191,12 +191,38 @@ pub struct MergeReport {
 /// # Errors
 /// As [`read_results`] and [`read_manifest`].
 pub fn merge_dirs(dirs: &[PathBuf]) -> Result<MergeReport> {
+    if dirs.is_empty() {
+        return Err(Error::Empty {
+            what: "folders to merge",
+        });
+    }
+    let mut seen_dirs: Vec<(PathBuf, &PathBuf)> = Vec::new();
+    for d in dirs {
+        let canonical = std::fs::canonicalize(d).map_err(|e| crate::io_error(d, e))?;
+        if let Some((_, first)) = seen_dirs.iter().find(|(c, _)| *c == canonical) {
+            return Err(Error::Format {
+                location: d.display().to_string(),
+                message: format!(
+                    "the same folder as {} (given twice, its rows would count twice)",
+                    first.display()
+                ),
+            });
+        }
+        seen_dirs.push((canonical, d));
+    }
     let mut expected: BTreeMap<String, ()> = BTreeMap::new();
     let mut found: BTreeMap<String, usize> = BTreeMap::new();
     let mut report = MergeReport::default();
+    // Every unit holds one row per seed; the first complete unit read fixes
+    // which seeds those are, so a unit with rows deleted or repeated shows.
+    let mut seeds: Option<(Vec<u64>, PathBuf)> = None;
     for d in dirs {
         match read_manifest(d)? {
-            None => report.results.merge(read_results(d)?),
+            None => {
+                let results = read_results(d)?;
+                check_values(d, &results)?;
+                report.results.merge(results);
+            }
             Some(list) => {
                 for (id, file) in list {
                     expected.insert(id.clone(), ());
@@ -205,12 +231,36 @@ pub fn merge_dirs(dirs: &[PathBuf]) -> Result<MergeReport> {
                         let n = found.entry(id.clone()).or_insert(0);
                         *n += 1;
                         if *n == 1 {
-                            report.results.merge(read_results(&unit)?);
+                            let results = read_results(&unit)?;
+                            check_values(&unit, &results)?;
+                            check_unit(&unit, &id, &results, &mut seeds)?;
+                            report.results.merge(results);
                         }
                     }
                 }
             }
         }
+    }
+    if report.results.runs.is_empty() {
+        return Err(Error::Empty {
+            what: "runs in the merged folders (no results.csv rows and no stored units)",
+        });
+    }
+    let mut keys: Vec<(&str, &str, u64)> = report
+        .results
+        .runs
+        .iter()
+        .map(|r| (r.task.as_str(), r.config.as_str(), r.seed))
+        .collect();
+    keys.sort_unstable();
+    if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::Format {
+            location: "merge".into(),
+            message: format!(
+                "task \"{}\", configuration \"{}\", seed {} appears in more than one row",
+                w[0].0, w[0].1, w[0].2
+            ),
+        });
     }
     report.units = found.len();
     report.missing = expected
@@ -273,4 +323,74 @@ pub fn shard_from_env(
                   JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) is set"
             .into(),
     })
+}
+
+/// Every value of every run within its range: the metrics as
+/// [`Metric::admits`](crate::Metric::admits), a finite positive learning rate,
+/// finite non-negative timings.
+fn check_values(dir: &Path, results: &Results) -> Result<()> {
+    for r in &results.runs {
+        let bad = |what: &str, v: f64| Error::Format {
+            location: dir.join("results.csv").display().to_string(),
+            message: format!(
+                "{what} {v} of task \"{}\", configuration \"{}\", seed {} is out of range",
+                r.task, r.config, r.seed
+            ),
+        };
+        for (what, v) in [("test", r.test_metric), ("validation", r.valid_metric)] {
+            if !r.metric.admits(v) {
+                return Err(bad(&format!("{what} {}", r.metric.name()), v));
+            }
+        }
+        if !(r.lr.is_finite() && r.lr > 0.0) {
+            return Err(bad("learning rate", r.lr));
+        }
+        if !(r.us_per_step.is_finite() && r.us_per_step >= 0.0) {
+            return Err(bad("time per step", r.us_per_step));
+        }
+    }
+    Ok(())
+}
+
+/// A unit's rows are its own (`task/config` is its id) and one per seed,
+/// the same seeds as every other unit.
+fn check_unit(
+    dir: &Path,
+    id: &str,
+    results: &Results,
+    seeds: &mut Option<(Vec<u64>, PathBuf)>,
+) -> Result<()> {
+    let bad = |message: String| Error::Format {
+        location: dir.join("results.csv").display().to_string(),
+        message,
+    };
+    if let Some(r) = results
+        .runs
+        .iter()
+        .find(|r| format!("{}/{}", r.task, r.config) != id)
+    {
+        return Err(bad(format!(
+            "a row of task \"{}\", configuration \"{}\" in unit \"{id}\"",
+            r.task, r.config
+        )));
+    }
+    let mut own: Vec<u64> = results.runs.iter().map(|r| r.seed).collect();
+    own.sort_unstable();
+    if let Some(w) = own.windows(2).find(|w| w[0] == w[1]) {
+        return Err(bad(format!("seed {} appears twice in unit \"{id}\"", w[0])));
+    }
+    match seeds {
+        None => *seeds = Some((own, dir.to_path_buf())),
+        Some((reference, first)) if *reference != own => {
+            return Err(bad(format!(
+                "unit \"{id}\" has {} rows for seeds {:?}, unit {} has seeds {:?}: rows missing or added",
+                own.len(),
+                own,
+                first.display(),
+                reference
+            )));
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }

@@ -38,4 +38,14 @@ impl Metric {
             value
         }
     }
+
+    /// Whether `value` can be this metric of a run: accuracy in [0, 1], MSE
+    /// finite and >= 0, or NaN (a diverged run).
+    pub fn admits(self, value: f64) -> bool {
+        value.is_nan()
+            || match self {
+                Metric::Accuracy => (0.0..=1.0).contains(&value),
+                Metric::Mse => value >= 0.0 && value.is_finite(),
+            }
+    }
 }

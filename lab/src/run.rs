@@ -10,12 +10,12 @@ use super::probes::{group_stats, metric_of, surfaces};
 use super::results::{CurvePoint, Results, RunRecord};
 use super::task::Task;
 use super::units::{assign, load_unit, store_unit, write_manifest, WorkUnit};
-use crate::compute::activation::ActivationSet;
-use crate::error::{Error, Result};
-use crate::layers::layer::Layer;
-use crate::train::ensemble::Ensemble;
-use crate::train::optim::Adam;
-use crate::train::trainer::{evaluate, FitConfig, Trainer};
+use mixact::ActivationSet;
+use mixact::Adam;
+use mixact::Ensemble;
+use mixact::Layer;
+use mixact::{evaluate, FitConfig, Trainer};
+use mixact::{Error, Result};
 
 /// How the suite trains and how many runs it makes.
 #[derive(Debug, Clone, PartialEq)]
@@ -341,7 +341,7 @@ pub fn run_suite_into<A: ActivationSet>(
         }
     }
     for &lr in &opts.lr_grid {
-        crate::error::check_hyper("learning rate", lr, lr > 0.0, "finite and > 0")?;
+        crate::check_hyper("learning rate", lr, lr > 0.0, "finite and > 0")?;
     }
     let budgets: Vec<usize> = tasks
         .iter()

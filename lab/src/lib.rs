@@ -3,7 +3,7 @@
 //!
 //! Point it at your own data ([`Task::from_dataset`]) and your own layouts
 //! ([`Config`]), or run the standard suite with
-//! `cargo run --release --example compare_layouts`.
+//! `mixact-lab suite` (`cargo run --release -p mixact-lab -- suite`).
 //!
 //! 1. [`run_suite`] trains every configuration on every task over the seeds
 //!    (a seed fixes the split, the batch order and the initial weights),
@@ -20,7 +20,7 @@
 //!
 //! # Example
 //! ```no_run
-//! use mixact::compare::{analyse, run_suite, write_report, Config, Hidden, Shard, SuiteOptions, Task};
+//! use mixact_lab::{analyse, run_suite, write_report, Config, Hidden, Shard, SuiteOptions, Task};
 //! use mixact::Act;
 //!
 //! let tasks = vec![Task::two_spirals(1.5, 0.05, 400), Task::checkerboard(4, 2000)];
@@ -40,9 +40,10 @@
 //! ```
 
 mod config;
+mod errors;
+pub(crate) use errors::{check_hyper, io_error};
 mod files;
 mod metric;
-#[cfg(feature = "plots")]
 pub mod plot;
 mod probes;
 mod report;
@@ -65,7 +66,7 @@ pub use results::{CurvePoint, GroupStat, GroupSummary, Results, RunRecord, Surfa
 pub use run::{plan_units, run_suite, run_suite_into, Shard, SuiteOptions};
 pub use task::{PlotKind, Split, Task, TaskKind};
 
-use crate::error::{Error, Result};
+use mixact::{Error, Result};
 
 /// Writes the CSV files, the plots (feature `plots`) and `report.md` into `dir`.
 /// Returns the analysis the report states.
@@ -85,12 +86,6 @@ pub fn write_report(dir: &Path, results: &Results, protocol: &str) -> Result<Ana
     Ok(analysis)
 }
 
-#[cfg(not(feature = "plots"))]
-fn draw_plots(_dir: &Path, _results: &Results, _analysis: &Analysis) -> Result<Vec<String>> {
-    Ok(Vec::new())
-}
-
-#[cfg(feature = "plots")]
 fn draw_plots(dir: &Path, results: &Results, analysis: &Analysis) -> Result<Vec<String>> {
     let mut tasks: Vec<String> = Vec::new();
     let mut configs: Vec<String> = Vec::new();
@@ -173,12 +168,6 @@ map per task and training-data fraction; `*` marks Holm-corrected p < 0.05.\n\n"
     Ok(comparisons)
 }
 
-#[cfg(not(feature = "plots"))]
-fn draw_heatmaps(_dir: &Path, _c: &[sweep_report::CellComparison]) -> Result<Vec<String>> {
-    Ok(Vec::new())
-}
-
-#[cfg(feature = "plots")]
 fn draw_heatmaps(dir: &Path, comparisons: &[sweep_report::CellComparison]) -> Result<Vec<String>> {
     use std::collections::{BTreeMap, BTreeSet};
     let role = sweep::MIXED_ROLES[0];

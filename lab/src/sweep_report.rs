@@ -11,7 +11,7 @@ use super::metric::Metric;
 use super::report::{Outcome, ALPHA};
 use super::stats::{holm, wilcoxon_signed_rank};
 use super::sweep::{SweepRecord, HOMOGENEOUS, MIXED_ROLES};
-use crate::error::{Error, Result};
+use mixact::{Error, Result};
 
 /// The header of a sweep's `results.csv`.
 pub const SWEEP_HEADER: &str =
@@ -440,14 +440,14 @@ pub fn sweep_csv(records: &[SweepRecord]) -> Result<String> {
 }
 
 /// Reads the sweep results file `path` (as [`sweep_csv`] writes it), refusing
-/// a file over [`DEFAULT_MAX_CSV_BYTES`](crate::limits::DEFAULT_MAX_CSV_BYTES)
+/// a file over [`DEFAULT_MAX_CSV_BYTES`](mixact::limits::DEFAULT_MAX_CSV_BYTES)
 /// before it fills memory.
 ///
 /// # Errors
 /// [`Error::Io`] when it cannot be read, [`Error::TooLarge`] past the limit,
 /// [`Error::Format`] as [`parse_sweep_csv`] (the location names the file).
 pub fn read_sweep_csv(path: &Path) -> Result<Vec<SweepRecord>> {
-    let text = read_text_limited(path, crate::limits::DEFAULT_MAX_CSV_BYTES)?;
+    let text = read_text_limited(path, mixact::limits::DEFAULT_MAX_CSV_BYTES)?;
     parse_sweep_csv(&text).map_err(|e| match e {
         Error::Format { location, message } => Error::Format {
             location: format!("{}: {location}", path.display()),

@@ -5,14 +5,14 @@ use nalgebra::DMatrix;
 
 use super::results::{GroupStat, SurfacePoint};
 use super::task::{PlotKind, Task};
-use crate::compute::activation::ActivationSet;
-use crate::error::Result;
-use crate::layers::dense::Dense;
-use crate::layers::network::Network;
-use crate::train::loss::Loss;
-use crate::train::trainer::evaluate;
+use mixact::evaluate;
+use mixact::ActivationSet;
+use mixact::Dense;
+use mixact::Loss;
+use mixact::Network;
+use mixact::Result;
 
-pub(super) fn metric_of(m: crate::train::metrics::Metrics, loss: Loss) -> f64 {
+pub(super) fn metric_of(m: mixact::Metrics, loss: Loss) -> f64 {
     match loss {
         Loss::Mse => m.loss,
         _ => m.accuracy.unwrap_or(f64::NAN),
@@ -56,7 +56,7 @@ pub(super) fn group_stats<A: ActivationSet>(
     task: &Task,
     config: &str,
     seed: u64,
-    test: &crate::data::Dataset,
+    test: &mixact::data::Dataset,
     base_score: f64,
 ) -> Result<Vec<GroupStat>> {
     let mut out = Vec::new();

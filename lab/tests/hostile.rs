@@ -1,0 +1,304 @@
+//! Hostile input to the lab: shard names, output folders, results files
+//! and the folders a merge is given. Each must be a clear error naming the
+//! file (or a correct result), never a panic or a silently wrong report.
+
+use mixact::data::Target1d;
+use mixact::{Act, Error};
+use mixact_lab::units::merge_dirs;
+use mixact_lab::{Config, Hidden, Shard, SuiteOptions, Task};
+use std::path::{Path, PathBuf};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mixact-lab-hostile-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn shard_errors_quote_the_input() {
+    let e = mixact_lab::Shard::parse("a/b").unwrap_err();
+    assert!(e.to_string().contains("\"a/b\""), "{e}");
+}
+
+#[test]
+fn an_unwritable_output_folder_is_reported_with_its_path_before_any_work() {
+    let e = mixact_lab::ensure_writable_dir(std::path::Path::new("/proc/mixact-nope")).unwrap_err();
+    assert!(e.to_string().contains("/proc/mixact-nope"), "{e}");
+}
+
+#[test]
+fn merging_a_folder_with_only_results_csv_works() {
+    let dir = temp_dir("merge");
+    std::fs::copy(
+        "../docs/standard-report/results.csv",
+        dir.join("results.csv"),
+    )
+    .unwrap();
+    let r = mixact_lab::read_results(&dir).unwrap();
+    assert!(!r.runs.is_empty());
+    assert!(r.groups.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_manifest_cannot_point_outside_its_units_folder() {
+    let dir = temp_dir("manifest");
+    std::fs::write(
+        dir.join("manifest.csv"),
+        "id,file,shard,cost\n\"t/c\",../../etc,0,1\n",
+    )
+    .unwrap();
+    let e = mixact_lab::units::merge_dirs(std::slice::from_ref(&dir)).unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_malformed_sweep_results_file_is_an_error_naming_the_line() {
+    use mixact_lab::sweep_report::{parse_sweep_csv, SWEEP_HEADER};
+    assert!(matches!(
+        parse_sweep_csv("a,b\n"),
+        Err(Error::Format { .. })
+    ));
+    let short = format!("{SWEEP_HEADER}\nspirals,accuracy,1,8\n");
+    let e = parse_sweep_csv(&short).unwrap_err();
+    assert!(format!("{e}").contains("line 2"), "{e}");
+    let bad_number =
+        format!("{SWEEP_HEADER}\nt,accuracy,x,8,1,homogeneous,relu,0,0.01,8,33,0.5,0.5\n");
+    assert!(matches!(
+        parse_sweep_csv(&bad_number),
+        Err(Error::Format { .. })
+    ));
+    let bad_metric =
+        format!("{SWEEP_HEADER}\nt,bogus,1,8,1,homogeneous,relu,0,0.01,8,33,0.5,0.5\n");
+    assert!(matches!(
+        parse_sweep_csv(&bad_metric),
+        Err(Error::Format { .. })
+    ));
+}
+
+#[test]
+fn a_sweep_refuses_a_task_name_with_a_comma_before_training_anything() {
+    use mixact_lab::sweep::{run_sweep, sweep_cells, SweepOptions};
+    use mixact_lab::{SuiteOptions, Task};
+    let tasks = vec![Task::regression("sin,abs", Target1d::Abs, 40).with_epochs(1)];
+    let opts = SweepOptions {
+        widths: vec![8],
+        depths: vec![1],
+        fractions: vec![1.0],
+        suite: SuiteOptions {
+            seeds: vec![0],
+            tuning_seeds: vec![],
+            lr_grid: vec![0.01],
+            epochs: 1,
+            batch_size: 8,
+            base_width: 8,
+            workers: 1,
+        },
+    };
+    let cells = sweep_cells(1, &opts);
+    let started = std::sync::atomic::AtomicBool::new(false);
+    let e = run_sweep(&tasks, &[Act::Relu, Act::Tanh], &opts, &cells, |_, _| {
+        started.store(true, std::sync::atomic::Ordering::SeqCst)
+    })
+    .unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e:?}");
+    assert!(format!("{e}").contains("sin,abs"), "{e}");
+    assert!(!started.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[test]
+fn sweep_rows_refuse_a_configuration_name_with_a_comma() {
+    use mixact_lab::sweep::SweepRecord;
+    use mixact_lab::sweep_report::sweep_csv;
+    use mixact_lab::Metric;
+    let record = SweepRecord {
+        task: "t".into(),
+        metric: Metric::Mse,
+        fraction: 1.0,
+        cell_width: 8,
+        depth: 1,
+        role: "homogeneous".into(),
+        config: "relu,tanh".into(),
+        seed: 0,
+        lr: 0.01,
+        width: 8,
+        params: 33,
+        valid_metric: 0.5,
+        test_metric: 0.5,
+    };
+    assert!(matches!(sweep_csv(&[record]), Err(Error::Format { .. })));
+}
+
+#[test]
+fn reading_a_sweep_results_file_that_is_a_folder_is_an_io_error() {
+    use mixact_lab::sweep_report::read_sweep_csv;
+    let e = read_sweep_csv(&std::env::temp_dir()).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e:?}");
+}
+
+// ---- merging checks what it merges ------------------------------------------
+
+/// A complete one-shard suite (3 units of 2 seeds each) stored in `dir`.
+fn stored_suite(dir: &Path) {
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 40)];
+    let configs = vec![
+        Config::new(Hidden::Dense(Act::Relu), 1),
+        Config::new(Hidden::Dense(Act::Tanh), 1),
+        Config::new(Hidden::Interleaved(vec![Act::Relu, Act::Tanh]), 1),
+    ];
+    let opts = SuiteOptions {
+        seeds: vec![0, 1],
+        tuning_seeds: vec![],
+        lr_grid: vec![0.01],
+        epochs: 2,
+        batch_size: 16,
+        base_width: 8,
+        workers: 1,
+    };
+    mixact_lab::run_suite_into(&tasks, &configs, &opts, Shard::ALL, Some(dir), &|_, _| {}).unwrap();
+}
+
+/// The results.csv of the first stored unit, and its text.
+fn first_unit(dir: &Path) -> (PathBuf, String) {
+    let mut units: Vec<PathBuf> = std::fs::read_dir(dir.join("units"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    units.sort();
+    let path = units[0].join("results.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+/// Merging `dir` after `edit` changed its first unit's rows fails with an
+/// error that names that unit's file and says `what`.
+fn merge_fails_after(name: &str, edit: impl Fn(&[&str]) -> Vec<String>, what: &str) {
+    let dir = temp_dir(name);
+    stored_suite(&dir);
+    assert!(
+        merge_dirs(std::slice::from_ref(&dir)).is_ok(),
+        "the untouched suite merges"
+    );
+    let (path, text) = first_unit(&dir);
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&path, edit(&lines).join("\n") + "\n").unwrap();
+    let e = merge_dirs(std::slice::from_ref(&dir))
+        .unwrap_err()
+        .to_string();
+    let unit = path
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(e.contains(&unit), "{name}: the error names the unit: {e}");
+    assert!(e.contains(what), "{name}: {e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Replaces field `index` of data row `row` (1-based after the header).
+fn set_field(lines: &[&str], row: usize, index: usize, value: &str) -> Vec<String> {
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let mut fields: Vec<String> = out[row].split(',').map(String::from).collect();
+    fields[index] = value.into();
+    out[row] = fields.join(",");
+    out
+}
+
+#[test]
+fn a_unit_with_an_accuracy_of_99_is_refused() {
+    merge_fails_after("acc99", |l| set_field(l, 1, 8, "99.0"), "out of range");
+}
+
+#[test]
+fn a_unit_with_a_nan_learning_rate_is_refused() {
+    merge_fails_after("nanlr", |l| set_field(l, 1, 5, "NaN"), "learning rate");
+}
+
+#[test]
+fn a_unit_with_a_repeated_row_is_refused() {
+    merge_fails_after(
+        "repeat",
+        |l| {
+            let mut v: Vec<String> = l.iter().map(|s| s.to_string()).collect();
+            v.push(l[1].to_string());
+            v
+        },
+        "twice",
+    );
+}
+
+#[test]
+fn a_unit_with_a_deleted_row_is_refused() {
+    merge_fails_after(
+        "delete",
+        |l| l.iter().take(l.len() - 1).map(|s| s.to_string()).collect(),
+        "missing",
+    );
+}
+
+#[test]
+fn a_unit_with_a_row_of_another_task_is_refused() {
+    merge_fails_after(
+        "other",
+        |l| set_field(l, 1, 0, "checkerboard"),
+        "checkerboard",
+    );
+}
+
+#[test]
+fn a_folder_given_twice_is_refused() {
+    let dir = temp_dir("twice");
+    std::fs::copy(
+        "../docs/standard-report/results.csv",
+        dir.join("results.csv"),
+    )
+    .unwrap();
+    let e = merge_dirs(&[dir.clone(), dir.join("../").join(dir.file_name().unwrap())])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("given twice"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_merge_of_nothing_is_an_error() {
+    assert!(merge_dirs(&[]).is_err());
+    let dir = temp_dir("empty");
+    let header = std::fs::read_to_string("../docs/standard-report/results.csv").unwrap();
+    let header = header.lines().next().unwrap();
+    std::fs::write(dir.join("results.csv"), format!("{header}\n")).unwrap();
+    let e = merge_dirs(std::slice::from_ref(&dir))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_command_line_refuses_a_seed_count_beyond_10000() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixact-lab"))
+        .args(["suite", "--seeds", "18446744073709551615", "--out"])
+        .arg(temp_dir("seeds"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error, not a crash");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--seeds"), "{err}");
+}
+
+#[test]
+fn the_command_line_lists_its_modes() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixact-lab"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for mode in ["suite", "sweep", "merge"] {
+        assert!(help.contains(mode), "{help}");
+    }
+}
