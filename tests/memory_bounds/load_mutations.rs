@@ -2,35 +2,10 @@
 //! spliced bytes): loading each returns `Ok` or an `Err`, never panics, and
 //! never allocates more than a small multiple of the file's size at once.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
+use crate::watch::{shared, thread_largest_during};
 use mixact::{mask, Act, Dense, LoadOptions, Mixture, Network, Slope};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-struct Tracking;
-
-thread_local! {
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Tracking {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.with(|l| l.set(l.get().max(layout.size())));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.with(|l| l.set(l.get().max(new_size)));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Tracking = Tracking;
 
 fn model_bytes() -> Vec<u8> {
     let mut r = ChaCha8Rng::seed_from_u64(1);
@@ -97,16 +72,17 @@ fn mutate(original: &[u8], rng: &mut ChaCha8Rng) -> Vec<u8> {
 
 #[test]
 fn thousands_of_mutated_files_never_panic_nor_allocate_beyond_a_bound() {
+    let _turn = shared();
     let original = model_bytes();
     let mut rng = ChaCha8Rng::seed_from_u64(2024);
     let (mut ok, mut err) = (0, 0);
     for case in 0..4000 {
         let bytes = mutate(&original, &mut rng);
-        LARGEST.with(|l| l.set(0));
-        let result = std::panic::catch_unwind(|| {
-            Network::<Act>::from_model_bytes(&bytes, LoadOptions::default())
+        let (result, largest) = thread_largest_during(|| {
+            std::panic::catch_unwind(|| {
+                Network::<Act>::from_model_bytes(&bytes, LoadOptions::default())
+            })
         });
-        let largest = LARGEST.with(Cell::get);
         match result {
             Ok(Ok(_)) => ok += 1,
             Ok(Err(_)) => err += 1,

@@ -1,6 +1,6 @@
 //! Bad input returns the right error and never panics.
 
-mod common;
+use crate::common;
 
 use common::rng;
 use mixact::{

@@ -3,7 +3,7 @@
 //! saves and loads through model files; io.rs needed no change for it.
 #![cfg(feature = "io")]
 
-mod common;
+use crate::common;
 
 use mixact::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 use mixact::{

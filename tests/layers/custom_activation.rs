@@ -1,6 +1,6 @@
 //! A user-defined activation set works in every layer kind, unchanged crate.
 
-mod common;
+use crate::common;
 
 use common::rng;
 use mixact::{mask, ActivationSet, Concat, Dense, Network, Real};

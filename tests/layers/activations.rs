@@ -1,7 +1,7 @@
 //! Every built-in activation: derivative against finite differences (f64),
 //! safety at large |z| (f32), stable names.
 
-mod common;
+use crate::common;
 
 use mixact::{Act, ActivationSet};
 

@@ -1,37 +1,15 @@
 //! A steady-state ensemble step allocates nothing on any thread: a global
-//! counting allocator (this file holds one test, so nothing else runs in
-//! the process while it counts).
+//! count of allocations, taken while no other test runs.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use crate::watch::{alone, process_allocations_during};
 use mixact::{mask, Act, Adam, Dense, Ensemble, FitConfig, Loss, Network, Trainer};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
 #[test]
 fn steady_state_ensemble_steps_allocate_nothing_on_any_thread() {
+    let _turn = alone();
     let m = mask::pattern(&[Act::Relu, Act::Tanh, Act::Sigmoid, Act::Gelu], 32).unwrap();
     let members = (0..20u64)
         .map(|s| {
@@ -54,11 +32,11 @@ fn steady_state_ensemble_steps_allocate_nothing_on_any_thread() {
     for _ in 0..5 {
         ensemble.step(&batches, &mut losses).unwrap();
     }
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    for _ in 0..20 {
-        ensemble.step(&batches, &mut losses).unwrap();
-    }
-    let n = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    let n = process_allocations_during(|| {
+        for _ in 0..20 {
+            ensemble.step(&batches, &mut losses).unwrap();
+        }
+    });
     assert!(losses.iter().all(|l| l.is_ok()));
     assert_eq!(
         n, 0,

@@ -1,7 +1,7 @@
 //! The learnable mixture and the slope-only control: gradients (f64 finite
 //! differences, d-alpha included), limits, hardening.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, random_matrix, rng};
 use mixact::{Act, Dense, Error, Layer, Mixture, Network, Slope};

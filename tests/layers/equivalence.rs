@@ -1,6 +1,6 @@
 //! The three layer kinds are one computation: equal weights give equal outputs.
 
-mod common;
+use crate::common;
 
 use common::{random_matrix, rng};
 use mixact::{mask, Act, Dense, Layer, Network};

@@ -1,8 +1,6 @@
 //! Training works and repeats: mixed networks learn XOR and two spirals from a
 //! fixed seed, and the same seed gives bit-identical weights.
 
-mod common;
-
 use mixact::{
     data, evaluate, mask, Act, Adam, Dense, FitConfig, Layer, Loss, Network, Sgd, Trainer,
 };

@@ -3,39 +3,11 @@
 //! the test's own thread, so the test harness's threads cannot disturb it
 //! (the tiny network's products run on the calling thread).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
+use crate::watch::{shared, thread_allocations_during as allocations_during};
 use mixact::{mask, Act, Adam, Dense, FitConfig, Loss, Network, Sgd, Trainer};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-struct Counting;
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    ALLOCATIONS.with(|c| c.set(c.get() + 1));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 fn tiny_mixed_net() -> Network<Act> {
     let mut r = ChaCha8Rng::seed_from_u64(1);
@@ -50,14 +22,9 @@ fn tiny_mixed_net() -> Network<Act> {
     .unwrap()
 }
 
-fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
-
 #[test]
 fn steady_state_training_steps_allocate_nothing() {
+    let _turn = shared();
     let mut net = tiny_mixed_net();
     let x = DMatrix::<f32>::from_fn(32, 2, |i, j| (i as f32 * 0.37 + j as f32).sin());
     let y = DMatrix::<f32>::from_fn(32, 1, |i, _| (i % 2) as f32);
@@ -88,6 +55,7 @@ fn steady_state_training_steps_allocate_nothing() {
 
 #[test]
 fn a_smaller_last_batch_reuses_the_buffers() {
+    let _turn = shared();
     let mut net = tiny_mixed_net();
     let x = DMatrix::<f32>::from_element(32, 2, 0.5);
     let y = DMatrix::<f32>::from_element(32, 1, 1.0);
@@ -102,6 +70,7 @@ fn a_smaller_last_batch_reuses_the_buffers() {
 
 #[test]
 fn mixture_slope_and_deep_branch_layers_also_train_without_allocating() {
+    let _turn = shared();
     use mixact::{Concat, Mixture, Slope};
     let mut r = ChaCha8Rng::seed_from_u64(2);
     let deep = |a: Act, r: &mut ChaCha8Rng| {

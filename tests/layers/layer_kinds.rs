@@ -4,7 +4,7 @@
 //! concatenated branches.
 #![cfg(feature = "io")]
 
-mod common;
+use crate::common;
 
 use common::{check_layer_gradients, random_matrix, rng};
 use mixact::{

@@ -2,7 +2,7 @@
 //! shapes that covers both the small-product loop and the library GEMM, and
 //! inputs given as strided (non-contiguous) views.
 
-mod common;
+use crate::common;
 
 use common::{random_matrix, rng};
 use mixact::{Act, Dense, Layer};

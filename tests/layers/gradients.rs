@@ -1,7 +1,7 @@
 //! Finite-difference gradient checks (f64) for every layer kind with mixed
 //! activations, every loss, and a whole 3-layer mixed network.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, random_matrix, rng};
 use mixact::{mask, Act, Concat, Dense, Layer, Loss, Network};

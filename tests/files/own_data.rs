@@ -4,7 +4,7 @@
 
 #![cfg(feature = "io")]
 
-mod common;
+use crate::common;
 
 use common::rng;
 use mixact::data::{self, Scaler};

@@ -1,7 +1,7 @@
 //! Model files: bit-exact round trips, PyTorch layout, user-defined activation
 //! sets, a golden file, atomic saves, and one distinct error per corruption.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

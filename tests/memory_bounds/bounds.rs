@@ -4,50 +4,8 @@
 //! that only one measures at a time.
 #![cfg(feature = "io")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
+use crate::watch::{alone, peak_during};
 use mixact::{Act, Error, ModelErrorKind, Network};
-
-struct Peak;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn grew(by: usize) {
-    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-unsafe impl GlobalAlloc for Peak {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // The old and the new block coexist during a moving realloc.
-        grew(new_size);
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        p
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Peak = Peak;
-
-/// The peak of live bytes above the starting level while `f` runs.
-fn peak_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let start = LIVE.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
-    let r = f();
-    (r, PEAK.load(Ordering::Relaxed).saturating_sub(start))
-}
 
 const MB: usize = 1 << 20;
 
@@ -79,7 +37,7 @@ fn dense_metadata(activations: usize) -> String {
 
 #[test]
 fn a_model_file_of_a_million_zero_size_tensors_is_refused_in_little_memory() {
-    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = alone();
     let n = 1_500_000;
     let mut header = format!(r#"{{"__metadata__":{{"mixact":"{}"}}"#, dense_metadata(3));
     for i in 0..n {
@@ -114,7 +72,7 @@ fn a_model_file_of_a_million_zero_size_tensors_is_refused_in_little_memory() {
 
 #[test]
 fn a_model_file_with_a_six_million_entry_activation_list_is_refused_in_bounded_memory() {
-    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = alone();
     let header = format!(
         r#"{{"__metadata__":{{"mixact":"{}"}},"layers.0.bias":{{"dtype":"F32","shape":[3],"data_offsets":[0,12]}},"layers.0.weight":{{"dtype":"F32","shape":[3,2],"data_offsets":[12,36]}}}}"#,
         dense_metadata(6_000_000)
@@ -149,7 +107,7 @@ fn a_model_file_with_a_six_million_entry_activation_list_is_refused_in_bounded_m
 #[test]
 fn a_gzip_bomb_csv_costs_a_bounded_multiple_of_its_text() {
     use std::io::Write;
-    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = alone();
     let rows = 2_000_000;
     let mut text = b"a,b\n".to_vec();
     text.extend(std::iter::repeat_n(b"0,0\n".as_slice(), rows).flatten());
@@ -180,7 +138,7 @@ fn a_gzip_bomb_csv_costs_a_bounded_multiple_of_its_text() {
 fn eight_threads_predicting_300_rows_reserve_memory_for_300_rows() {
     use mixact::Dense;
     use rand::SeedableRng;
-    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = alone();
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(3);
     let net: Network<Act> = Network::new(vec![
         Dense::new(130, 130, Act::Relu, &mut r).unwrap().into(),
@@ -231,7 +189,7 @@ fn linear(inputs: usize) -> Network<Act> {
 #[test]
 fn a_model_file_that_is_one_52_mb_metadata_value_is_refused_in_bounded_memory() {
     use mixact::io::ModelInfo;
-    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = alone();
     let info = ModelInfo::default().with_metadata("note", "PLACEHOLDER");
     let small = linear(2).to_model_bytes_with_info(&info).unwrap();
     let bytes = with_metadata_value(&small, &"x".repeat(52 * MB));
@@ -265,7 +223,7 @@ fn a_model_file_that_is_one_52_mb_metadata_value_is_refused_in_bounded_memory() 
 fn a_model_file_with_a_scaler_of_a_million_features_loads_in_bounded_memory() {
     use mixact::data::Scaler;
     use mixact::io::ModelInfo;
-    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = alone();
     let width = 1 << 20;
     let x = nalgebra::DMatrix::<f32>::from_fn(2, width, |i, j| (i * j % 7) as f32 + 0.123_456_7);
     let info = ModelInfo::default().with_scaler(Scaler::standardize(&x));
@@ -298,7 +256,7 @@ fn write_temp(name: &str, text: &[u8]) -> std::path::PathBuf {
 
 #[test]
 fn a_csv_header_of_a_million_columns_costs_what_the_readme_says() {
-    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = alone();
     let columns = 1_000_000;
     let mut text = String::new();
     for c in 0..columns {
@@ -334,7 +292,7 @@ fn a_csv_header_of_a_million_columns_costs_what_the_readme_says() {
 
 #[test]
 fn regression_on_a_32_mb_csv_costs_its_cells_and_the_data_set() {
-    let _lock = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = alone();
     let (rows, columns) = (400_000, 10);
     let mut text = String::from("y,a,b,c,d,e,f,g,h,i\n");
     for r in 0..rows {

@@ -1,0 +1,11 @@
+//! Training: the fit loop, schedules and early stopping, ensembles, and the errors a user meets.
+//!
+//! One test binary per subject (not one per file): each binary links the
+//! whole library, so fewer of them build and link faster.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod ensemble;
+mod errors;
+mod fit;
