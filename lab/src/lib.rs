@@ -40,6 +40,7 @@
 //! ```
 
 mod config;
+pub mod effect;
 mod errors;
 pub(crate) use errors::{check_hyper, io_error};
 mod files;
@@ -51,6 +52,7 @@ mod results;
 mod run;
 pub mod stats;
 pub mod sweep;
+pub mod sweep_effects;
 pub mod sweep_report;
 mod task;
 pub mod units;
@@ -149,8 +151,18 @@ pub fn write_sweep_report(
     };
     write("results.csv", &sweep_report::sweep_csv(records)?)?;
     let comparisons = sweep_report::analyse_sweep(records);
+    let margin = effect::DEFAULT_MARGIN;
+    let cell_effects = sweep_effects::cell_effects(records);
+    let group_effects = sweep_effects::group_effects(records);
+    write(
+        "comparisons.csv",
+        &sweep_effects::comparisons_csv(&cell_effects, margin),
+    )?;
     let maps = draw_heatmaps(dir, &comparisons)?;
     let mut md = String::from("# Where does mixing win? The sweep\n\n");
+    md += &sweep_effects::answer(&group_effects, &cell_effects, margin);
+    md += "\nEvery cell and arm, with its interval, p, Holm p and detectable effect: \
+[`comparisons.csv`](comparisons.csv).\n\n";
     md += protocol;
     md += "\n\n";
     md += &sweep_report::where_mixing_helps(&comparisons);

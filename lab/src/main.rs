@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mixact::data::Target1d;
 use mixact::{Act, ActivationSet};
 use mixact_lab::sweep::{run_sweep_into, sweep_cells, SweepOptions};
-use mixact_lab::sweep_report::{read_sweep_csv, sweep_csv};
+use mixact_lab::sweep_report::{dedup_sweep_records, read_sweep_dir, sweep_csv};
 use mixact_lab::units::{merge_dirs, shard_from_env};
 use mixact_lab::{
     ensure_writable_dir, run_suite_into, write_report, write_results, write_sweep_report, Config,
@@ -478,7 +478,8 @@ fn write_plan(out: &std::path::Path, plan: Plan) -> Result<(), String> {
 }
 
 /// The plan every folder was made by (they must agree); folders without a
-/// plan file (older runs, a results.csv alone) count as a suite.
+/// plan file (older runs, a results.csv alone) count as a suite, unless they
+/// hold a sweep's `cells/`.
 fn read_plan(dirs: &[PathBuf]) -> Result<Plan, String> {
     let mut plan: Option<(Plan, &PathBuf)> = None;
     for d in dirs {
@@ -486,6 +487,14 @@ fn read_plan(dirs: &[PathBuf]) -> Result<Plan, String> {
         let this = match std::fs::read_to_string(&path) {
             Ok(text) => Plan::parse(&text)
                 .ok_or_else(|| format!("{}: not a plan (\"{}\")", path.display(), text.trim()))?,
+            // A sweep's stored cells without their plan would be read as
+            // a suite and fail on every row: say what is missing instead.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && d.join("cells").is_dir() => {
+                return Err(format!(
+                    "{} holds sweep cells but no {PLAN_FILE}: write \"sweep standard\" (or \"sweep quick\") into it",
+                    d.display()
+                ))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
@@ -746,9 +755,24 @@ fn merge_sweep(
 ) -> Result<(), String> {
     let mut records = Vec::new();
     for dir in &args.merge {
-        let path = dir.join("results.csv");
-        records.extend(read_sweep_csv(&path).map_err(|e| e.to_string())?);
+        records.extend(read_sweep_dir(dir).map_err(|e| e.to_string())?);
     }
+    let records = dedup_sweep_records(records).map_err(|e| e.to_string())?;
+    // Grid order (as one process writes it), whatever order the folders and
+    // their cell files came in; rows keep their order within a cell.
+    let mut records = records;
+    let position = |r: &mixact_lab::sweep::SweepRecord| {
+        cells
+            .iter()
+            .position(|c| {
+                r.task == tasks[c.task].name()
+                    && r.fraction == c.fraction
+                    && r.depth == c.depth
+                    && r.cell_width == c.width
+            })
+            .unwrap_or(usize::MAX)
+    };
+    records.sort_by_cached_key(position);
     let missing: Vec<String> = cells
         .iter()
         .filter(|c| {

@@ -216,7 +216,7 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     }
 }
 
-fn fraction_label(per_mille: u32) -> String {
+pub(crate) fn fraction_label(per_mille: u32) -> String {
     format!("{}%", per_mille as f64 / 10.0)
 }
 
@@ -238,7 +238,11 @@ fn cell_label(k: &CellKey) -> String {
 /// The "Where mixing helps" section: counts, the cells with wins and with
 /// losses, and the trend of each task's mean difference with width.
 pub fn where_mixing_helps(comparisons: &[CellComparison]) -> String {
-    let mut s = String::from("## Where mixing helps\n\n");
+    let mut s = String::from(
+        "## Win counts (Holm over every comparison)\n\n\
+These count significant differences, which Holm over the whole sweep makes rare: a \"tie\" \
+here is no evidence either way; the effect sizes above say how large a difference could be.\n\n",
+    );
     let count = |o: Outcome, role: Option<&str>| {
         comparisons
             .iter()
@@ -455,6 +459,92 @@ pub fn read_sweep_csv(path: &Path) -> Result<Vec<SweepRecord>> {
         },
         other => other,
     })
+}
+
+/// Reads one shard folder of a sweep: its `results.csv` if it has one, else
+/// every stored cell in `cells/` (the file a shard writes as each cell
+/// finishes), so a run stopped before its report can still be merged.
+///
+/// # Errors
+/// As [`read_sweep_csv`] for each file; [`Error::Io`] when the folder has
+/// neither.
+pub fn read_sweep_dir(dir: &Path) -> Result<Vec<SweepRecord>> {
+    let results = dir.join("results.csv");
+    let cells = dir.join("cells");
+    if results.exists() || !cells.is_dir() {
+        return read_sweep_csv(&results);
+    }
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&cells)
+        .map_err(|e| super::errors::io_error(&cells, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in &files {
+        out.extend(read_sweep_csv(f)?);
+    }
+    Ok(out)
+}
+
+/// Keeps one copy of rows that several shard folders hold (a cell rerun
+/// elsewhere), and refuses two different results for one run: a merge must
+/// not pick one silently.
+///
+/// # Errors
+/// [`Error::Format`] naming the run whose copies differ.
+pub fn dedup_sweep_records(records: Vec<SweepRecord>) -> Result<Vec<SweepRecord>> {
+    type RunKey = (String, u64, usize, usize, String, String, u64);
+    let key = |r: &SweepRecord| -> RunKey {
+        (
+            r.task.clone(),
+            r.fraction.to_bits(),
+            r.cell_width,
+            r.depth,
+            r.role.clone(),
+            r.config.clone(),
+            r.seed,
+        )
+    };
+    let same = |a: &SweepRecord, b: &SweepRecord| {
+        let bits = |r: &SweepRecord| {
+            (
+                r.lr.to_bits(),
+                r.width,
+                r.params,
+                r.valid_metric.to_bits(),
+                r.test_metric.to_bits(),
+                r.metric,
+            )
+        };
+        bits(a) == bits(b)
+    };
+    let mut seen: BTreeMap<RunKey, usize> = BTreeMap::new();
+    let mut out: Vec<SweepRecord> = Vec::with_capacity(records.len());
+    for r in records {
+        match seen.get(&key(&r)) {
+            Some(&i) if same(&out[i], &r) => {}
+            Some(_) => {
+                return Err(Error::Format {
+                    location: format!(
+                        "sweep run {} {}% w{} d{} {} seed {}",
+                        r.task,
+                        r.fraction * 100.0,
+                        r.cell_width,
+                        r.depth,
+                        r.config,
+                        r.seed
+                    ),
+                    message: "two different results for one run in the merged folders".into(),
+                })
+            }
+            None => {
+                seen.insert(key(&r), out.len());
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Reads a sweep's `results.csv` (as [`sweep_csv`] writes it).

@@ -302,3 +302,54 @@ fn the_command_line_lists_its_modes() {
         assert!(help.contains(mode), "{help}");
     }
 }
+
+const SWEEP_ROWS: &str = "task,metric,fraction,cell_width,depth,role,config,seed,lr,width,params,valid_metric,test_metric
+checker4x4,accuracy,1,16,1,homogeneous,relu,0,0.03,16,65,0.772,0.728
+checker4x4,accuracy,1,16,1,homogeneous,relu,1,0.03,16,65,0.75,0.7
+";
+
+#[test]
+fn a_sweep_folder_with_only_stored_cells_is_read_from_its_cells() {
+    let d = temp_dir("cells-only");
+    std::fs::create_dir_all(d.join("cells")).unwrap();
+    std::fs::write(d.join("cells/a.csv"), SWEEP_ROWS).unwrap();
+    let rows = mixact_lab::sweep_report::read_sweep_dir(&d).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].seed, 1);
+}
+
+#[test]
+fn a_run_held_twice_with_the_same_result_is_kept_once() {
+    let rows = mixact_lab::sweep_report::parse_sweep_csv(SWEEP_ROWS).unwrap();
+    let doubled: Vec<_> = rows.iter().chain(rows.iter()).cloned().collect();
+    let kept = mixact_lab::sweep_report::dedup_sweep_records(doubled).unwrap();
+    assert_eq!(kept.len(), 2);
+}
+
+#[test]
+fn a_run_held_twice_with_different_results_is_refused() {
+    let rows = mixact_lab::sweep_report::parse_sweep_csv(SWEEP_ROWS).unwrap();
+    let mut other = rows[0].clone();
+    other.test_metric = 0.9;
+    let e =
+        mixact_lab::sweep_report::dedup_sweep_records(vec![rows[0].clone(), other]).unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e}");
+    assert!(e.to_string().contains("seed 0"), "{e}");
+}
+
+#[test]
+fn merging_sweep_cells_without_their_plan_file_names_the_missing_file() {
+    let d = temp_dir("no-plan");
+    std::fs::create_dir_all(d.join("cells")).unwrap();
+    std::fs::write(d.join("cells/a.csv"), SWEEP_ROWS).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixact-lab"))
+        .arg("merge")
+        .arg(&d)
+        .arg("--out")
+        .arg(d.join("report"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lab-plan.txt"), "{err}");
+}
