@@ -13,7 +13,10 @@ const CURVES: &str = "curves.csv";
 const SURFACES: &str = "surfaces.csv";
 const GROUPS: &str = "groups.csv";
 
-const RUN_HEADER: &str = "task,metric,config,family,seed,lr,width,params,test_metric,valid_metric,final_loss,steps,us_per_step";
+const RUN_HEADER: &str = "task,metric,config,family,seed,lr,width,params,test_metric,valid_metric,final_loss,steps,us_per_step,test_loss,epochs_used,lr_at_edge,selection_score";
+/// The header before the training-health columns; such files still load
+/// (test loss and selection score NaN, no edge flags).
+const RUN_HEADER_V1: &str = "task,metric,config,family,seed,lr,width,params,test_metric,valid_metric,final_loss,steps,us_per_step";
 
 /// Refuses a name that would break a CSV row (the files are written without quoting).
 pub(crate) fn check_name(s: &str) -> Result<()> {
@@ -39,7 +42,7 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
         check_name(&x.config)?;
         let _ = writeln!(
             runs,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             x.task,
             x.metric.name(),
             x.config,
@@ -52,7 +55,11 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
             x.valid_metric,
             x.final_loss,
             x.steps,
-            x.us_per_step
+            x.us_per_step,
+            x.test_loss,
+            x.epochs_used,
+            u8::from(x.lr_at_edge),
+            x.selection_score
         );
     }
     let mut curves = String::from("task,config,seed,epoch,loss\n");
@@ -194,7 +201,18 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
 pub fn read_results(dir: &Path) -> Result<Results> {
     let mut r = Results::default();
     let p = dir.join(RUNS);
-    for f in rows(&p, RUN_HEADER)? {
+    let header = read_text_limited(&p, mixact::limits::DEFAULT_MAX_CSV_BYTES)?
+        .lines()
+        .next()
+        .map(str::to_string)
+        .unwrap_or_default();
+    let expected = if header == RUN_HEADER_V1 {
+        RUN_HEADER_V1
+    } else {
+        RUN_HEADER
+    };
+    for f in rows(&p, expected)? {
+        let v2 = f.len() > 13;
         r.runs.push(RunRecord {
             task: f[0].clone(),
             metric: Metric::from_name(&f[1]).ok_or_else(|| Error::Format {
@@ -215,6 +233,23 @@ pub fn read_results(dir: &Path) -> Result<Results> {
             final_loss: num(&p, &f[10])?,
             steps: num(&p, &f[11])?,
             us_per_step: num(&p, &f[12])?,
+            test_loss: if v2 { num(&p, &f[13])? } else { f64::NAN },
+            epochs_used: if v2 { num(&p, &f[14])? } else { 0 },
+            lr_at_edge: if v2 {
+                match f[15].as_str() {
+                    "0" => false,
+                    "1" => true,
+                    other => {
+                        return Err(Error::Format {
+                            location: p.display().to_string(),
+                            message: format!("lr_at_edge \"{other}\" is not 0 or 1"),
+                        })
+                    }
+                }
+            } else {
+                false
+            },
+            selection_score: if v2 { num(&p, &f[16])? } else { f64::NAN },
         });
     }
     let p = dir.join(CURVES);

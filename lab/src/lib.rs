@@ -32,6 +32,7 @@
 //! let opts = SuiteOptions {
 //!     seeds: (0..10).collect(), tuning_seeds: vec![], lr_grid: vec![0.01],
 //!     epochs: 100, batch_size: 32, base_width: 32, workers: 2,
+//!     patience: Some(20), lr_extensions: 0,
 //! };
 //! let results = run_suite(&tasks, &configs, &opts, Shard::ALL, &|_, _| {})?;
 //! write_report("target/my-report".as_ref(), &results, "my protocol")?;
@@ -39,6 +40,7 @@
 //! # Ok::<(), mixact::Error>(())
 //! ```
 
+pub mod baseline;
 mod config;
 pub mod effect;
 mod errors;
@@ -51,6 +53,7 @@ mod report;
 mod results;
 mod run;
 pub mod stats;
+pub mod suite_effects;
 pub mod sweep;
 pub mod sweep_effects;
 pub mod sweep_report;
@@ -78,7 +81,11 @@ use mixact::{Error, Result};
 pub fn write_report(dir: &Path, results: &Results, protocol: &str) -> Result<Analysis> {
     write_results(dir, results)?;
     let analysis = analyse(results);
-    let plots = draw_plots(dir, results, &analysis)?;
+    let path = dir.join("comparisons.csv");
+    std::fs::write(&path, suite_effects::comparisons_csv(&analysis.effects))
+        .map_err(|e| io_error(&path, e))?;
+    let mut plots = vec![suite_forest(dir, &analysis)?];
+    plots.extend(draw_plots(dir, results, &analysis)?);
     let md = render_markdown(results, &analysis, protocol, &plots);
     let path = dir.join("report.md");
     std::fs::write(&path, md).map_err(|e| Error::Io {
@@ -86,6 +93,49 @@ pub fn write_report(dir: &Path, results: &Results, protocol: &str) -> Result<Ana
         message: e.to_string(),
     })?;
     Ok(analysis)
+}
+
+/// The suite's forest plot: every configuration over all tasks, then the
+/// fixed mixes task by task.
+fn suite_forest(dir: &Path, analysis: &Analysis) -> Result<String> {
+    use plot::ForestRow;
+    let row = |e: &suite_effects::SuiteEffect, label: String| {
+        Some(ForestRow {
+            label,
+            ratio: e.effect.ratio,
+            low: e.effect.low,
+            high: e.effect.high,
+        })
+    };
+    let all = suite_effects::ALL_TASKS;
+    let mut rows: Vec<Option<ForestRow>> = analysis
+        .effects
+        .iter()
+        .filter(|e| e.task == all)
+        .map(|e| row(e, format!("all tasks: {}", e.config)))
+        .collect();
+    let mut per_task: Vec<&suite_effects::SuiteEffect> = analysis
+        .effects
+        .iter()
+        .filter(|e| e.task != all && e.primary)
+        .collect();
+    // Task by task (stable: configurations keep their order within a task).
+    per_task.sort_by(|a, b| a.task.cmp(&b.task));
+    let mut last_task = "";
+    for e in per_task {
+        if e.task != last_task {
+            rows.push(None);
+            last_task = &e.task;
+        }
+        rows.push(row(e, format!("{}: {}", e.task, e.config)));
+    }
+    plot::forest(
+        dir,
+        report::FOREST_PLOT,
+        "Test-error ratio to each task's best single activation",
+        &rows,
+        effect::DEFAULT_MARGIN,
+    )
 }
 
 fn draw_plots(dir: &Path, results: &Results, analysis: &Analysis) -> Result<Vec<String>> {
@@ -158,18 +208,21 @@ pub fn write_sweep_report(
         "comparisons.csv",
         &sweep_effects::comparisons_csv(&cell_effects, margin),
     )?;
-    let maps = draw_heatmaps(dir, &comparisons)?;
+    let maps = draw_heatmaps(dir, &cell_effects)?;
+    let forest = sweep_forest(dir, &group_effects)?;
     let mut md = String::from("# Where does mixing win? The sweep\n\n");
     md += &sweep_effects::answer(&group_effects, &cell_effects, margin);
+    md += &format!("\n![{forest}]({forest})\n");
     md += "\nEvery cell and arm, with its interval, p, Holm p and detectable effect: \
 [`comparisons.csv`](comparisons.csv).\n\n";
     md += protocol;
     md += "\n\n";
     md += &sweep_report::where_mixing_helps(&comparisons);
     if !maps.is_empty() {
-        md += "\n## Heatmaps\n\nMean paired test-score difference of the interleaved best-two mix to \
-the cell's best single activation (accuracy, or −MSE; positive: the mix is better), width x depth, one \
-map per task and training-data fraction; `*` marks Holm-corrected p < 0.05.\n\n";
+        md += "\n## Heatmaps\n\nTest-error ratio of the best-two mix (its three arrangements pooled) to \
+the cell's best single activation, width x depth, one map per task and training-data fraction, all on one \
+log colour scale (blue: less error, red: more); each cell names the pair and the baseline; `*` marks a 95% \
+interval that excludes 1 (before any multiplicity correction; `comparisons.csv` has the Holm p).\n\n";
         for m in &maps {
             md += &format!("![{m}]({m})\n");
         }
@@ -180,14 +233,24 @@ map per task and training-data fraction; `*` marks Holm-corrected p < 0.05.\n\n"
     Ok(comparisons)
 }
 
-fn draw_heatmaps(dir: &Path, comparisons: &[sweep_report::CellComparison]) -> Result<Vec<String>> {
+/// One error-ratio heatmap per task and data fraction (width x depth) of
+/// the pooled best-two mix, every map on one shared log scale.
+fn draw_heatmaps(dir: &Path, effects: &[sweep_effects::CellEffect]) -> Result<Vec<String>> {
     use std::collections::{BTreeMap, BTreeSet};
-    let role = sweep::MIXED_ROLES[0];
-    let mut maps: BTreeMap<(String, u32), Vec<&sweep_report::CellComparison>> = BTreeMap::new();
-    for c in comparisons.iter().filter(|c| c.role == role) {
-        maps.entry((c.cell.0.clone(), c.cell.1))
+    let arm = sweep_effects::Arm::BestTwoPooled;
+    let mine: Vec<&sweep_effects::CellEffect> = effects.iter().filter(|e| e.arm == arm).collect();
+    // One scale for all maps: the largest |log ratio|, at least ±10%, at most x4.
+    let scale = mine
+        .iter()
+        .map(|e| e.effect.ratio.ln().abs())
+        .filter(|v| v.is_finite())
+        .fold(1.1f64.ln(), f64::max)
+        .min(4f64.ln());
+    let mut maps: BTreeMap<(String, u32), Vec<&sweep_effects::CellEffect>> = BTreeMap::new();
+    for e in mine {
+        maps.entry((e.cell.0.clone(), e.cell.1))
             .or_default()
-            .push(c);
+            .push(e);
     }
     let mut files = Vec::new();
     for ((task, per_mille), cs) in maps {
@@ -203,27 +266,85 @@ fn draw_heatmaps(dir: &Path, comparisons: &[sweep_report::CellComparison]) -> Re
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut values = vec![vec![f64::NAN; widths.len()]; depths.len()];
-        let mut marks = vec![vec![false; widths.len()]; depths.len()];
+        let mut cells = vec![vec![None; widths.len()]; depths.len()];
         for c in cs {
             let r = depths.iter().position(|&d| d == c.cell.2).unwrap_or(0);
             let k = widths.iter().position(|&w| w == c.cell.3).unwrap_or(0);
-            values[r][k] = c.mean_diff;
-            marks[r][k] = c.outcome != Outcome::Tie;
+            let pair = c
+                .configs
+                .split(" | ")
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("mask ");
+            cells[r][k] = Some(plot::RatioCell {
+                ratio: c.effect.ratio,
+                excludes_one: c.effect.high < 1.0 || c.effect.low > 1.0,
+                note: format!("{pair} vs {}", c.baseline),
+            });
         }
         let fraction = per_mille as f64 / 10.0;
         let file = format!("heatmap_{}_{}pct.png", plot::slug(&task), fraction);
-        files.push(plot::heatmap(
+        files.push(plot::ratio_heatmap(
             dir,
             &file,
-            &format!("{task}, {fraction}% of the training data: {role} vs best single"),
+            &format!("{task}, {fraction}% of the training data: best-two mix / best single"),
             "width",
             &widths.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
             "depth",
             &depths.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-            &values,
-            &marks,
+            &cells,
+            scale,
         )?);
     }
     Ok(files)
+}
+
+/// The sweep's forest plot: the pooled best-two mix by group, then every
+/// arm over all cells.
+fn sweep_forest(dir: &Path, groups: &[sweep_effects::GroupEffect]) -> Result<String> {
+    use plot::ForestRow;
+    use sweep_effects::Arm;
+    let row = |g: &sweep_effects::GroupEffect, label: String| {
+        Some(ForestRow {
+            label,
+            ratio: g.effect.ratio,
+            low: g.effect.low,
+            high: g.effect.high,
+        })
+    };
+    let mut rows = Vec::new();
+    let mut last_kind = "";
+    for g in groups.iter().filter(|g| g.arm == Arm::BestTwoPooled) {
+        // Groups of one kind (task, depth, data, task x depth) together.
+        let kind = if g.group == "all cells" {
+            "all"
+        } else if g.group.starts_with("task ") {
+            "task"
+        } else if g.group.starts_with("depth ") {
+            "depth"
+        } else if g.group.starts_with("data ") {
+            "data"
+        } else {
+            "task x depth"
+        };
+        if kind != last_kind && !last_kind.is_empty() {
+            rows.push(None);
+        }
+        last_kind = kind;
+        rows.push(row(g, format!("best2 pooled: {}", g.group)));
+    }
+    rows.push(None);
+    for g in groups
+        .iter()
+        .filter(|g| g.arm != Arm::BestTwoPooled && g.group == "all cells")
+    {
+        rows.push(row(g, format!("{}: all cells", g.arm.name())));
+    }
+    plot::forest(
+        dir,
+        "forest.png",
+        "Sweep: test-error ratio to each cell's best single activation",
+        &rows,
+        effect::DEFAULT_MARGIN,
+    )
 }

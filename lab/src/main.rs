@@ -217,16 +217,32 @@ fn csv_task(args: &Args) -> mixact::Result<Task> {
 
 fn tasks(mode: Mode) -> mixact::Result<Vec<Task>> {
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../data");
-    let long = if mode == Mode::Full { 2 } else { 1 };
+    // Epochs are a budget: validation early stopping (patience per task)
+    // ends a run when it stops improving and keeps its best weights.
+    let long = if mode == Mode::Quick { 1 } else { 2 };
     Ok(vec![
-        Task::two_spirals(1.5, 0.05, 500).with_epochs(150 * long),
-        Task::checkerboard(4, 1000).with_epochs(150 * long),
-        Task::regression("sin6x+abs", Target1d::SinPlusAbs { w: 6.0 }, 500).with_epochs(150 * long),
-        Task::regression("sin6x", Target1d::Sin { w: 6.0 }, 500).with_epochs(150 * long),
-        Task::regression("abs", Target1d::Abs, 500).with_epochs(150 * long),
-        Task::parity(8)?.with_epochs(200 * long),
-        Task::digits(format!("{data}/digits8x8.csv.gz"))?.with_epochs(40 * long),
-        Task::mnist1d(format!("{data}/mnist1d.csv.gz"))?.with_epochs(40 * long),
+        Task::two_spirals(1.5, 0.05, 500)
+            .with_epochs(150 * long)
+            .with_patience(30),
+        Task::checkerboard(4, 1000)
+            .with_epochs(150 * long)
+            .with_patience(30),
+        Task::regression("sin6x+abs", Target1d::SinPlusAbs { w: 6.0 }, 500)
+            .with_epochs(150 * long)
+            .with_patience(30),
+        Task::regression("sin6x", Target1d::Sin { w: 6.0 }, 500)
+            .with_epochs(150 * long)
+            .with_patience(30),
+        Task::regression("abs", Target1d::Abs, 500)
+            .with_epochs(150 * long)
+            .with_patience(30),
+        Task::parity(8)?.with_epochs(200 * long).with_patience(40),
+        Task::digits(format!("{data}/digits8x8.csv.gz"))?
+            .with_epochs(40 * long)
+            .with_patience(10),
+        Task::mnist1d(format!("{data}/mnist1d.csv.gz"))?
+            .with_epochs(40 * long)
+            .with_patience(10),
     ])
 }
 
@@ -252,38 +268,74 @@ fn configs() -> Vec<Config<Act>> {
 }
 
 fn options(mode: Mode, workers: usize) -> SuiteOptions {
-    let (seeds, tuning, grid) = match mode {
-        Mode::Quick => (5, 0, vec![0.01]),
-        Mode::Standard => (20, 3, vec![0.003, 0.01, 0.03]),
-        Mode::Full => (50, 5, vec![0.001, 0.003, 0.01, 0.03]),
+    let (seeds, selection, grid, extensions) = match mode {
+        Mode::Quick => (5, 2, vec![0.003, 0.01, 0.03], 1),
+        Mode::Standard => (20, 5, vec![0.001, 0.003, 0.01, 0.03, 0.1], 2),
+        Mode::Full => (50, 5, vec![0.0003, 0.001, 0.003, 0.01, 0.03, 0.1], 3),
     };
-    suite_options(seeds, tuning, grid, workers)
+    suite_options(seeds, selection, grid, extensions, workers)
 }
 
-/// Seeds 0.., tuning seeds 1000.., Adam's learning-rate grid, batch 32.
-fn suite_options(seeds: u64, tuning: u64, grid: Vec<f64>, workers: usize) -> SuiteOptions {
+/// Seeds 0.., selection (tuning) seeds 1000.., Adam's learning-rate grid
+/// (grown by up to `extensions` steps per side when the best rate is at an
+/// edge), batch 32, validation early stopping with patience 20 unless a task
+/// sets its own.
+fn suite_options(
+    seeds: u64,
+    selection: u64,
+    grid: Vec<f64>,
+    extensions: usize,
+    workers: usize,
+) -> SuiteOptions {
     SuiteOptions {
         seeds: (0..seeds).collect(),
-        tuning_seeds: (1000..1000 + tuning).collect(),
+        tuning_seeds: (1000..1000 + selection).collect(),
         lr_grid: grid,
         epochs: 100,
+        patience: Some(20),
+        lr_extensions: extensions,
         batch_size: 32,
         base_width: 32,
         workers,
     }
 }
 
+/// "best of [..] (grown by up to N steps per side while the best rate is at
+/// an edge) by mean validation score over selection seeds [..]".
+fn lr_text(opts: &SuiteOptions) -> String {
+    if opts.tuning_seeds.is_empty() || opts.lr_grid.len() < 2 {
+        format!("fixed at {}", opts.lr_grid[0])
+    } else {
+        format!(
+            "best of {:?} (the grid grows by up to {} steps per side while the best rate is at its edge) \
+by mean validation score over selection seeds {:?}",
+            opts.lr_grid, opts.lr_extensions, opts.tuning_seeds
+        )
+    }
+}
+
+fn patience_text(tasks: &[Task], opts: &SuiteOptions) -> Vec<String> {
+    tasks
+        .iter()
+        .map(|t| match t.patience().or(opts.patience) {
+            Some(p) => format!("{} {p}", t.name()),
+            None => format!("{} none", t.name()),
+        })
+        .collect()
+}
+
 fn protocol(mode: Mode, opts: &SuiteOptions, tasks: &[Task]) -> String {
     let mode_line = match mode {
-        Mode::Quick => "**Quick mode: 5 seeds, fixed learning rate. A smoke test of the pipeline; it makes no claims.** \
-Run `mixact-lab suite standard` for the evidence.",
-        Mode::Standard => "Standard mode: 20 paired seeds, learning rate tuned per task and configuration on separate validation seeds.",
-        Mode::Full => "Full mode: 50 paired seeds, longer training, a wider learning-rate grid tuned on validation seeds.",
+        Mode::Quick => "**Quick mode: 5 scored seeds, 2 selection seeds, a 3-rate grid. A smoke test of the pipeline; \
+its intervals are wide and it makes no claims.** Run `mixact-lab suite standard` for the evidence.",
+        Mode::Standard => "Standard mode: 20 scored seeds; learning rate and baselines chosen on 5 separate selection seeds.",
+        Mode::Full => "Full mode: 50 scored seeds, a wider learning-rate grid; learning rate and baselines chosen on 5 separate selection seeds.",
     };
     let epochs: Vec<String> = tasks
         .iter()
         .map(|t| format!("{} {}", t.name(), t.epochs().unwrap_or(opts.epochs)))
         .collect();
+    let patience = patience_text(tasks, opts);
     format!(
         "{mode_line}\n\n## Protocol\n\n\
 - Tasks: two spirals (1.5 turns, noise 0.05), 4 x 4 checkerboard, 1-D regression sin(6x) + |x| with the controls \
@@ -291,21 +343,20 @@ sin(6x) and |x| (x in [-2, 2]), 8-bit parity, digits 8x8 and MNIST-1D (shipped u
 - Networks: inputs -> 2 hidden layers -> linear output; every configuration's hidden width is chosen so its parameter \
 count is closest to that of the relu network of width {} (the `params` column states it).\n\
 - Paired seeds {:?}: a seed fixes the data split, the batch order and the initial weights (where shapes match).\n\
-- Training: Adam, batch {}, epochs per task: {}. Learning rate: {}.\n\
-- Metric: test accuracy (classification), test MSE (regression). The decisive comparison is against the best \
-homogeneous activation chosen on the validation split, not against relu.\n\
-- Statistics: mean ± sd over seeds; paired difference with a 95% bootstrap interval; Wilcoxon signed-rank p-value, \
-Holm-corrected across all decisive comparisons; wins / ties / losses across tasks. Wall time per step and parameter \
-count are beside every result.",
+- Training: Adam, batch {}, epoch budget per task: {}; validation early stopping (patience per task: {}; the \
+best epoch's weights are kept). Learning rate: {}.\n\
+- Metric: test error (1 - accuracy, or MSE) and test loss. The decisive comparison is against the best \
+homogeneous activation by mean validation score on the selection seeds (never on the scored seeds), not against relu.\n\
+- Statistics: first the test-error ratio to the baseline (geometric mean over paired seeds, 95% seed-bootstrap \
+interval, verdict against a ±5% equivalence margin); then the paired difference with a 95% bootstrap interval, \
+Wilcoxon signed-rank p-value, Holm-corrected across all decisive comparisons; wins / ties / losses across tasks. Wall \
+time per step and parameter count are beside every result.",
         opts.base_width,
         (opts.seeds.first().copied().unwrap_or(0), opts.seeds.last().copied().unwrap_or(0)),
         opts.batch_size,
         epochs.join(", "),
-        if opts.tuning_seeds.is_empty() {
-            format!("fixed at {}", opts.lr_grid[0])
-        } else {
-            format!("best of {:?} by mean validation score over tuning seeds {:?}", opts.lr_grid, opts.tuning_seeds)
-        },
+        patience.join(", "),
+        lr_text(opts),
     )
 }
 
@@ -553,6 +604,28 @@ fn merge_suite(args: &Args, mode: Mode) -> Result<(), String> {
 }
 
 fn print_verdicts(analysis: &mixact_lab::Analysis, out: &std::path::Path) {
+    use mixact_lab::effect::DEFAULT_MARGIN;
+    println!(
+        "\n{:<40} {:>26}  verdict (±{:.0}% margin)",
+        "configuration, all tasks",
+        "error ratio [95% CI]",
+        DEFAULT_MARGIN * 100.0
+    );
+    for e in analysis
+        .effects
+        .iter()
+        .filter(|e| e.task == mixact_lab::suite_effects::ALL_TASKS)
+    {
+        println!(
+            "{:<40} {:>26}  {}",
+            e.config,
+            format!(
+                "{:.3} [{:.3}, {:.3}]",
+                e.effect.ratio, e.effect.low, e.effect.high
+            ),
+            e.effect.verdict(DEFAULT_MARGIN).label()
+        );
+    }
     println!(
         "\n{:<40} {:>5} {:>5} {:>7}  verdict",
         "configuration", "wins", "ties", "losses"
@@ -570,39 +643,50 @@ fn print_verdicts(analysis: &mixact_lab::Analysis, out: &std::path::Path) {
 fn sweep_plan(mode: SweepMode) -> mixact::Result<(Vec<Task>, Vec<Act>, SweepOptions)> {
     use Act::*;
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../data");
+    // Epoch budgets; validation early stopping ends runs that stop improving.
     let (epochs_2d, epochs_data) = match mode {
         SweepMode::Quick => (60, 20),
-        SweepMode::Standard => (150, 40),
+        SweepMode::Standard => (300, 80),
     };
     let mut tasks = vec![
         Task::two_spirals(1.5, 0.05, 500).with_epochs(epochs_2d),
         Task::checkerboard(4, 1000).with_epochs(epochs_2d),
         Task::regression("sin6x+abs", Target1d::SinPlusAbs { w: 6.0 }, 500).with_epochs(epochs_2d),
     ];
-    let (candidates, widths, depths, seeds, tuning, grid) = match mode {
+    let (candidates, widths, depths, seeds, selection, grid, extensions) = match mode {
         SweepMode::Quick => (
             vec![Relu, Tanh, Gelu, Sin],
             vec![8, 32, 128],
             vec![1, 2],
             10,
-            0,
-            vec![0.01],
+            2,
+            vec![0.003, 0.01, 0.03],
+            1,
         ),
         SweepMode::Standard => {
-            tasks.push(Task::digits(format!("{data}/digits8x8.csv.gz"))?.with_epochs(epochs_data));
-            tasks.push(Task::mnist1d(format!("{data}/mnist1d.csv.gz"))?.with_epochs(epochs_data));
+            tasks.push(
+                Task::digits(format!("{data}/digits8x8.csv.gz"))?
+                    .with_epochs(epochs_data)
+                    .with_patience(10),
+            );
+            tasks.push(
+                Task::mnist1d(format!("{data}/mnist1d.csv.gz"))?
+                    .with_epochs(epochs_data)
+                    .with_patience(10),
+            );
             (
                 vec![Relu, Tanh, Sigmoid, Gelu, Sin],
                 vec![8, 16, 32, 64, 128, 256],
                 vec![1, 2, 4],
                 20,
-                3,
-                vec![0.003, 0.01, 0.03],
+                5,
+                vec![0.001, 0.003, 0.01, 0.03, 0.1],
+                2,
             )
         }
     };
     // The sweep runs its cells on rayon's pool, so `workers` is unused there.
-    let suite = suite_options(seeds, tuning, grid, 1);
+    let suite = suite_options(seeds, selection, grid, extensions, 1);
     Ok((
         tasks,
         candidates,
@@ -622,11 +706,15 @@ fn sweep_protocol(
     opts: &SweepOptions,
 ) -> String {
     let mode_line = match mode {
-        SweepMode::Quick => "**Quick sweep: a documented subset (3 tasks, widths 8/32/128, depths 1/2, 4 \
-candidate activations, 10 seeds, fixed learning rate 0.01, shorter training). A smoke test of the map; \
-its cells have little power.** Run `mixact-lab sweep standard` for the evidence.",
-        SweepMode::Standard => "Standard sweep: 20 paired seeds per cell, learning rate tuned per cell and \
-configuration on 3 separate validation seeds.",
+        SweepMode::Quick => {
+            "**Quick sweep: a documented subset (3 tasks, widths 8/32/128, depths 1/2, 4 \
+candidate activations, 10 seeds, 2 selection seeds, shorter training). A smoke test of the map; \
+its cells have little power.** Run `mixact-lab sweep standard` for the evidence."
+        }
+        SweepMode::Standard => {
+            "Standard sweep: 20 paired seeds per cell; learning rate, baselines and the best \
+two chosen per cell and configuration on 5 separate selection seeds."
+        }
     };
     let names: Vec<&str> = candidates.iter().map(|a| a.name()).collect();
     let epochs: Vec<String> = tasks
@@ -637,16 +725,18 @@ configuration on 3 separate validation seeds.",
         "{mode_line}\n\n## Protocol\n\n\
 - Grid: tasks {}; hidden width {:?} x depth {:?} x training-set fraction {:?} (validation and test sets are \
 the same at every fraction).\n\
-- In every cell the candidates {} are trained alone; the two best by mean validation score (validation data \
-only) form the mixes: interleaved (`mask best2`), as branches (`branches best2`), with the interleaved counts \
+- In every cell the candidates {} are trained alone; the two best by mean validation score on the selection seeds \
+(never the scored seeds) form the mixes: interleaved (`mask best2`), as branches (`branches best2`), with the interleaved counts \
 arranged at random per seed (`random best2`); `slope best` is the slope-only control on the best candidate, \
 `mask all` the interleave of every candidate.\n\
 - Equal parameters within a cell: every configuration's width is matched to the parameter count of the {} \
 network at the cell's width (the `params` column of results.csv states it).\n\
 - Paired seeds {:?}..: a seed fixes the split, the subset, the batch order and the initial weights.\n\
-- Training: Adam, batch {}, epochs: {}; learning rate {}.\n\
-- Each mix is compared with the cell's best single activation (chosen on validation) on the test metric: \
-paired differences, Wilcoxon signed-rank, Holm-corrected over every comparison of the sweep.",
+- Training: Adam, batch {}, epoch budget: {}; validation early stopping (patience: {}; the best epoch's weights \
+are kept); learning rate {}.\n\
+- Each mix is compared with the cell's best single activation (chosen on the selection seeds) on the test error: \
+error ratio with a seed-bootstrap interval first; then paired differences, Wilcoxon signed-rank, Holm-corrected over \
+every comparison of the sweep.",
         tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
         opts.widths,
         opts.depths,
@@ -656,14 +746,8 @@ paired differences, Wilcoxon signed-rank, Holm-corrected over every comparison o
         opts.suite.seeds.first().copied().unwrap_or(0),
         opts.suite.batch_size,
         epochs.join(", "),
-        if opts.suite.tuning_seeds.is_empty() {
-            format!("fixed at {}", opts.suite.lr_grid[0])
-        } else {
-            format!(
-                "best of {:?} by mean validation score over tuning seeds {:?}",
-                opts.suite.lr_grid, opts.suite.tuning_seeds
-            )
-        },
+        patience_text(tasks, &opts.suite).join(", "),
+        lr_text(&opts.suite),
     )
 }
 
@@ -708,6 +792,10 @@ fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
         rayon_threads()
     );
     if sharded.is_some() {
+        // The protocol travels with the cells, so a merge states how they
+        // were made even after the lab's defaults change.
+        let path = args.out.join("protocol.md");
+        std::fs::write(&path, &protocol).map_err(|e| format!("{}: {e}", path.display()))?;
         let path = args.out.join("results.csv");
         let text = sweep_csv(&records).map_err(|e| e.to_string())?;
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -793,7 +881,13 @@ fn merge_sweep(
             )
         })
         .collect();
-    let mut text = protocol.to_string();
+    // The protocol the shards wrote, when they did: the cells were made by
+    // it, whatever this build's defaults say.
+    let mut text = args
+        .merge
+        .iter()
+        .find_map(|d| std::fs::read_to_string(d.join("protocol.md")).ok())
+        .unwrap_or_else(|| protocol.to_string());
     if !missing.is_empty() {
         if !args.allow_partial {
             return Err(format!(

@@ -484,3 +484,295 @@ pub fn heatmap(
     root.present().map_err(|e| plot_err(&path, e))?;
     Ok(file.to_string())
 }
+
+/// One row of a forest plot: an error ratio and its interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForestRow {
+    /// What the row is ("all tasks: mask relu+sin").
+    pub label: String,
+    /// The ratio.
+    pub ratio: f64,
+    /// Interval, low end.
+    pub low: f64,
+    /// Interval, high end.
+    pub high: f64,
+}
+
+/// Ticks on a ratio axis that read well.
+const RATIO_TICKS: [f64; 17] = [
+    0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 10.0,
+];
+
+/// A forest plot: one row per effect, the ratio as a dot and its 95%
+/// interval as a bar on a log scale, a line at 1 (no difference) and dashed
+/// lines at the equivalence margin `1 ± margin`. Row groups are separated
+/// by a `None` entry in `rows` (drawn as a gap). Returns the file name.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be drawn or written.
+pub fn forest(
+    dir: &Path,
+    file: &str,
+    title: &str,
+    rows: &[Option<ForestRow>],
+    margin: f64,
+) -> Result<String> {
+    register_font();
+    let path = dir.join(file);
+    let (label_w, plot_w, row_h, top) = (330i32, 520i32, 22i32, 56i32);
+    let width = (label_w + plot_w + 40) as u32;
+    let height = (top + row_h * rows.len().max(1) as i32 + 70) as u32;
+    let root = BitMapBackend::new(&path, (width, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(&path, e))?;
+    let finite = |v: f64| v.is_finite() && v > 0.0;
+    let (mut lo, mut hi) = ((1.0 - margin).ln(), (1.0 + margin).ln());
+    for r in rows.iter().flatten() {
+        for v in [r.low, r.high, r.ratio] {
+            if finite(v) {
+                lo = lo.min(v.ln());
+                hi = hi.max(v.ln());
+            }
+        }
+    }
+    let pad = 0.05 * (hi - lo);
+    let (lo, hi) = (lo - pad, hi + pad);
+    let x_of = |v: f64| label_w + ((v.ln() - lo) / (hi - lo) * plot_w as f64).round() as i32;
+    let draw = |e: &dyn Fn() -> std::result::Result<(), DrawingAreaErrorKind<_>>| {
+        e().map_err(|e| plot_err(&path, e))
+    };
+    let text = |s: &str, x: i32, y: i32, size: u32| {
+        root.draw(&Text::new(s.to_string(), (x, y), (FONT, size)))
+            .map_err(|e| plot_err(&path, e))
+    };
+    text(title, 10, 10, 17)?;
+    let bottom = top + row_h * rows.len() as i32;
+    // Reference lines: 1, and the margin (dashed as short segments).
+    draw(&|| {
+        root.draw(&PathElement::new(
+            vec![(x_of(1.0), top - 6), (x_of(1.0), bottom)],
+            BLACK.stroke_width(1),
+        ))
+    })?;
+    for m in [1.0 - margin, 1.0 + margin] {
+        let x = x_of(m);
+        let mut y = top - 6;
+        while y < bottom {
+            draw(&|| {
+                root.draw(&PathElement::new(
+                    vec![(x, y), (x, (y + 4).min(bottom))],
+                    RGBColor(150, 150, 150).stroke_width(1),
+                ))
+            })?;
+            y += 8;
+        }
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let Some(r) = row else { continue };
+        let y = top + row_h * i as i32 + row_h / 2;
+        let label: String = r.label.chars().take(46).collect();
+        text(&label, 10, y - 7, 13)?;
+        if !(finite(r.low) && finite(r.high) && finite(r.ratio)) {
+            text("n/a", label_w + 4, y - 7, 13)?;
+            continue;
+        }
+        let col = if r.high < 1.0 {
+            RGBColor(33, 102, 172)
+        } else if r.low > 1.0 {
+            RGBColor(178, 24, 43)
+        } else {
+            RGBColor(60, 60, 60)
+        };
+        draw(&|| {
+            root.draw(&PathElement::new(
+                vec![(x_of(r.low), y), (x_of(r.high), y)],
+                col.stroke_width(2),
+            ))
+        })?;
+        draw(&|| root.draw(&Circle::new((x_of(r.ratio), y), 4, col.filled())))?;
+    }
+    // From 1 outwards, skipping a tick whose label would touch a drawn one.
+    let mut ticks: Vec<f64> = RATIO_TICKS
+        .iter()
+        .copied()
+        .filter(|t| t.ln() >= lo && t.ln() <= hi)
+        .collect();
+    ticks.sort_by(|a, b| a.ln().abs().total_cmp(&b.ln().abs()));
+    let mut drawn: Vec<i32> = Vec::new();
+    for t in ticks {
+        let x = x_of(t);
+        if drawn.iter().any(|&d| (d - x).abs() < 34) {
+            continue;
+        }
+        drawn.push(x);
+        draw(&|| {
+            root.draw(&PathElement::new(
+                vec![(x, bottom), (x, bottom + 5)],
+                BLACK.stroke_width(1),
+            ))
+        })?;
+        let label = format!("{t}");
+        text(&label, x - 3 * label.len() as i32, bottom + 8, 12)?;
+    }
+    text(
+        &format!(
+            "test-error ratio to the best single activation (log scale; 95% interval; dashed: ±{:.0}% margin); blue: less error, red: more",
+            margin * 100.0
+        ),
+        10,
+        bottom + 32,
+        12,
+    )?;
+    root.present().map_err(|e| plot_err(&path, e))?;
+    Ok(file.to_string())
+}
+
+/// One cell of an error-ratio heatmap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatioCell {
+    /// The error ratio.
+    pub ratio: f64,
+    /// True when its 95% interval excludes 1.
+    pub excludes_one: bool,
+    /// What was compared, short ("gelu+sin vs sin").
+    pub note: String,
+}
+
+/// The diverging colour of `log_ratio` on a scale of ±`scale`: blue for less
+/// error, red for more, white at 1.
+fn ratio_color(log_ratio: f64, scale: f64) -> (RGBColor, f64) {
+    let t = (log_ratio / scale).clamp(-1.0, 1.0);
+    let fade = |full: u8| (255.0 - (255.0 - full as f64) * t.abs()).round() as u8;
+    let c = if t <= 0.0 {
+        RGBColor(fade(33), fade(102), fade(172))
+    } else {
+        RGBColor(fade(178), fade(24), fade(43))
+    };
+    (c, t)
+}
+
+/// An error-ratio heatmap (rows `y_labels`, columns `x_labels`) on a log
+/// scale of ±`scale` (natural log) shared by every map of a report, with
+/// the colour bar drawn under it, the ratio and the comparison named in each
+/// cell, and `*` where the interval excludes 1. Returns the file name.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be drawn or written.
+#[allow(clippy::too_many_arguments)]
+pub fn ratio_heatmap(
+    dir: &Path,
+    file: &str,
+    title: &str,
+    x_name: &str,
+    x_labels: &[String],
+    y_name: &str,
+    y_labels: &[String],
+    cells: &[Vec<Option<RatioCell>>],
+    scale: f64,
+) -> Result<String> {
+    register_font();
+    let path = dir.join(file);
+    let (cw, ch, left, top) = (120i32, 62i32, 90i32, 50i32);
+    let width = (left + cw * x_labels.len() as i32 + 30) as u32;
+    let height = (top + ch * y_labels.len() as i32 + 120) as u32;
+    let title_width = 20 + 9 * title.chars().count() as u32;
+    let root =
+        BitMapBackend::new(&path, (width.max(title_width).max(560), height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(&path, e))?;
+    let text = |s: &str, x: i32, y: i32, size: u32, ink: &RGBColor| {
+        root.draw(&Text::new(
+            s.to_string(),
+            (x, y),
+            (FONT, size).into_font().color(ink),
+        ))
+        .map_err(|e| plot_err(&path, e))
+    };
+    let rect = |x0: i32, y0: i32, x1: i32, y1: i32, fill: RGBColor| {
+        root.draw(&Rectangle::new([(x0, y0), (x1, y1)], fill.filled()))
+            .map_err(|e| plot_err(&path, e))
+    };
+    text(title, 10, 10, 16, &BLACK)?;
+    for (r, row) in cells.iter().enumerate() {
+        let y0 = top + ch * r as i32;
+        text(
+            &format!("{y_name} {}", y_labels[r]),
+            10,
+            y0 + ch / 2 - 8,
+            14,
+            &BLACK,
+        )?;
+        for (c, cell) in row.iter().enumerate() {
+            let x0 = left + cw * c as i32;
+            let (fill, t, line1, line2) = match cell {
+                Some(v) if v.ratio.is_finite() && v.ratio > 0.0 => {
+                    let (fill, t) = ratio_color(v.ratio.ln(), scale);
+                    let mark = if v.excludes_one { " *" } else { "" };
+                    (fill, t, format!("{:.2}{mark}", v.ratio), v.note.clone())
+                }
+                _ => (RGBColor(200, 200, 200), 0.0, "n/a".into(), String::new()),
+            };
+            rect(x0, y0, x0 + cw, y0 + ch, fill)?;
+            root.draw(&Rectangle::new(
+                [(x0, y0), (x0 + cw, y0 + ch)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(|e| plot_err(&path, e))?;
+            let ink = if t.abs() > 0.6 { WHITE } else { BLACK };
+            text(&line1, x0 + 8, y0 + 10, 16, &ink)?;
+            let note: String = line2.chars().take(18).collect();
+            text(&note, x0 + 8, y0 + 36, 11, &ink)?;
+        }
+    }
+    let bottom = top + ch * y_labels.len() as i32;
+    for (c, l) in x_labels.iter().enumerate() {
+        text(
+            &format!("{x_name} {l}"),
+            left + cw * c as i32 + 12,
+            bottom + 8,
+            14,
+            &BLACK,
+        )?;
+    }
+    // The shared colour bar, ratio labels on a log scale.
+    let (bar_x, bar_y, bar_w, bar_h) = (left, bottom + 40, 360i32, 14i32);
+    for i in 0..bar_w {
+        let l = (2.0 * i as f64 / (bar_w - 1) as f64 - 1.0) * scale;
+        let (c, _) = ratio_color(l, scale);
+        rect(bar_x + i, bar_y, bar_x + i + 1, bar_y + bar_h, c)?;
+    }
+    let mut ticks: Vec<f64> = RATIO_TICKS
+        .iter()
+        .copied()
+        .filter(|t| t.ln().abs() <= scale + 1e-9)
+        .collect();
+    ticks.sort_by(|a, b| a.ln().abs().total_cmp(&b.ln().abs()));
+    let mut drawn: Vec<i32> = Vec::new();
+    for t in ticks {
+        let x = bar_x + ((t.ln() / scale + 1.0) / 2.0 * (bar_w - 1) as f64).round() as i32;
+        if drawn.iter().any(|&d| (d - x).abs() < 30) {
+            continue;
+        }
+        drawn.push(x);
+        root.draw(&PathElement::new(
+            vec![(x, bar_y + bar_h), (x, bar_y + bar_h + 4)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(|e| plot_err(&path, e))?;
+        let label = format!("{t}");
+        text(
+            &label,
+            x - 3 * label.len() as i32,
+            bar_y + bar_h + 6,
+            11,
+            &BLACK,
+        )?;
+    }
+    text(
+        "test-error ratio (mix / best single), same scale on every map; * 95% CI excludes 1",
+        10,
+        bar_y + bar_h + 26,
+        12,
+        &BLACK,
+    )?;
+    root.present().map_err(|e| plot_err(&path, e))?;
+    Ok(file.to_string())
+}

@@ -4,10 +4,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::baseline::{choose, Candidate, ChosenOn};
 use super::config::Family;
 use super::metric::Metric;
 use super::results::Results;
 use super::stats::{bootstrap_ci, holm, mean_sd, minimum_detectable_effect, wilcoxon_signed_rank};
+use super::suite_effects::{answer, health_table, suite_effects, SuiteEffect};
+
+/// The forest plot's file name: the report shows it first.
+pub const FOREST_PLOT: &str = "forest.png";
 
 /// Significance level of every test (after Holm's correction).
 pub const ALPHA: f64 = 0.05;
@@ -101,7 +106,8 @@ pub struct Verdict {
 
 /// The rules, stated before any data are seen; the report prints them.
 pub const RULES: &str = "\
-For every task, the baseline is the homogeneous configuration with the best mean *validation* score.
+For every task, the baseline is the homogeneous configuration with the best mean *validation* score on the
+separate selection seeds (without selection seeds: on the scored seeds' validation split, which the report then says).
 Every other configuration is compared with it on the *test* score, paired by seed (same split, batch
 order and initial weights where shapes match): Wilcoxon signed-rank test, Holm-corrected over all
 these comparisons, alpha = 0.05. A task is a win (loss) when the corrected p < 0.05 and the mean paired
@@ -121,6 +127,12 @@ so the verdict is then **no claim**.";
 pub struct Analysis {
     /// Per task: the best homogeneous configuration (chosen on validation).
     pub baselines: BTreeMap<String, String>,
+    /// Which seeds chose the baselines (scored seeds if any task had no
+    /// selection scores).
+    pub baselines_chosen_on: ChosenOn,
+    /// Effect sizes: every non-baseline configuration's test-error ratio
+    /// to the baseline, per task and over all tasks.
+    pub effects: Vec<SuiteEffect>,
     /// The decisive comparisons.
     pub comparisons: Vec<Comparison>,
     /// Verdicts per non-homogeneous configuration.
@@ -161,37 +173,40 @@ fn ordered(results: &Results) -> (Vec<String>, Vec<(String, Family)>) {
     (tasks, configs)
 }
 
-fn mean_of(
-    results: &Results,
-    task: &str,
-    config: &str,
-    pick: impl Fn(&super::results::RunRecord) -> f64,
-) -> f64 {
-    let v: Vec<f64> = results
-        .runs
-        .iter()
-        .filter(|r| r.task == task && r.config == config)
-        .map(pick)
-        .filter(|v| v.is_finite())
-        .collect();
-    mean_sd(&v).0
-}
-
 /// Compares, adjusts and judges.
 pub fn analyse(results: &Results) -> Analysis {
     let (tasks, configs) = ordered(results);
     let mut baselines = BTreeMap::new();
+    let mut chosen_on = ChosenOn::SelectionSeeds;
     for t in &tasks {
-        let best = configs
+        let homogeneous: Vec<&str> = configs
             .iter()
             .filter(|(_, f)| *f == Family::Homogeneous)
-            .map(|(c, _)| {
-                let v = mean_of(results, t, c, |r| r.metric.score(r.valid_metric));
-                (c.clone(), if v.is_nan() { f64::NEG_INFINITY } else { v })
+            .map(|(c, _)| c.as_str())
+            .collect();
+        let candidates: Vec<Candidate<'_>> = homogeneous
+            .iter()
+            .map(|&name| {
+                let runs: Vec<&super::results::RunRecord> = results
+                    .runs
+                    .iter()
+                    .filter(|r| &r.task == t && r.config == name)
+                    .collect();
+                Candidate {
+                    name,
+                    selection_score: runs.first().map_or(f64::NAN, |r| r.selection_score),
+                    scored_valid: runs
+                        .iter()
+                        .map(|r| r.metric.score(r.valid_metric))
+                        .collect(),
+                }
             })
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((c, _)) = best {
-            baselines.insert(t.clone(), c);
+            .collect();
+        if let Some((i, on)) = choose(&candidates) {
+            baselines.insert(t.clone(), homogeneous[i].to_string());
+            if on == ChosenOn::ScoredSeeds {
+                chosen_on = ChosenOn::ScoredSeeds;
+            }
         }
     }
     let mut comparisons = Vec::new();
@@ -306,8 +321,11 @@ pub fn analyse(results: &Results) -> Analysis {
             }
         }
     }
+    let effects = suite_effects(results, &baselines);
     Analysis {
         baselines,
+        baselines_chosen_on: chosen_on,
+        effects,
         comparisons,
         verdicts,
         arrangement_checks,
@@ -339,7 +357,18 @@ pub fn render_markdown(
     plots: &[String],
 ) -> String {
     let mut md = String::from("# mixact layout comparison\n\n");
+    md += &answer(&analysis.effects);
+    if plots.iter().any(|p| p == FOREST_PLOT) {
+        let _ = writeln!(md, "![{FOREST_PLOT}]({FOREST_PLOT})\n");
+    }
+    if analysis.baselines_chosen_on == ChosenOn::ScoredSeeds {
+        md += "**The baselines were chosen on the scored seeds' validation scores** (these results have no \
+selection seeds): a small winner's curse in the baseline's favour.\n\n";
+    }
+    md += &health_table(results, &analysis.baselines);
     let _ = writeln!(md, "{protocol}\n");
+    md += "## Win counts\n\nSignificant differences after Holm over every decisive comparison; a tie is no evidence \
+either way (the effect sizes above say how large a difference could be).\n\n";
     render_verdicts(&mut md, analysis);
     render_per_task(&mut md, results, analysis);
     render_arrangement_checks(&mut md, results, analysis);
@@ -351,7 +380,7 @@ pub fn render_markdown(
 
 /// The verdict table, the baselines and the rules.
 fn render_verdicts(md: &mut String, analysis: &Analysis) {
-    *md += "## Verdict\n\n";
+    *md += "### Verdict\n\n";
     *md += "Against the best homogeneous activation of each task (chosen on validation data), at equal parameter count:\n\n";
     *md +=
         "| configuration | family | wins | ties | losses | verdict |\n|---|---|---|---|---|---|\n";
@@ -535,7 +564,7 @@ fn render_plots(md: &mut String, plots: &[String]) {
         return;
     }
     *md += "\n## Plots\n\n";
-    for p in plots {
+    for p in plots.iter().filter(|p| *p != FOREST_PLOT) {
         let _ = writeln!(md, "![{p}]({p})\n");
     }
 }

@@ -33,6 +33,18 @@ pub struct RunRecord {
     pub steps: usize,
     /// Wall time per step, microseconds.
     pub us_per_step: f64,
+    /// Test loss (log-loss for classification, MSE for regression; NaN if
+    /// training diverged or the file predates the column).
+    pub test_loss: f64,
+    /// Epochs trained (early stopping may end a run before its budget).
+    pub epochs_used: usize,
+    /// The chosen learning rate sat at an edge of the grid after every
+    /// allowed extension: the optimum may lie beyond it.
+    pub lr_at_edge: bool,
+    /// Mean validation score on the selection (tuning) seeds at the chosen
+    /// rate: what baselines are chosen by, never the scored seeds' results.
+    /// NaN without selection seeds.
+    pub selection_score: f64,
 }
 
 /// Training loss of one epoch of one run.

@@ -14,7 +14,7 @@ use mixact::ActivationSet;
 use mixact::Adam;
 use mixact::Ensemble;
 use mixact::Layer;
-use mixact::{evaluate, FitConfig, Trainer};
+use mixact::{evaluate, EarlyStopping, FitConfig, Monitor, Trainer};
 use mixact::{Error, Result};
 
 /// How the suite trains and how many runs it makes.
@@ -28,8 +28,18 @@ pub struct SuiteOptions {
     pub tuning_seeds: Vec<u64>,
     /// Candidate Adam learning rates.
     pub lr_grid: Vec<f64>,
-    /// Training epochs per run.
+    /// Training epochs per run: the budget, when `patience` stops runs early.
     pub epochs: usize,
+    /// Validation early stopping: stop after this many epochs without a
+    /// lower validation loss and keep the best epoch's weights. `None`
+    /// trains every epoch of the budget and keeps the last.
+    pub patience: Option<usize>,
+    /// How many times the learning-rate grid may grow by one step beyond an
+    /// edge when the best rate sits there (each side; a grid step is the
+    /// ratio of its first two rates). Bounded so a task whose score keeps
+    /// rising does not run forever; runs whose rate is still at the edge
+    /// say so (`lr_at_edge`).
+    pub lr_extensions: usize,
     /// Mini-batch size.
     pub batch_size: usize,
     /// Hidden width of the reference configuration (the first homogeneous one):
@@ -87,13 +97,18 @@ fn train_seeds<A: ActivationSet>(
     unit: &Unit<'_, A>,
     opts: &SuiteOptions,
     width: usize,
-    lr: f64,
+    rate: Rate,
     seeds: &[u64],
     detail: bool,
     out: &mut Results,
 ) -> Result<Vec<RunRecord>> {
     let (task, config) = (unit.task, unit.config);
+    let lr = rate.lr;
     let epochs = task.epochs().unwrap_or(opts.epochs);
+    let health = rate.tuning.unwrap_or(Tuning {
+        at_edge: false,
+        selection_score: f64::NAN,
+    });
     let mut splits = Vec::with_capacity(seeds.len());
     let mut members = Vec::with_capacity(seeds.len());
     for &seed in seeds {
@@ -106,7 +121,13 @@ fn train_seeds<A: ActivationSet>(
             seed,
             shuffle: true,
         };
-        members.push((net, Trainer::new(task.loss(), Adam::new(lr as f32)?, fit)?));
+        let mut trainer = Trainer::new(task.loss(), Adam::new(lr as f32)?, fit)?;
+        if let Some(patience) = task.patience().or(opts.patience) {
+            trainer = trainer
+                .validate_on(split.valid.clone())
+                .early_stopping(EarlyStopping::new(Monitor::ValidLoss, patience));
+        }
+        members.push((net, trainer));
         splits.push(split);
     }
     let mut ensemble = Ensemble::new(members)?;
@@ -114,9 +135,11 @@ fn train_seeds<A: ActivationSet>(
     let start = Instant::now();
     let outcomes = ensemble.fit_each(&train)?;
     let seconds = start.elapsed().as_secs_f64();
+    let ran = |o: &Result<Vec<mixact::EpochStats>>| o.as_ref().map_or(epochs, Vec::len);
     let member_steps: usize = splits
         .iter()
-        .map(|s| epochs * s.train.len().div_ceil(opts.batch_size))
+        .zip(&outcomes)
+        .map(|(s, o)| ran(o) * s.train.len().div_ceil(opts.batch_size))
         .sum();
     let metric = task.metric();
     let mut records = Vec::with_capacity(seeds.len());
@@ -124,7 +147,8 @@ fn train_seeds<A: ActivationSet>(
     for (((&seed, split), (mut net, _)), history) in
         seeds.iter().zip(&splits).zip(members).zip(outcomes)
     {
-        let steps = epochs * split.train.len().div_ceil(opts.batch_size);
+        let epochs_used = ran(&history);
+        let steps = epochs_used * split.train.len().div_ceil(opts.batch_size);
         let mut record = RunRecord {
             task: task.name().into(),
             metric,
@@ -140,6 +164,10 @@ fn train_seeds<A: ActivationSet>(
             steps,
             // Wall time of the ensemble's fit per member-step.
             us_per_step: seconds * 1e6 / member_steps.max(1) as f64,
+            test_loss: f64::NAN,
+            epochs_used,
+            lr_at_edge: health.at_edge,
+            selection_score: health.selection_score,
         };
         let history = match history {
             Ok(h) => h,
@@ -152,7 +180,9 @@ fn train_seeds<A: ActivationSet>(
         record.final_loss = history.last().map_or(f64::NAN, |s| s.train.loss);
         record.valid_metric =
             metric_of(evaluate(&mut net, &split.valid, task.loss())?, task.loss());
-        record.test_metric = metric_of(evaluate(&mut net, &split.test, task.loss())?, task.loss());
+        let test = evaluate(&mut net, &split.test, task.loss())?;
+        record.test_loss = test.loss;
+        record.test_metric = metric_of(test, task.loss());
         if detail {
             out.curves.extend(history.iter().map(|s| CurvePoint {
                 task: task.name().into(),
@@ -203,35 +233,102 @@ pub(crate) fn tuned_runs<A: ActivationSet>(
     detail: bool,
 ) -> Result<Results> {
     let unit = &Unit { task, config };
-    let mut scratch = Results::default();
-    let lr = if opts.tuning_seeds.is_empty() || opts.lr_grid.len() < 2 {
-        opts.lr_grid[0]
+    let tuning = if opts.tuning_seeds.is_empty() || opts.lr_grid.len() < 2 {
+        None
     } else {
-        let mut best = (f64::NEG_INFINITY, opts.lr_grid[0]);
-        for &lr in &opts.lr_grid {
-            let mut total = 0.0;
-            for r in train_seeds(
-                unit,
-                opts,
-                width,
-                lr,
-                &opts.tuning_seeds,
-                false,
-                &mut scratch,
-            )? {
-                let v = r.metric.score(r.valid_metric);
-                total += if v.is_nan() { f64::NEG_INFINITY } else { v };
-            }
-            if total > best.0 {
-                best = (total, lr);
-            }
-        }
-        best.1
+        Some(tune_lr(unit, opts, width)?)
+    };
+    let (lr, health) = match tuning {
+        Some((lr, t)) => (lr, Some(t)),
+        None => (opts.lr_grid[0], None),
     };
     let mut out = Results::default();
-    let runs = train_seeds(unit, opts, width, lr, &opts.seeds, detail, &mut out)?;
+    let rate = Rate { lr, tuning: health };
+    let runs = train_seeds(unit, opts, width, rate, &opts.seeds, detail, &mut out)?;
     out.runs.extend(runs);
     Ok(out)
+}
+
+/// The learning rate a run trains at, and what tuning found about it
+/// (`None` while tuning, or for a fixed rate).
+#[derive(Debug, Clone, Copy)]
+struct Rate {
+    lr: f64,
+    tuning: Option<Tuning>,
+}
+
+/// What tuning found beside the rate: whether it sat at the final grid's
+/// edge, and its mean validation score on the selection seeds.
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
+    at_edge: bool,
+    selection_score: f64,
+}
+
+/// The learning rate with the best mean validation score on the tuning
+/// seeds. When the best rate is the grid's smallest or largest, the grid
+/// grows by one step on that side (up to `opts.lr_extensions` times per
+/// side), so the chosen rate brackets an optimum whenever the bound allows.
+fn tune_lr<A: ActivationSet>(
+    unit: &Unit<'_, A>,
+    opts: &SuiteOptions,
+    width: usize,
+) -> Result<(f64, Tuning)> {
+    let mut scratch = Results::default();
+    let mut grid = opts.lr_grid.clone();
+    grid.sort_by(f64::total_cmp);
+    grid.dedup();
+    let step = if grid.len() >= 2 {
+        grid[1] / grid[0]
+    } else {
+        10f64.sqrt()
+    };
+    let mut score_of = |lr: f64| -> Result<f64> {
+        let runs = train_seeds(
+            unit,
+            opts,
+            width,
+            Rate { lr, tuning: None },
+            &opts.tuning_seeds,
+            false,
+            &mut scratch,
+        )?;
+        let mut total = 0.0;
+        for r in &runs {
+            let v = r.metric.score(r.valid_metric);
+            total += if v.is_nan() { f64::NEG_INFINITY } else { v };
+        }
+        Ok(total / runs.len().max(1) as f64)
+    };
+    let mut scores: Vec<f64> = Vec::with_capacity(grid.len());
+    for &lr in &grid {
+        scores.push(score_of(lr)?);
+    }
+    let (mut below, mut above) = (0, 0);
+    loop {
+        // First best on ties: the smaller rate.
+        let best = (0..grid.len()).fold(0, |b, i| if scores[i] > scores[b] { i } else { b });
+        if best == 0 && below < opts.lr_extensions {
+            below += 1;
+            let lr = grid[0] / step;
+            scores.insert(0, score_of(lr)?);
+            grid.insert(0, lr);
+        } else if best == grid.len() - 1 && above < opts.lr_extensions {
+            above += 1;
+            let lr = grid[best] * step;
+            scores.push(score_of(lr)?);
+            grid.push(lr);
+        } else {
+            let at_edge = best == 0 || best == grid.len() - 1;
+            return Ok((
+                grid[best],
+                Tuning {
+                    at_edge,
+                    selection_score: scores[best],
+                },
+            ));
+        }
+    }
 }
 
 /// The parameter budget of `task`: the first homogeneous configuration at `base_width`.

@@ -112,6 +112,16 @@ pub struct SweepRecord {
     pub valid_metric: f64,
     /// Test metric (NaN if the run diverged).
     pub test_metric: f64,
+    /// Test loss (log-loss, or MSE); NaN if diverged or not recorded.
+    pub test_loss: f64,
+    /// Epochs trained (early stopping may end a run before its budget);
+    /// 0 when not recorded.
+    pub epochs_used: usize,
+    /// The chosen rate sat at an edge of the grid after every extension.
+    pub lr_at_edge: bool,
+    /// Mean validation score on the selection seeds at the chosen rate;
+    /// NaN without selection seeds (or not recorded).
+    pub selection_score: f64,
 }
 
 /// The cells of the grid, in a fixed order (task, fraction, depth, width).
@@ -134,30 +144,62 @@ pub fn sweep_cells(tasks: usize, opts: &SweepOptions) -> Vec<Cell> {
     cells
 }
 
-/// The candidates ranked by mean validation score over `records` of role
-/// [`HOMOGENEOUS`] (best first; a candidate with a diverged run ranks by
-/// −∞). Only validation scores enter: the test split never chooses.
+/// The candidates ranked by their selection score over `records` of role
+/// [`HOMOGENEOUS`], best first: the mean validation score on the separate
+/// selection seeds when every candidate has one, so the scored seeds never
+/// choose; otherwise (a run without selection seeds, or older files) the
+/// mean validation score on the scored seeds. A candidate with a diverged
+/// run ranks by −∞. The test split never chooses.
 pub fn rank_by_validation<A: ActivationSet>(candidates: &[A], records: &[SweepRecord]) -> Vec<A> {
-    let mean_valid = |a: &A| {
-        let scores: Vec<f64> = records
-            .iter()
-            .filter(|r| r.role == HOMOGENEOUS && r.config == a.name())
-            .map(|r| r.metric.score(r.valid_metric))
-            .collect();
-        if scores.is_empty() || scores.iter().any(|s| s.is_nan()) {
-            f64::NEG_INFINITY
-        } else {
-            scores.iter().sum::<f64>() / scores.len() as f64
-        }
-    };
-    let mut ranked: Vec<(f64, usize)> = candidates
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (mean_valid(a), i))
-        .collect();
+    let names: Vec<&str> = candidates.iter().map(|a| a.name()).collect();
+    let scores = selection_scores(records, &names);
+    let mut ranked: Vec<(f64, usize)> = scores.iter().copied().zip(0..).collect();
     // Stable: ties keep the candidates' order.
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
     ranked.into_iter().map(|(_, i)| candidates[i]).collect()
+}
+
+/// One score per configuration in `configs` (role [`HOMOGENEOUS`]) by which
+/// baselines are chosen: [`baseline::scores`](crate::baseline::scores).
+pub fn selection_scores(records: &[SweepRecord], configs: &[&str]) -> Vec<f64> {
+    crate::baseline::scores(&candidates_of(records, configs)).0
+}
+
+fn candidates_of<'a>(
+    records: &'a [SweepRecord],
+    configs: &[&'a str],
+) -> Vec<crate::baseline::Candidate<'a>> {
+    configs
+        .iter()
+        .map(|&name| {
+            let runs: Vec<&SweepRecord> = records
+                .iter()
+                .filter(|r| r.role == HOMOGENEOUS && r.config == name)
+                .collect();
+            crate::baseline::Candidate {
+                name,
+                // The same for every run of the configuration.
+                selection_score: runs.first().map_or(f64::NAN, |r| r.selection_score),
+                scored_valid: runs
+                    .iter()
+                    .map(|r| r.metric.score(r.valid_metric))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The baseline of one cell's records: [`baseline::choose`](crate::baseline::choose)
+/// over its homogeneous configurations.
+pub fn cell_baseline(records: &[SweepRecord]) -> Option<String> {
+    let mut configs: Vec<&str> = records
+        .iter()
+        .filter(|r| r.role == HOMOGENEOUS)
+        .map(|r| r.config.as_str())
+        .collect();
+    configs.sort_unstable();
+    configs.dedup();
+    crate::baseline::choose(&candidates_of(records, &configs)).map(|(i, _)| configs[i].to_string())
 }
 
 /// The mixed configurations of a cell, given its ranked candidates.
@@ -214,6 +256,10 @@ fn run_cell<A: ActivationSet>(
             params: r.params,
             valid_metric: r.valid_metric,
             test_metric: r.test_metric,
+            test_loss: r.test_loss,
+            epochs_used: r.epochs_used,
+            lr_at_edge: r.lr_at_edge,
+            selection_score: r.selection_score,
         }));
         Ok(())
     };

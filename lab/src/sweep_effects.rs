@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use crate::effect::{error_of, error_ratio, pool_arrangements, ErrorRatio, PairedCell};
 use crate::report::ALPHA;
 use crate::stats::holm;
-use crate::sweep::{SweepRecord, HOMOGENEOUS};
+use crate::sweep::{cell_baseline, SweepRecord, HOMOGENEOUS};
 use crate::sweep_report::{fraction_label, CellKey};
 
 /// The arms compared with the best single activation.
@@ -127,26 +127,8 @@ fn paired(records: &[SweepRecord]) -> BTreeMap<CellKey, CellArms> {
     }
     let mut out = BTreeMap::new();
     for (key, rs) in cells {
-        let mut valid: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        for r in rs.iter().filter(|r| r.role == HOMOGENEOUS) {
-            valid
-                .entry(&r.config)
-                .or_default()
-                .push(r.metric.score(r.valid_metric));
-        }
-        let mean = |v: &[f64]| {
-            if v.iter().any(|x| x.is_nan()) {
-                f64::NEG_INFINITY
-            } else {
-                v.iter().sum::<f64>() / v.len() as f64
-            }
-        };
-        let Some(baseline) = valid
-            .iter()
-            .map(|(c, v)| (*c, mean(v)))
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(a.0)))
-            .map(|(c, _)| c.to_string())
-        else {
+        let owned: Vec<SweepRecord> = rs.iter().map(|r| (*r).clone()).collect();
+        let Some(baseline) = cell_baseline(&owned) else {
             continue;
         };
         let base: BTreeMap<u64, f64> = rs

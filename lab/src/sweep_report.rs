@@ -10,11 +10,16 @@ use super::files::{check_name, read_text_limited};
 use super::metric::Metric;
 use super::report::{Outcome, ALPHA};
 use super::stats::{holm, wilcoxon_signed_rank};
-use super::sweep::{SweepRecord, HOMOGENEOUS, MIXED_ROLES};
+use super::sweep::{cell_baseline, SweepRecord, HOMOGENEOUS, MIXED_ROLES};
 use mixact::{Error, Result};
 
 /// The header of a sweep's `results.csv`.
 pub const SWEEP_HEADER: &str =
+    "task,metric,fraction,cell_width,depth,role,config,seed,lr,width,params,valid_metric,test_metric,test_loss,epochs_used,lr_at_edge,selection_score";
+
+/// The header before the training-health columns (the first standard
+/// sweep); such files still load, with NaN test loss and selection score.
+pub const SWEEP_HEADER_V1: &str =
     "task,metric,fraction,cell_width,depth,role,config,seed,lr,width,params,valid_metric,test_metric";
 
 /// A cell's identity: task, fraction (as per mille, for ordering), depth, width.
@@ -90,7 +95,7 @@ impl CellVerdict {
 }
 
 /// Every mixed record's cell compared with the cell's best homogeneous
-/// activation (chosen by mean validation score), Holm-adjusted over all.
+/// activation (chosen by [`cell_baseline`]), Holm-adjusted over all.
 pub fn analyse_sweep(records: &[SweepRecord]) -> Vec<CellComparison> {
     let mut cells: BTreeMap<CellKey, Vec<&SweepRecord>> = BTreeMap::new();
     for r in records {
@@ -98,25 +103,8 @@ pub fn analyse_sweep(records: &[SweepRecord]) -> Vec<CellComparison> {
     }
     let mut out = Vec::new();
     for (key, rs) in &cells {
-        let mut valid: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        for r in rs.iter().filter(|r| r.role == HOMOGENEOUS) {
-            valid
-                .entry(&r.config)
-                .or_default()
-                .push(r.metric.score(r.valid_metric));
-        }
-        let mean = |v: &[f64]| {
-            if v.iter().any(|x| x.is_nan()) {
-                f64::NEG_INFINITY
-            } else {
-                v.iter().sum::<f64>() / v.len() as f64
-            }
-        };
-        let Some((baseline, _)) = valid
-            .iter()
-            .map(|(c, v)| (*c, mean(v)))
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(a.0)))
-        else {
+        let owned: Vec<SweepRecord> = rs.iter().map(|r| (*r).clone()).collect();
+        let Some(baseline) = cell_baseline(&owned) else {
             continue;
         };
         let base: BTreeMap<u64, f64> = rs
@@ -424,7 +412,7 @@ pub fn sweep_csv(records: &[SweepRecord]) -> Result<String> {
         }
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.task,
             r.metric.name(),
             r.fraction,
@@ -437,7 +425,11 @@ pub fn sweep_csv(records: &[SweepRecord]) -> Result<String> {
             r.width,
             r.params,
             r.valid_metric,
-            r.test_metric
+            r.test_metric,
+            r.test_loss,
+            r.epochs_used,
+            u8::from(r.lr_at_edge),
+            r.selection_score
         );
     }
     Ok(s)
@@ -555,12 +547,16 @@ pub fn dedup_sweep_records(records: Vec<SweepRecord>) -> Result<Vec<SweepRecord>
 pub fn parse_sweep_csv(text: &str) -> Result<Vec<SweepRecord>> {
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("");
-    if header != SWEEP_HEADER {
+    let fields = if header == SWEEP_HEADER {
+        17
+    } else if header == SWEEP_HEADER_V1 {
+        13
+    } else {
         return Err(Error::Format {
             location: "sweep results.csv header".into(),
             message: format!("expected `{SWEEP_HEADER}`, found `{header}`"),
         });
-    }
+    };
     let mut out = Vec::new();
     for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let bad = |m: &str| Error::Format {
@@ -568,9 +564,10 @@ pub fn parse_sweep_csv(text: &str) -> Result<Vec<SweepRecord>> {
             message: m.to_string(),
         };
         let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 13 {
-            return Err(bad(&format!("{} fields, expected 13", f.len())));
+        if f.len() != fields {
+            return Err(bad(&format!("{} fields, expected {fields}", f.len())));
         }
+        let v2 = fields == 17;
         let num = |k: usize| {
             f[k].parse::<f64>()
                 .map_err(|_| bad(&format!("field {} is not a number", k + 1)))
@@ -593,6 +590,18 @@ pub fn parse_sweep_csv(text: &str) -> Result<Vec<SweepRecord>> {
             params: int(10)?,
             valid_metric: num(11)?,
             test_metric: num(12)?,
+            test_loss: if v2 { num(13)? } else { f64::NAN },
+            epochs_used: if v2 { int(14)? } else { 0 },
+            lr_at_edge: if v2 {
+                match f[15] {
+                    "0" => false,
+                    "1" => true,
+                    _ => return Err(bad("field 16 (lr_at_edge) is not 0 or 1")),
+                }
+            } else {
+                false
+            },
+            selection_score: if v2 { num(16)? } else { f64::NAN },
         });
     }
     Ok(out)

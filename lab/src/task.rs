@@ -55,6 +55,7 @@ pub struct Task {
     loss: Loss,
     plot: PlotKind,
     epochs: Option<usize>,
+    patience: Option<usize>,
     source: Arc<SplitFn>,
 }
 
@@ -113,6 +114,7 @@ impl Task {
             loss,
             plot,
             epochs: None,
+            patience: None,
             source: Arc::new(split),
         }
     }
@@ -243,6 +245,20 @@ impl Task {
     /// The epochs this task asks for, if it overrides the suite's default.
     pub fn epochs(&self) -> Option<usize> {
         self.epochs
+    }
+
+    /// Stops this task's runs after `patience` epochs without a lower
+    /// validation loss (keeping the best weights), instead of the suite's
+    /// default patience; its epochs become a budget.
+    pub fn with_patience(mut self, patience: usize) -> Self {
+        self.patience = Some(patience);
+        self
+    }
+
+    /// The early-stopping patience this task asks for, if it overrides the
+    /// suite's default.
+    pub fn patience(&self) -> Option<usize> {
+        self.patience
     }
 
     /// The task's name.

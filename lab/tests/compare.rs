@@ -107,6 +107,8 @@ fn tiny_suite_timed(shard: Shard) -> Results {
         tuning_seeds: vec![10],
         lr_grid: vec![0.01, 0.03],
         epochs: 3,
+        patience: None,
+        lr_extensions: 0,
         batch_size: 16,
         base_width: 8,
         workers: 2,
@@ -214,6 +216,10 @@ fn mse_rows_show_the_interval_in_mse_order_and_a_positive_mde() {
         final_loss: mse,
         steps: 10,
         us_per_step: 1.0,
+        test_loss: mse,
+        epochs_used: 10,
+        lr_at_edge: false,
+        selection_score: f64::NAN,
     };
     let mut r = Results::default();
     for s in 0..8u64 {
@@ -266,6 +272,8 @@ fn configurations_with_layer_norm_and_dropout_run_in_the_suite() {
         tuning_seeds: vec![10],
         lr_grid: vec![0.01],
         epochs: 3,
+        patience: None,
+        lr_extensions: 0,
         batch_size: 16,
         base_width: 8,
         workers: 2,
@@ -320,6 +328,8 @@ fn unit_suite(shard: Shard, dir: &std::path::Path) -> Results {
         tuning_seeds: vec![],
         lr_grid: vec![0.01],
         epochs: 2,
+        patience: None,
+        lr_extensions: 0,
         batch_size: 16,
         base_width: 8,
         workers: 1,

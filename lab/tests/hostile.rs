@@ -92,6 +92,8 @@ fn a_sweep_refuses_a_task_name_with_a_comma_before_training_anything() {
             tuning_seeds: vec![],
             lr_grid: vec![0.01],
             epochs: 1,
+            patience: None,
+            lr_extensions: 0,
             batch_size: 8,
             base_width: 8,
             workers: 1,
@@ -127,6 +129,10 @@ fn sweep_rows_refuse_a_configuration_name_with_a_comma() {
         params: 33,
         valid_metric: 0.5,
         test_metric: 0.5,
+        test_loss: f64::NAN,
+        epochs_used: 0,
+        lr_at_edge: false,
+        selection_score: f64::NAN,
     };
     assert!(matches!(sweep_csv(&[record]), Err(Error::Format { .. })));
 }
@@ -153,6 +159,8 @@ fn stored_suite(dir: &Path) {
         tuning_seeds: vec![],
         lr_grid: vec![0.01],
         epochs: 2,
+        patience: None,
+        lr_extensions: 0,
         batch_size: 16,
         base_width: 8,
         workers: 1,

@@ -19,6 +19,8 @@ fn tiny_options() -> SweepOptions {
             tuning_seeds: vec![],
             lr_grid: vec![0.01],
             epochs: 2,
+            patience: None,
+            lr_extensions: 0,
             batch_size: 32,
             base_width: 8,
             workers: 1,
@@ -77,6 +79,10 @@ fn record(config: &str, role: &str, seed: u64, valid: f64, test: f64) -> SweepRe
         params: 100,
         valid_metric: valid,
         test_metric: test,
+        test_loss: f64::NAN,
+        epochs_used: 0,
+        lr_at_edge: false,
+        selection_score: f64::NAN,
     }
 }
 
