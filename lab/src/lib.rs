@@ -69,7 +69,7 @@ pub use report::Claim;
 pub use report::{analyse, render_markdown, Analysis, Comparison, Outcome, Verdict, ALPHA, RULES};
 pub use results::{CurvePoint, GroupStat, GroupSummary, Results, RunRecord, SurfacePoint};
 pub use run::{plan_units, run_suite, run_suite_into, Shard, SuiteOptions};
-pub use task::{PlotKind, Split, Task, TaskKind};
+pub use task::{PlotKind, Split, Task, TaskKind, SYNTHETIC_TEST_POINTS};
 
 use mixact::{Error, Result};
 

@@ -162,6 +162,10 @@ struct Args {
 /// whether it merges a suite or a sweep, and which plan.
 const PLAN_FILE: &str = "lab-plan.txt";
 
+/// Paired seeds a `--csv` task runs unless `--seeds` says otherwise: enough
+/// for the paired tests to reach a verdict (at least 6 are needed).
+const CSV_SEEDS: u64 = 20;
+
 impl Args {
     fn from_common(c: Common) -> Self {
         Args {
@@ -325,11 +329,24 @@ fn patience_text(tasks: &[Task], opts: &SuiteOptions) -> Vec<String> {
 }
 
 fn protocol(mode: Mode, opts: &SuiteOptions, tasks: &[Task]) -> String {
+    let (n, m) = (opts.seeds.len(), opts.tuning_seeds.len());
     let mode_line = match mode {
-        Mode::Quick => "**Quick mode: 5 scored seeds, 2 selection seeds, a 3-rate grid. A smoke test of the pipeline; \
+        Mode::Quick if n < 6 => format!(
+            "**Quick mode: {n} scored seeds, {m} selection seeds, a {}-rate grid. A smoke test of the pipeline; \
 its intervals are wide and it makes no claims.** Run `mixact-lab suite standard` for the evidence.",
-        Mode::Standard => "Standard mode: 20 scored seeds; learning rate and baselines chosen on 5 separate selection seeds.",
-        Mode::Full => "Full mode: 50 scored seeds, a wider learning-rate grid; learning rate and baselines chosen on 5 separate selection seeds.",
+            opts.lr_grid.len()
+        ),
+        Mode::Quick => format!(
+            "Quick mode with {n} scored seeds: {m} selection seeds, a {}-rate grid, the quick epoch budget.",
+            opts.lr_grid.len()
+        ),
+        Mode::Standard => format!(
+            "Standard mode: {n} scored seeds; learning rate and baselines chosen on {m} separate selection seeds."
+        ),
+        Mode::Full => format!(
+            "Full mode: {n} scored seeds, a wider learning-rate grid; learning rate and baselines chosen on {m} \
+separate selection seeds."
+        ),
     };
     let epochs: Vec<String> = tasks
         .iter()
@@ -410,6 +427,19 @@ fn run() -> Result<(), String> {
     let mut opts = options(mode, args.workers as usize);
     if let Some(n) = args.seeds {
         opts.seeds = (0..n).collect();
+    } else if args.csv.is_some() && opts.seeds.len() < CSV_SEEDS as usize {
+        // A user's own data should get an answer, not a smoke test.
+        opts.seeds = (0..CSV_SEEDS).collect();
+        eprintln!(
+            "note: a --csv task runs {CSV_SEEDS} paired seeds by default (pass --seeds N to change it)"
+        );
+    }
+    if opts.seeds.len() < 6 {
+        eprintln!(
+            "note: with {} seeds no paired test can reach p < 0.05 and intervals are wide; \
+pass --seeds 20 (at least 6) for a verdict",
+            opts.seeds.len()
+        );
     }
     let mut protocol_text = protocol(mode, &opts, &tasks);
     if let Some(csv) = &args.csv {

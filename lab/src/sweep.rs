@@ -416,5 +416,18 @@ fn stored_cell_matches(
              --out folder, or remove the stored cells)"
         )));
     }
+    let tuned = !opts.suite.tuning_seeds.is_empty() && opts.suite.lr_grid.len() >= 2;
+    if tuned
+        && records
+            .iter()
+            .any(|r| r.role == HOMOGENEOUS && r.selection_score.is_nan())
+    {
+        return Err(mismatch(
+            "stored cell was made without selection seeds (an older protocol); this sweep \
+             chooses its baselines on selection seeds (use another --out folder, or merge the old \
+             cells with `mixact-lab merge`)"
+                .into(),
+        ));
+    }
     Ok(records)
 }

@@ -303,3 +303,35 @@ fn where_mixing_helps_counts_wins_and_losses_per_data_fraction_and_depth() {
     );
     assert!(text.contains("- mask best2: 1 win, 1 loss."), "{text}");
 }
+
+#[test]
+fn a_stored_cell_without_selection_scores_is_refused_by_a_sweep_that_selects_on_them() {
+    use mixact::Error;
+    use mixact_lab::sweep::run_sweep_into;
+    let dir = std::env::temp_dir().join(format!("mixact-sweep-protocol-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 40).with_epochs(2)];
+    let candidates = [Act::Relu, Act::Tanh];
+    let mut opts = tiny_options();
+    opts.widths = vec![8];
+    opts.depths = vec![1];
+    opts.fractions = vec![1.0];
+    let cells = sweep_cells(1, &opts);
+    // Stored by a fixed-rate run: no selection seeds, no selection scores.
+    run_sweep_into(&tasks, &candidates, &opts, &cells, Some(&dir), |_, _| {}).unwrap();
+    let mut selecting = opts.clone();
+    selecting.suite.tuning_seeds = vec![100];
+    selecting.suite.lr_grid = vec![0.003, 0.01];
+    let e = run_sweep_into(
+        &tasks,
+        &candidates,
+        &selecting,
+        &cells,
+        Some(&dir),
+        |_, _| {},
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e:?}");
+    assert!(format!("{e}").contains("selection seeds"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -41,6 +41,10 @@ pub trait Optimizer<T: Real>: Send {
     /// Updates one tensor in place: writes each value's old value to
     /// `update.backup`, then the new value, and returns whether every new
     /// value is finite (fold the check into the update loop: it is free there).
+    ///
+    /// The trainer does not walk the gradients separately: a NaN or infinite
+    /// gradient must leave a non-finite new value (as it does when it enters
+    /// the update arithmetically), or this check is what misses it.
     fn update_tensor(&self, update: TensorUpdate<'_, T>) -> bool;
 
     /// The learning rate.

@@ -356,17 +356,25 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         }
         let dy = MatRef::from_slice(&self.grad, out.nrows(), out.ncols());
         net.backward(x, dy, false)?;
-        if let Some(layer) = first_non_finite_grad(net) {
-            return Err(self.diverged(Some(layer), Divergence::NonFiniteGradient));
-        }
         Ok(loss)
     }
 
     /// The optimiser's update; undone if it made a parameter non-finite.
+    ///
+    /// The gradients are not walked before the update: a non-finite
+    /// gradient makes the parameter it updates non-finite (NaN propagates,
+    /// an infinite step overflows), which the update's own finiteness check
+    /// sees for free. Only when that check fails are the gradients read, to
+    /// name the cause: a walk of every gradient on every step cost about 6%
+    /// of an MLP step.
     fn update<A: ActivationSet, L: Layer<A, T> + ?Sized>(&mut self, net: &mut L) -> Result<()> {
         if let Some(layer) = self.states.update(&self.optimizer, net) {
             self.states.restore(net);
-            return Err(self.diverged(Some(layer), Divergence::NonFiniteParameter));
+            let (layer, cause) = match first_non_finite_grad(net) {
+                Some(g) => (g, Divergence::NonFiniteGradient),
+                None => (layer, Divergence::NonFiniteParameter),
+            };
+            return Err(self.diverged(Some(layer), cause));
         }
         Ok(())
     }

@@ -298,3 +298,58 @@ fn generators_validate_their_arguments() {
     assert!(data::two_spirals::<f64, _>(10, f64::NAN, 0.0, &mut rng(1)).is_err());
     assert!(data::two_spirals::<f64, _>(10, 1.0, -1.0, &mut rng(1)).is_err());
 }
+
+/// sqrt-shaped: finite everywhere, with an infinite slope at 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SignedSqrt;
+
+impl mixact::ActivationSet for SignedSqrt {
+    fn value<T: mixact::Real>(self, z: T) -> T {
+        if z >= T::zero() {
+            z.sqrt()
+        } else {
+            -(-z).sqrt()
+        }
+    }
+    fn derivative<T: mixact::Real>(self, z: T, _y: T) -> T {
+        T::lit(0.5) / z.abs().sqrt()
+    }
+    fn name(self) -> &'static str {
+        "signed_sqrt"
+    }
+    fn from_name(name: &str) -> Option<Self> {
+        (name == "signed_sqrt").then_some(SignedSqrt)
+    }
+}
+
+#[test]
+fn a_non_finite_gradient_under_a_finite_loss_is_named_and_the_step_undone() {
+    let mut r = rng(4);
+    let mut n: Network<SignedSqrt, f64> = Network::new(vec![
+        Dense::new(2, 3, SignedSqrt, &mut r).unwrap().into(),
+        Dense::new(3, 1, SignedSqrt, &mut r).unwrap().into(),
+    ])
+    .unwrap();
+    // Zero inputs and zero biases put every hidden neuron at the infinite
+    // slope; the output and the loss stay finite.
+    let x = DMatrix::<f64>::zeros(4, 2);
+    let y = DMatrix::<f64>::from_element(4, 1, 1.0);
+    let mut before = Vec::new();
+    n.visit_params(&mut |p| before.extend_from_slice(p.value));
+    let mut t = Trainer::new(Loss::Mse, Adam::new(0.01).unwrap(), FitConfig::default()).unwrap();
+    let err = t.step(&mut n, x.as_view(), y.as_view()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Diverged {
+                cause: mixact::Divergence::NonFiniteGradient,
+                layer: Some(0),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let mut after = Vec::new();
+    n.visit_params(&mut |p| after.extend_from_slice(p.value));
+    assert_eq!(before, after, "the step is undone bit for bit");
+}
