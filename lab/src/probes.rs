@@ -15,7 +15,7 @@ use mixact::Result;
 pub(super) fn metric_of(m: mixact::Metrics, loss: Loss) -> f64 {
     match loss {
         Loss::Mse => m.loss,
-        _ => m.accuracy.unwrap_or(f64::NAN),
+        Loss::BceWithLogits | Loss::SoftmaxCrossEntropy => m.accuracy.unwrap_or(f64::NAN),
     }
 }
 

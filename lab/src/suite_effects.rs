@@ -230,7 +230,7 @@ pub fn comparisons_csv(effects: &[SuiteEffect]) -> String {
 /// were trained well.
 pub fn health_table(results: &Results, baselines: &BTreeMap<String, String>) -> String {
     let mut s = String::from(
-        "## Training health\n\n| task | runs | lr at grid edge | median epochs used (longest) | diverged | baseline | baseline test error |\n|---|---|---|---|---|---|---|\n",
+        "## Training health\n\n| task | runs | lr at grid edge | median epochs used (longest) | ran the longest | diverged | baseline | baseline test error |\n|---|---|---|---|---|---|---|---|\n",
     );
     let mut tasks: Vec<&str> = Vec::new();
     for r in &results.runs {
@@ -251,17 +251,21 @@ pub fn health_table(results: &Results, baselines: &BTreeMap<String, String>) -> 
             .map(|r| error_of(r.metric, r.test_metric))
             .collect();
         let mean_err = errs.iter().sum::<f64>() / errs.len().max(1) as f64;
+        let longest = epochs.last().copied().unwrap_or(0);
+        let at_longest = epochs.iter().filter(|&&e| e == longest).count();
         let _ = writeln!(
             s,
-            "| {t} | {} | {:.0}% | {} ({}) | {diverged} | {base} | {:.4} |",
+            "| {t} | {} | {:.0}% | {} ({longest}) | {:.0}% | {diverged} | {base} | {:.4} |",
             runs.len(),
             100.0 * edge as f64 / runs.len().max(1) as f64,
             epochs.get(epochs.len() / 2).copied().unwrap_or(0),
-            epochs.last().copied().unwrap_or(0),
+            100.0 * at_longest as f64 / runs.len().max(1) as f64,
             mean_err
         );
     }
     s += "\nA rate at the grid's edge means the optimum may lie beyond the grid (it grew as far as the protocol \
-allows); epochs below the budget mean validation early stopping ended the run at its best epoch.\n\n";
+allows); epochs below the budget mean validation early stopping ended the run at its best epoch. The longest run \
+is the epoch budget when any run used all of it: a large share there means the budget, not early stopping, ended \
+training, and the networks may be under-trained.\n\n";
     s
 }

@@ -321,8 +321,9 @@ impl Task {
     /// The metric the report compares: accuracy for classification, MSE for regression.
     pub fn metric(&self) -> Metric {
         match self.loss {
+            // Exhaustive: a new loss must say what it is scored by.
             Loss::Mse => Metric::Mse,
-            _ => Metric::Accuracy,
+            Loss::BceWithLogits | Loss::SoftmaxCrossEntropy => Metric::Accuracy,
         }
     }
 
