@@ -51,6 +51,7 @@ pub mod plot;
 mod probes;
 mod report;
 mod results;
+pub mod role;
 mod run;
 pub mod stats;
 pub mod suite_effects;

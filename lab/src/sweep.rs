@@ -27,16 +27,12 @@ use mixact::ActivationSet;
 use mixact::Layer;
 use mixact::{Error, Result};
 
-/// The role of a configuration in a sweep cell.
-pub const HOMOGENEOUS: &str = "homogeneous";
-/// The mixed roles, in report order.
-pub const MIXED_ROLES: [&str; 5] = [
-    "mask best2",
-    "branches best2",
-    "random best2",
-    "slope best",
-    "mask all",
-];
+pub use crate::role::Role;
+
+/// The role of a candidate trained alone ([`Role::Homogeneous`]).
+pub const HOMOGENEOUS: Role = Role::Homogeneous;
+/// The mixed roles, in report order ([`Role::MIXED`]).
+pub const MIXED_ROLES: [Role; 5] = Role::MIXED;
 
 /// The grid and the training protocol of a sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,8 +92,8 @@ pub struct SweepRecord {
     pub cell_width: usize,
     /// Hidden layers.
     pub depth: usize,
-    /// [`HOMOGENEOUS`] or one of [`MIXED_ROLES`].
-    pub role: String,
+    /// What the configuration is in the cell.
+    pub role: Role,
     /// The configuration's name (which activations the role used here).
     pub config: String,
     /// Paired seed.
@@ -207,7 +203,7 @@ fn mixed_configs<A: ActivationSet>(
     ranked: &[A],
     candidates: &[A],
     depth: usize,
-) -> Vec<(&'static str, Config<A>)> {
+) -> Vec<(Role, Config<A>)> {
     let best2 = ranked[..ranked.len().min(2)].to_vec();
     vec![
         (
@@ -239,7 +235,7 @@ fn run_cell<A: ActivationSet>(
     let budget = Config::new(Hidden::Dense(candidates[0]), cell.depth)
         .build(inputs, outputs, cell.width, 0)?
         .param_count();
-    let run = |records: &mut Vec<SweepRecord>, role: &str, config: &Config<A>| -> Result<()> {
+    let run = |records: &mut Vec<SweepRecord>, role: Role, config: &Config<A>| -> Result<()> {
         let width = config.width_for(inputs, outputs, budget)?;
         let results = tuned_runs(&task, config, &opts.suite, width, false)?;
         records.extend(results.runs.into_iter().map(|r| SweepRecord {
@@ -248,7 +244,7 @@ fn run_cell<A: ActivationSet>(
             fraction: cell.fraction,
             cell_width: cell.width,
             depth: cell.depth,
-            role: role.to_string(),
+            role,
             config: r.config,
             seed: r.seed,
             lr: r.lr,

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use crate::effect::{error_of, error_ratio, pool_arrangements, ErrorRatio, PairedCell};
 use crate::report::ALPHA;
 use crate::stats::holm;
-use crate::sweep::{cell_baseline, SweepRecord, HOMOGENEOUS};
+use crate::sweep::{cell_baseline, Role, SweepRecord, HOMOGENEOUS};
 use crate::sweep_report::{fraction_label, CellKey};
 
 /// The arms compared with the best single activation.
@@ -64,14 +64,18 @@ impl Arm {
     }
 
     /// The sweep roles whose runs make up this arm.
-    pub fn roles(self) -> &'static [&'static str] {
+    pub fn roles(self) -> &'static [Role] {
         match self {
-            Arm::BestTwoPooled => &["mask best2", "branches best2", "random best2"],
-            Arm::MaskBestTwo => &["mask best2"],
-            Arm::BranchesBestTwo => &["branches best2"],
-            Arm::RandomBestTwo => &["random best2"],
-            Arm::SlopeBest => &["slope best"],
-            Arm::MaskAll => &["mask all"],
+            Arm::BestTwoPooled => &[
+                Role::MaskBestTwo,
+                Role::BranchesBestTwo,
+                Role::RandomBestTwo,
+            ],
+            Arm::MaskBestTwo => &[Role::MaskBestTwo],
+            Arm::BranchesBestTwo => &[Role::BranchesBestTwo],
+            Arm::RandomBestTwo => &[Role::RandomBestTwo],
+            Arm::SlopeBest => &[Role::SlopeBest],
+            Arm::MaskAll => &[Role::MaskAll],
         }
     }
 
@@ -136,7 +140,7 @@ fn paired(records: &[SweepRecord]) -> BTreeMap<CellKey, CellArms> {
             .filter(|r| r.role == HOMOGENEOUS && r.config == baseline)
             .map(|r| (r.seed, error_of(r.metric, r.test_metric)))
             .collect();
-        let role_cell = |role: &str| -> (PairedCell, String) {
+        let role_cell = |role: Role| -> (PairedCell, String) {
             let mut c = PairedCell::default();
             let mut config = String::new();
             for r in rs.iter().filter(|r| r.role == role) {
@@ -152,7 +156,7 @@ fn paired(records: &[SweepRecord]) -> BTreeMap<CellKey, CellArms> {
         let mut arms = Vec::new();
         for arm in Arm::ALL {
             let parts: Vec<(PairedCell, String)> =
-                arm.roles().iter().map(|r| role_cell(r)).collect();
+                arm.roles().iter().map(|&r| role_cell(r)).collect();
             if parts.iter().any(|(c, _)| c.seeds.is_empty()) {
                 continue;
             }

@@ -10,7 +10,7 @@ use super::files::{check_name, read_text_limited};
 use super::metric::Metric;
 use super::report::{Outcome, ALPHA};
 use super::stats::{holm, wilcoxon_signed_rank};
-use super::sweep::{cell_baseline, SweepRecord, HOMOGENEOUS, MIXED_ROLES};
+use super::sweep::{cell_baseline, Role, SweepRecord, HOMOGENEOUS, MIXED_ROLES};
 use mixact::{Error, Result};
 
 /// The header of a sweep's `results.csv`.
@@ -41,8 +41,8 @@ pub struct CellComparison {
     pub cell: CellKey,
     /// The task's metric.
     pub metric: Metric,
-    /// The mixed role ([`MIXED_ROLES`]).
-    pub role: String,
+    /// The mixed role.
+    pub role: Role,
     /// The configuration that played it.
     pub config: String,
     /// The best homogeneous activation of the cell (by validation score).
@@ -131,7 +131,7 @@ pub fn analyse_sweep(records: &[SweepRecord]) -> Vec<CellComparison> {
             out.push(CellComparison {
                 cell: key.clone(),
                 metric: first.metric,
-                role: role.to_string(),
+                role,
                 config: first.config.clone(),
                 baseline: baseline.to_string(),
                 pairs: diffs.len(),
@@ -231,7 +231,7 @@ pub fn where_mixing_helps(comparisons: &[CellComparison]) -> String {
 These count significant differences, which Holm over the whole sweep makes rare: a \"tie\" \
 here is no evidence either way; the effect sizes above say how large a difference could be.\n\n",
     );
-    let count = |o: Outcome, role: Option<&str>| {
+    let count = |o: Outcome, role: Option<Role>| {
         comparisons
             .iter()
             .filter(|c| c.outcome == o && role.is_none_or(|r| c.role == r))
@@ -407,7 +407,7 @@ pub fn comparison_table(comparisons: &[CellComparison]) -> String {
 pub fn sweep_csv(records: &[SweepRecord]) -> Result<String> {
     let mut s = format!("{SWEEP_HEADER}\n");
     for r in records {
-        for name in [&r.task, &r.role, &r.config] {
+        for name in [&r.task, &r.config] {
             check_name(name)?;
         }
         let _ = writeln!(
@@ -486,14 +486,14 @@ pub fn read_sweep_dir(dir: &Path) -> Result<Vec<SweepRecord>> {
 /// # Errors
 /// [`Error::Format`] naming the run whose copies differ.
 pub fn dedup_sweep_records(records: Vec<SweepRecord>) -> Result<Vec<SweepRecord>> {
-    type RunKey = (String, u64, usize, usize, String, String, u64);
+    type RunKey = (String, u64, usize, usize, Role, String, u64);
     let key = |r: &SweepRecord| -> RunKey {
         (
             r.task.clone(),
             r.fraction.to_bits(),
             r.cell_width,
             r.depth,
-            r.role.clone(),
+            r.role,
             r.config.clone(),
             r.seed,
         )
@@ -582,7 +582,7 @@ pub fn parse_sweep_csv(text: &str) -> Result<Vec<SweepRecord>> {
             fraction: num(2)?,
             cell_width: int(3)?,
             depth: int(4)?,
-            role: f[5].to_string(),
+            role: Role::from_name(f[5]).ok_or_else(|| bad("unknown role"))?,
             config: f[6].to_string(),
             seed: f[7].parse().map_err(|_| bad("field 8 is not a seed"))?,
             lr: num(8)?,

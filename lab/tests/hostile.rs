@@ -121,7 +121,7 @@ fn sweep_rows_refuse_a_configuration_name_with_a_comma() {
         fraction: 1.0,
         cell_width: 8,
         depth: 1,
-        role: "homogeneous".into(),
+        role: mixact_lab::role::Role::Homogeneous,
         config: "relu,tanh".into(),
         seed: 0,
         lr: 0.01,
@@ -360,4 +360,15 @@ fn merging_sweep_cells_without_their_plan_file_names_the_missing_file() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("lab-plan.txt"), "{err}");
+}
+
+#[test]
+fn a_sweep_row_with_an_unknown_role_is_refused_naming_the_line() {
+    let text = SWEEP_ROWS.replace(",homogeneous,relu,1,", ",homogenous,relu,1,");
+    let e = mixact_lab::sweep_report::parse_sweep_csv(&text).unwrap_err();
+    assert!(matches!(e, Error::Format { .. }), "{e}");
+    assert!(
+        e.to_string().contains("line 3") && e.to_string().contains("role"),
+        "{e}"
+    );
 }

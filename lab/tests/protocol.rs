@@ -173,7 +173,7 @@ fn the_sweep_baseline_is_chosen_on_selection_seeds_not_scored_seeds() {
         fraction: 1.0,
         cell_width: 8,
         depth: 1,
-        role: HOMOGENEOUS.into(),
+        role: HOMOGENEOUS,
         config: config.into(),
         seed,
         lr: 0.01,

@@ -4,7 +4,7 @@
 
 use mixact::Act;
 use mixact_lab::sweep::{
-    rank_by_validation, run_sweep, sweep_cells, SweepOptions, SweepRecord, HOMOGENEOUS,
+    rank_by_validation, run_sweep, sweep_cells, Role, SweepOptions, SweepRecord, HOMOGENEOUS,
 };
 use mixact_lab::sweep_report::{analyse_sweep, cell_verdicts, spearman, CellVerdict};
 use mixact_lab::{Metric, Outcome, SuiteOptions, Task};
@@ -64,14 +64,14 @@ fn every_configuration_of_a_cell_has_the_cells_parameter_count_to_within_one_neu
     }
 }
 
-fn record(config: &str, role: &str, seed: u64, valid: f64, test: f64) -> SweepRecord {
+fn record(config: &str, role: Role, seed: u64, valid: f64, test: f64) -> SweepRecord {
     SweepRecord {
         task: "t".into(),
         metric: Metric::Accuracy,
         fraction: 1.0,
         cell_width: 8,
         depth: 1,
-        role: role.into(),
+        role,
         config: config.into(),
         seed,
         lr: 0.01,
@@ -113,15 +113,20 @@ fn synthetic_cell(shift: f64) -> Vec<SweepRecord> {
         records.push(record("tanh", HOMOGENEOUS, seed, 0.5, 0.5));
         records.push(record(
             "mask relu+tanh",
-            "mask best2",
+            Role::MaskBestTwo,
             seed,
             0.9,
             0.8 + noise + shift,
         ));
-        for role in ["branches best2", "random best2", "slope best", "mask all"] {
+        for role in [
+            Role::BranchesBestTwo,
+            Role::RandomBestTwo,
+            Role::SlopeBest,
+            Role::MaskAll,
+        ] {
             // Ties: half the seeds slightly up, half slightly down.
             let wiggle = if seed % 2 == 0 { 0.001 } else { -0.001 };
-            records.push(record(role, role, seed, 0.9, 0.8 + noise + wiggle));
+            records.push(record(role.name(), role, seed, 0.9, 0.8 + noise + wiggle));
         }
     }
     records
@@ -130,14 +135,17 @@ fn synthetic_cell(shift: f64) -> Vec<SweepRecord> {
 #[test]
 fn a_consistent_gain_on_twenty_seeds_is_a_win_and_the_cell_says_mixing_helps() {
     let comparisons = analyse_sweep(&synthetic_cell(0.05));
-    let mask = comparisons.iter().find(|c| c.role == "mask best2").unwrap();
+    let mask = comparisons
+        .iter()
+        .find(|c| c.role == Role::MaskBestTwo)
+        .unwrap();
     assert_eq!(mask.baseline, "relu");
     assert_eq!(mask.pairs, 20);
     assert!((mask.mean_diff - 0.05).abs() < 1e-12);
     assert_eq!(mask.outcome, Outcome::Win);
     assert!(comparisons
         .iter()
-        .filter(|c| c.role != "mask best2")
+        .filter(|c| c.role != Role::MaskBestTwo)
         .all(|c| c.outcome == Outcome::Tie));
     let verdicts = cell_verdicts(&comparisons);
     assert_eq!(
@@ -149,7 +157,10 @@ fn a_consistent_gain_on_twenty_seeds_is_a_win_and_the_cell_says_mixing_helps() {
 #[test]
 fn a_consistent_loss_is_a_loss_and_the_cell_says_mixing_hurts() {
     let comparisons = analyse_sweep(&synthetic_cell(-0.05));
-    let mask = comparisons.iter().find(|c| c.role == "mask best2").unwrap();
+    let mask = comparisons
+        .iter()
+        .find(|c| c.role == Role::MaskBestTwo)
+        .unwrap();
     assert_eq!(mask.outcome, Outcome::Loss);
     let verdicts = cell_verdicts(&comparisons);
     assert_eq!(
@@ -277,7 +288,7 @@ fn where_mixing_helps_counts_wins_and_losses_per_data_fraction_and_depth() {
     let comparison = |fraction: u32, depth: usize, outcome: Outcome| CellComparison {
         cell: ("t".into(), fraction, depth, 8),
         metric: Metric::Accuracy,
-        role: "mask best2".into(),
+        role: Role::MaskBestTwo,
         config: "mask relu+tanh".into(),
         baseline: "relu".into(),
         pairs: 20,
