@@ -132,6 +132,29 @@ fn per_seed_log_ratios(cells: &[PairedCell]) -> Vec<f64> {
     by_seed.values().map(|(sum, n)| sum / *n as f64).collect()
 }
 
+/// Resamples of the mean of `d` (10 000, seeded), sorted.
+fn resample_means(d: &[f64], seed: u64) -> Vec<f64> {
+    let n = d.len();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| (0..n).map(|_| d[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    means
+}
+
+/// Bootstrap resamples behind every interval.
+pub const BOOTSTRAP_RESAMPLES: usize = 10_000;
+
+/// The seed-bootstrap distribution of the pooled `cells`' mean log error
+/// ratio (the resamples [`error_ratio`] reads its interval from, same
+/// seed, same order), sorted; `None` without a finite pair. One-sided
+/// bootstrap p-values against a bound are shares of it.
+pub fn bootstrap_log_ratios(cells: &[PairedCell], seed: u64) -> Option<Vec<f64>> {
+    let d = per_seed_log_ratios(cells);
+    (!d.is_empty()).then(|| resample_means(&d, seed))
+}
+
 /// The error ratio of the pooled `cells`, its interval (seeded: reports
 /// repeat), p and minimum detectable effect at `alpha`. `None` without a
 /// finite pair.
@@ -142,11 +165,7 @@ pub fn error_ratio(cells: &[PairedCell], alpha: f64, seed: u64) -> Option<ErrorR
     }
     let n = d.len();
     let (mean, sd) = mean_sd(&d);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut means: Vec<f64> = (0..10_000)
-        .map(|_| (0..n).map(|_| d[rng.random_range(0..n)]).sum::<f64>() / n as f64)
-        .collect();
-    means.sort_by(f64::total_cmp);
+    let means = resample_means(&d, seed);
     let z = normal_quantile(1.0 - alpha / 2.0) + normal_quantile(0.8);
     Some(ErrorRatio {
         ratio: mean.exp(),

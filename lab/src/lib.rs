@@ -42,6 +42,7 @@
 
 pub mod baseline;
 mod config;
+pub mod confirm;
 pub mod effect;
 mod errors;
 pub(crate) use errors::{check_hyper, io_error};
@@ -232,6 +233,97 @@ interval that excludes 1 (before any multiplicity correction; `comparisons.csv` 
     md += &sweep_report::comparison_table(&comparisons);
     write("report.md", &md)?;
     Ok(comparisons)
+}
+
+/// Writes the confirmation's `results.csv`, `comparisons.csv`, its forest
+/// plot (every cell, then the three tested groups) and `report.md`: the
+/// pre-declared rules first, then the outcomes the rules give, the forest
+/// plot, the training health, the protocol and the sweep-style effect
+/// sizes. Returns the decisions.
+///
+/// # Errors
+/// [`Error::Io`] when the folder or a file cannot be written;
+/// [`Error::Format`] for a name that cannot go into a CSV row.
+pub fn write_confirm_report(
+    dir: &Path,
+    records: &[sweep::SweepRecord],
+    protocol: &str,
+) -> Result<Vec<confirm::Decision>> {
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| io_error(&path, e))
+    };
+    write("results.csv", &sweep_report::sweep_csv(records)?)?;
+    let margin = effect::DEFAULT_MARGIN;
+    let cell_effects = sweep_effects::cell_effects(records);
+    write(
+        "comparisons.csv",
+        &sweep_effects::comparisons_csv(&cell_effects, margin),
+    )?;
+    let decisions = confirm::decide(records);
+    let mut rows: Vec<Option<plot::ForestRow>> = decisions
+        .iter()
+        .filter_map(|d| {
+            d.effect.map(|e| plot::ForestRow {
+                label: format!("{}: {}", d.name, d.outcome.label()),
+                ratio: e.ratio,
+                low: e.low,
+                high: e.high,
+            })
+        })
+        .map(Some)
+        .collect();
+    let mut last_task = String::new();
+    for e in cell_effects
+        .iter()
+        .filter(|e| e.arm == sweep_effects::Arm::BestTwoPooled)
+    {
+        if e.cell.0 != last_task {
+            rows.push(None);
+            last_task.clone_from(&e.cell.0);
+        }
+        rows.push(Some(plot::ForestRow {
+            label: format!(
+                "{} {} d{} w{}",
+                e.cell.0,
+                sweep_report::fraction_label(e.cell.1),
+                e.cell.2,
+                e.cell.3
+            ),
+            ratio: e.effect.ratio,
+            low: e.effect.low,
+            high: e.effect.high,
+        }));
+    }
+    let forest = plot::forest(
+        dir,
+        "forest.png",
+        "Confirmation: best-two mix / best single, by test and by cell",
+        &rows,
+        effect::DEFAULT_MARGIN,
+    )?;
+    let mut md = String::from(
+        "# The confirmation: pre-registered H1 and H2
+
+",
+    );
+    md +=
+        "## Hypotheses and decision rules (fixed in the code before the run: `mixact_lab::confirm`)
+
+";
+    md += confirm::RULES;
+    md += "\n\n";
+    md += &confirm::outcomes_markdown(&decisions);
+    md += &format!("![{forest}]({forest})\n\n");
+    md += &confirm::health_markdown(records);
+    md += protocol;
+    md += "\n\n";
+    let groups = sweep_effects::group_effects(records);
+    md += &sweep_effects::answer(&groups, &cell_effects, margin);
+    md += "\nEvery cell and arm, with its interval, p, Holm p (within the sweep-style families) and detectable \
+effect: [`comparisons.csv`](comparisons.csv); every run: [`results.csv`](results.csv).\n";
+    write("report.md", &md)?;
+    Ok(decisions)
 }
 
 /// One error-ratio heatmap per task and data fraction (width x depth) of

@@ -25,8 +25,8 @@ use mixact_lab::sweep::{run_sweep_into, sweep_cells, SweepOptions};
 use mixact_lab::sweep_report::{dedup_sweep_records, read_sweep_dir, sweep_csv};
 use mixact_lab::units::{merge_dirs, shard_from_env};
 use mixact_lab::{
-    ensure_writable_dir, run_suite_into, write_report, write_results, write_sweep_report, Config,
-    Hidden, Outcome, Shard, SuiteOptions, Task, TaskKind,
+    ensure_writable_dir, run_suite_into, write_confirm_report, write_report, write_results,
+    write_sweep_report, Config, Hidden, Outcome, Shard, SuiteOptions, Task, TaskKind,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -40,6 +40,19 @@ enum Mode {
 enum SweepMode {
     Quick,
     Standard,
+    /// The pre-registered confirmation (`mixact-lab confirm`): a sweep-shaped
+    /// grid, its own seeds, its own report.
+    #[value(skip)]
+    Confirm,
+    /// `mixact-lab confirm --quick`: the same code on a documented subset.
+    #[value(skip)]
+    ConfirmQuick,
+}
+
+impl SweepMode {
+    fn is_confirm(self) -> bool {
+        matches!(self, SweepMode::Confirm | SweepMode::ConfirmQuick)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -63,7 +76,10 @@ enum Command {
     Suite(SuiteArgs),
     /// Hidden width x depth x training-data fraction, the best-two mix against the best single.
     Sweep(SweepArgs),
-    /// Merge the shard folders of a suite or a sweep into one report (no training).
+    /// The pre-registered confirmation of the sweep's two strongest signals (H1: depth-1 losses
+    /// are a training artefact; H2: deep mixes help on sin(6x)+|x|), decided by rules fixed in code.
+    Confirm(ConfirmArgs),
+    /// Merge the shard folders of a suite, a sweep or a confirmation into one report (no training).
     Merge(MergeArgs),
 }
 
@@ -121,6 +137,16 @@ struct SweepArgs {
     /// quick: a documented subset, minutes; standard: the whole grid, 20 seeds (hours).
     #[arg(value_enum, default_value = "quick")]
     mode: SweepMode,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfirmArgs {
+    /// A documented smaller version (widths 8 and 32, all the data, 8 seeds, shorter budgets):
+    /// the same code in a few minutes, no claims.
+    #[arg(long)]
+    quick: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -403,6 +429,14 @@ fn run() -> Result<(), String> {
             sweep: Some(a.mode),
             ..Args::from_common(a.common)
         },
+        Command::Confirm(a) => Args {
+            sweep: Some(if a.quick {
+                SweepMode::ConfirmQuick
+            } else {
+                SweepMode::Confirm
+            }),
+            ..Args::from_common(a.common)
+        },
         Command::Merge(a) => {
             ensure_writable_dir(&a.out).map_err(|e| e.to_string())?;
             let plan = read_plan(&a.dirs)?;
@@ -538,6 +572,8 @@ impl Plan {
         };
         match self {
             Plan::Suite(m) => format!("suite {}", name(m.to_possible_value())),
+            Plan::Sweep(SweepMode::Confirm) => "confirm standard".into(),
+            Plan::Sweep(SweepMode::ConfirmQuick) => "confirm quick".into(),
             Plan::Sweep(m) => format!("sweep {}", name(m.to_possible_value())),
         }
     }
@@ -548,6 +584,11 @@ impl Plan {
         match kind {
             "suite" => Mode::from_str(mode, false).ok().map(Plan::Suite),
             "sweep" => SweepMode::from_str(mode, false).ok().map(Plan::Sweep),
+            "confirm" => match mode {
+                "standard" => Some(Plan::Sweep(SweepMode::Confirm)),
+                "quick" => Some(Plan::Sweep(SweepMode::ConfirmQuick)),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -674,9 +715,12 @@ fn sweep_plan(mode: SweepMode) -> mixact::Result<(Vec<Task>, Vec<Act>, SweepOpti
     use Act::*;
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../data");
     // Epoch budgets; validation early stopping ends runs that stop improving.
+    if mode.is_confirm() {
+        return confirm_plan(mode == SweepMode::ConfirmQuick);
+    }
     let (epochs_2d, epochs_data) = match mode {
         SweepMode::Quick => (60, 20),
-        SweepMode::Standard => (300, 80),
+        _ => (300, 80),
     };
     let mut tasks = vec![
         Task::two_spirals(1.5, 0.05, 500).with_epochs(epochs_2d),
@@ -693,7 +737,7 @@ fn sweep_plan(mode: SweepMode) -> mixact::Result<(Vec<Task>, Vec<Act>, SweepOpti
             vec![0.003, 0.01, 0.03],
             1,
         ),
-        SweepMode::Standard => {
+        _ => {
             tasks.push(
                 Task::digits(format!("{data}/digits8x8.csv.gz"))?
                     .with_epochs(epochs_data)
@@ -729,6 +773,46 @@ fn sweep_plan(mode: SweepMode) -> mixact::Result<(Vec<Task>, Vec<Act>, SweepOpti
     ))
 }
 
+/// The confirmation's design, as issue "Research III" fixed it before the
+/// run: sin(6x)+|x| and the 4x4 checkerboard x depth {1, 4} x width {8, 16,
+/// 32, 64} x data {25%, 100%}; 40 scored seeds, 5 selection seeds, a 5-rate
+/// grid grown at its edge, early stopping; test sets of 10 000 points.
+fn confirm_plan(quick: bool) -> mixact::Result<(Vec<Task>, Vec<Act>, SweepOptions)> {
+    use Act::*;
+    let (budget, patience) = if quick { (60, 10) } else { (300, 30) };
+    let tasks = vec![
+        Task::regression("sin6x+abs", Target1d::SinPlusAbs { w: 6.0 }, 500)
+            .with_epochs(budget)
+            .with_patience(patience),
+        Task::checkerboard(4, 1000)
+            .with_epochs(budget)
+            .with_patience(patience),
+    ];
+    let (widths, fractions, seeds, selection, grid, extensions) = if quick {
+        (vec![8, 32], vec![1.0], 8, 2, vec![0.003, 0.01, 0.03], 1)
+    } else {
+        (
+            vec![8, 16, 32, 64],
+            vec![0.25, 1.0],
+            40,
+            5,
+            vec![0.001, 0.003, 0.01, 0.03, 0.1],
+            2,
+        )
+    };
+    let suite = suite_options(seeds, selection, grid, extensions, 1);
+    Ok((
+        tasks,
+        vec![Relu, Tanh, Sigmoid, Gelu, Sin],
+        SweepOptions {
+            widths,
+            depths: vec![1, 4],
+            fractions,
+            suite,
+        },
+    ))
+}
+
 fn sweep_protocol(
     mode: SweepMode,
     tasks: &[Task],
@@ -744,6 +828,14 @@ its cells have little power.** Run `mixact-lab sweep standard` for the evidence.
         SweepMode::Standard => {
             "Standard sweep: 20 paired seeds per cell; learning rate, baselines and the best \
 two chosen per cell and configuration on 5 separate selection seeds."
+        }
+        SweepMode::Confirm => {
+            "The confirmation (`mixact-lab confirm`): 40 scored seeds per cell; learning rate, baselines \
+and the best two chosen per cell and configuration on 5 separate selection seeds."
+        }
+        SweepMode::ConfirmQuick => {
+            "**Quick confirmation (`mixact-lab confirm --quick`): widths 8 and 32, all the data, 8 seeds, 2 \
+selection seeds, 60-epoch budgets. It exercises the code; its outcomes are not evidence.**"
         }
     };
     let names: Vec<&str> = candidates.iter().map(|a| a.name()).collect();
@@ -789,7 +881,7 @@ fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
     let all_cells = sweep_cells(tasks.len(), &opts);
     let protocol = sweep_protocol(mode, &tasks, &candidates, &opts);
     if !args.merge.is_empty() {
-        return merge_sweep(args, &tasks, &all_cells, &protocol);
+        return merge_sweep(args, &tasks, &all_cells, &protocol, mode.is_confirm());
     }
     // A shard takes every n-th cell (cells of one task and fraction differ in
     // cost by width and depth, so striding spreads them).
@@ -839,6 +931,12 @@ fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
         );
         return Ok(());
     }
+    if mode.is_confirm() {
+        let decisions =
+            write_confirm_report(&args.out, &records, &protocol).map_err(|e| e.to_string())?;
+        print_decisions(&decisions, &args.out);
+        return Ok(());
+    }
     let comparisons =
         write_sweep_report(&args.out, &records, &protocol).map_err(|e| e.to_string())?;
     let wins = comparisons
@@ -859,6 +957,25 @@ fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
     Ok(())
 }
 
+fn print_decisions(decisions: &[mixact_lab::confirm::Decision], out: &std::path::Path) {
+    for d in decisions {
+        let ratio = d.effect.map_or("no data".into(), |e| {
+            format!("{:.3} [{:.3}, {:.3}]", e.ratio, e.low, e.high)
+        });
+        println!(
+            "{}: {ratio}, p (Holm) {:.4}: {}",
+            d.name,
+            d.p_holm,
+            d.outcome.label()
+        );
+    }
+    println!(
+        "H1: {}\nreport: {}",
+        mixact_lab::confirm::h1_outcome(decisions).label(),
+        out.join("report.md").display()
+    );
+}
+
 fn rayon_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -870,6 +987,7 @@ fn merge_sweep(
     tasks: &[Task],
     cells: &[mixact_lab::sweep::Cell],
     protocol: &str,
+    confirm: bool,
 ) -> Result<(), String> {
     let mut records = Vec::new();
     for dir in &args.merge {
@@ -931,6 +1049,13 @@ fn merge_sweep(
             missing.len(),
             missing.join(", ")
         );
+    }
+    if confirm {
+        let decisions =
+            write_confirm_report(&args.out, &records, &text).map_err(|e| e.to_string())?;
+        println!("merged {} runs", records.len());
+        print_decisions(&decisions, &args.out);
+        return Ok(());
     }
     let comparisons = write_sweep_report(&args.out, &records, &text).map_err(|e| e.to_string())?;
     println!(

@@ -115,10 +115,10 @@ pub struct GroupEffect {
 
 /// One cell's baseline configuration and, per arm, its paired errors and
 /// the configurations it pools.
-type CellArms = (String, Vec<(Arm, PairedCell, String)>);
+pub(crate) type CellArms = (String, Vec<(Arm, PairedCell, String)>);
 
 /// The paired errors of every arm in every cell.
-fn paired(records: &[SweepRecord]) -> BTreeMap<CellKey, CellArms> {
+pub(crate) fn paired(records: &[SweepRecord]) -> BTreeMap<CellKey, CellArms> {
     let mut cells: BTreeMap<CellKey, Vec<&SweepRecord>> = BTreeMap::new();
     for r in records {
         let key = (

@@ -306,7 +306,7 @@ fn the_command_line_lists_its_modes() {
         .output()
         .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for mode in ["suite", "sweep", "merge"] {
+    for mode in ["suite", "sweep", "confirm", "merge"] {
         assert!(help.contains(mode), "{help}");
     }
 }
