@@ -122,7 +122,7 @@ pub fn decide(records: &[SweepRecord]) -> Vec<Decision> {
     let groups: [(&'static str, &'static str, Vec<PairedCell>); 3] = [
         (
             "H1a",
-            "sin(6x)+|x|, depth 1: the best-two mix's error ratio lies within [0.90, 1.10]",
+            "sin(6x)+abs(x), depth 1: the best-two mix's error ratio lies within [0.90, 1.10]",
             h1(SIN_TASK),
         ),
         (
@@ -132,7 +132,7 @@ pub fn decide(records: &[SweepRecord]) -> Vec<Decision> {
         ),
         (
             "H2",
-            "sin(6x)+|x|, depth 4, widths 8-32: the best-two mix's error ratio is below 0.90",
+            "sin(6x)+abs(x), depth 4, widths 8-32: the best-two mix's error ratio is below 0.90",
             h2,
         ),
     ];

@@ -302,15 +302,17 @@ pub fn write_confirm_report(
         &rows,
         effect::DEFAULT_MARGIN,
     )?;
-    let mut md = String::from(
-        "# The confirmation: pre-registered H1 and H2
-
-",
-    );
-    md +=
-        "## Hypotheses and decision rules (fixed in the code before the run: `mixact_lab::confirm`)
-
-";
+    let mut md = String::from("# The confirmation: pre-registered H1 and H2\n\n");
+    if let Some(first) = protocol
+        .split("\n\n")
+        .next()
+        .filter(|p| p.starts_with("**Partial"))
+    {
+        md += first;
+        md += "\n\n**The outcomes below are computed on the finished cells only: they are not the \
+pre-registered result, which needs every cell.**\n\n";
+    }
+    md += "## Hypotheses and decision rules (fixed in the code before the run: `mixact_lab::confirm`)\n\n";
     md += confirm::RULES;
     md += "\n\n";
     md += &confirm::outcomes_markdown(&decisions);

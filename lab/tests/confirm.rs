@@ -28,7 +28,11 @@ fn cell(task: &str, depth: usize, width: usize, ratio: f64, spread: f64) -> Vec<
         test_loss: error,
         epochs_used: 10,
         lr_at_edge: false,
-        selection_score: if role == Role::Homogeneous { -0.1 } else { f64::NAN },
+        selection_score: if role == Role::Homogeneous {
+            -0.1
+        } else {
+            f64::NAN
+        },
     };
     let mut out = Vec::new();
     for seed in 0..30u64 {
@@ -37,7 +41,11 @@ fn cell(task: &str, depth: usize, width: usize, ratio: f64, spread: f64) -> Vec<
         let z = ((seed as f64) * 2.39).sin();
         let layout = base * ratio * (spread * z).exp();
         out.push(rec(Role::Homogeneous, "sin", seed, base));
-        for role in [Role::MaskBestTwo, Role::BranchesBestTwo, Role::RandomBestTwo] {
+        for role in [
+            Role::MaskBestTwo,
+            Role::BranchesBestTwo,
+            Role::RandomBestTwo,
+        ] {
             out.push(rec(role, "sin+relu", seed, layout));
         }
     }
