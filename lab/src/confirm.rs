@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use crate::effect::{bootstrap_log_ratios, error_ratio, ErrorRatio, PairedCell};
+use crate::effect::{bootstrap_log_ratios, error_ratio, ErrorRatio, PairedCell, MIN_SEEDS};
 use crate::report::ALPHA;
 use crate::stats::holm;
 use crate::sweep::SweepRecord;
@@ -45,7 +45,8 @@ the 95% interval lies inside [0.90, 1.10]) is below 0.05. *Refuted* when the 95%
 *Held* when the Holm-adjusted p-value (twice the one-sided bootstrap p-value against 0.90: below 0.05 exactly \
 when the 95% interval ends below 0.90) is below 0.05. *Refuted* when the 95% interval contains 1. *Undecided* \
 otherwise.
-- Holm runs over the family {H1a, H1b, H2} only.";
+- Holm runs over the family {H1a, H1b, H2} only.
+- A test over fewer than 6 paired seeds is *undecided*, whatever its interval.";
 
 /// What the rule says of a hypothesis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +161,7 @@ pub fn decide(records: &[SweepRecord]) -> Vec<Decision> {
         d.p_holm = p;
         d.outcome = match d.effect {
             None => Outcome::Undecided,
+            Some(e) if e.seeds < MIN_SEEDS => Outcome::Undecided,
             Some(_) if p < ALPHA => Outcome::Held,
             Some(e) if d.name == "H2" && e.low <= 1.0 && e.high >= 1.0 => Outcome::Refuted,
             Some(e) if d.name != "H2" && e.low > H1_BOUNDS.1 => Outcome::Refuted,

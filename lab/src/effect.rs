@@ -108,9 +108,18 @@ pub struct ErrorRatio {
     pub mde_ratio: f64,
 }
 
+/// Fewer paired seeds than this give no verdict but "inconclusive": a
+/// percentile bootstrap over a handful of seeds covers far less than its
+/// nominal 95% (and no paired test can reach p < 0.05 below 6 pairs).
+pub const MIN_SEEDS: usize = 6;
+
 impl ErrorRatio {
-    /// The verdict of this ratio's interval against `margin`.
+    /// The verdict of this ratio's interval against `margin`
+    /// ([`EffectVerdict::Inconclusive`] below [`MIN_SEEDS`] seeds).
     pub fn verdict(&self, margin: f64) -> EffectVerdict {
+        if self.seeds < MIN_SEEDS {
+            return EffectVerdict::Inconclusive;
+        }
         EffectVerdict::of(self.low, self.high, margin)
     }
 }

@@ -17,6 +17,9 @@ use mixact::Layer;
 use mixact::{evaluate, EarlyStopping, FitConfig, Monitor, Trainer};
 use mixact::{Error, Result};
 
+/// The most steps the learning-rate grid may grow per side.
+pub const MAX_LR_EXTENSIONS: usize = 20;
+
 /// How the suite trains and how many runs it makes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuiteOptions {
@@ -331,6 +334,22 @@ fn tune_lr<A: ActivationSet>(
     }
 }
 
+/// The learning-rate settings every mode checks before training: finite
+/// positive rates, and a bounded number of grid extensions.
+pub(crate) fn check_rates(opts: &SuiteOptions) -> Result<()> {
+    for &lr in &opts.lr_grid {
+        crate::check_hyper("learning rate", lr, lr > 0.0, "finite and > 0")?;
+    }
+    // Each extension is a grid step (about x3): 20 per side already spans
+    // 10^9; beyond that a rate would underflow or overflow after hours of runs.
+    crate::check_hyper(
+        "learning-rate grid extensions",
+        opts.lr_extensions as f64,
+        opts.lr_extensions <= MAX_LR_EXTENSIONS,
+        "at most 20 per side",
+    )
+}
+
 /// The parameter budget of `task`: the first homogeneous configuration at `base_width`.
 fn budget<A: ActivationSet>(
     task: &Task,
@@ -437,9 +456,7 @@ pub fn run_suite_into<A: ActivationSet>(
             return Err(Error::ZeroWidth { what });
         }
     }
-    for &lr in &opts.lr_grid {
-        crate::check_hyper("learning rate", lr, lr > 0.0, "finite and > 0")?;
-    }
+    check_rates(opts)?;
     let budgets: Vec<usize> = tasks
         .iter()
         .map(|t| budget(t, configs, opts))

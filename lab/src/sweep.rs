@@ -321,6 +321,7 @@ pub fn run_sweep_into<A: ActivationSet>(
             return Err(Error::Empty { what });
         }
     }
+    crate::run::check_rates(&opts.suite)?;
     if let Some(c) = cells.iter().find(|c| c.task >= tasks.len()) {
         return Err(Error::Length {
             what: "sweep task index",

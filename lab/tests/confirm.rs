@@ -118,3 +118,16 @@ fn holm_runs_over_the_three_tests() {
         assert!(x.p_holm >= x.p, "{x:?}");
     }
 }
+
+#[test]
+fn a_test_over_fewer_than_six_seeds_is_undecided() {
+    let few: Vec<SweepRecord> = [8, 16]
+        .into_iter()
+        .flat_map(|w| cell("checker4x4", 1, w, 1.0, 0.0))
+        .filter(|r| r.seed < 5)
+        .collect();
+    let d = decide(&few);
+    let h1b = d.iter().find(|x| x.name == "H1b").unwrap();
+    assert_eq!(h1b.effect.unwrap().seeds, 5);
+    assert_eq!(h1b.outcome, Outcome::Undecided);
+}

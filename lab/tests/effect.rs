@@ -144,3 +144,18 @@ fn the_minimum_detectable_effect_shrinks_with_more_seeds() {
     let strict = error_ratio(&[cell(1.0, 0.2, 40, 6)], 0.05 / 900.0, 1).unwrap();
     assert!(strict.mde_ratio < many.mde_ratio);
 }
+
+#[test]
+fn fewer_than_six_seeds_give_an_inconclusive_verdict_however_tight() {
+    use mixact_lab::effect::{error_ratio, EffectVerdict, PairedCell};
+    let cell = |n: u64| PairedCell {
+        seeds: (0..n).collect(),
+        layout: (0..n).map(|s| 0.5 + 0.001 * s as f64).collect(),
+        baseline: (0..n).map(|s| 0.25 + 0.0005 * s as f64).collect(),
+    };
+    let five = error_ratio(&[cell(5)], 0.05, 1).unwrap();
+    assert!(five.low > 1.5, "a tight doubling: {five:?}");
+    assert_eq!(five.verdict(0.05), EffectVerdict::Inconclusive);
+    let six = error_ratio(&[cell(6)], 0.05, 1).unwrap();
+    assert_eq!(six.verdict(0.05), EffectVerdict::Worse);
+}

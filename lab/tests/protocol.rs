@@ -232,3 +232,13 @@ fn the_suite_report_leads_with_effect_sizes_and_a_forest_plot() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_unbounded_grid_extension_is_refused_before_training() {
+    let mut o = opts(vec![0.01, 0.03], usize::MAX, None);
+    o.tuning_seeds = vec![10];
+    let tasks = vec![Task::regression("sin", Target1d::Sin { w: 2.0 }, 40)];
+    let configs = vec![Config::new(Hidden::Dense(Act::Relu), 1)];
+    let e = run_suite(&tasks, &configs, &o, Shard::ALL, &|_, _| {}).unwrap_err();
+    assert!(e.to_string().contains("extensions"), "{e}");
+}
