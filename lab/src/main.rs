@@ -468,13 +468,6 @@ fn run() -> Result<(), String> {
             "note: a --csv task runs {CSV_SEEDS} paired seeds by default (pass --seeds N to change it)"
         );
     }
-    if opts.seeds.len() < 6 {
-        eprintln!(
-            "note: with {} seeds no paired test can reach p < 0.05 and intervals are wide; \
-pass --seeds 20 (at least 6) for a verdict",
-            opts.seeds.len()
-        );
-    }
     let mut protocol_text = protocol(mode, &opts, &tasks);
     if let Some(csv) = &args.csv {
         protocol_text += &format!(
@@ -490,6 +483,14 @@ classification), features standardised on each split's training part.",
         return sweep(&args, mode);
     }
     write_plan(&args.out, Plan::Suite(mode))?;
+    if opts.seeds.len() < 6 {
+        eprintln!(
+            "note: with {} seeds no paired test can reach p < 0.05 and intervals are wide; \
+pass --seeds 20 (at least 6) for a verdict",
+            opts.seeds.len()
+        );
+    }
+
     let mut configs = configs();
     if !args.configs.is_empty() {
         if let Some(bad) = args
