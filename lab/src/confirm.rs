@@ -219,11 +219,11 @@ pub fn outcomes_markdown(decisions: &[Decision]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {cells} | {seeds} | {ratio} | {:.4} | {:.4} | **{}** |",
+            "| {} | {} | {cells} | {seeds} | {ratio} | {} | {} | **{}** |",
             d.name,
             d.statement,
-            d.p,
-            d.p_holm,
+            crate::sweep_effects::p_text(d.p),
+            crate::sweep_effects::p_text(d.p_holm),
             d.outcome.label()
         );
     }
