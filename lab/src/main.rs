@@ -23,7 +23,7 @@ use mixact::data::Target1d;
 use mixact::{Act, ActivationSet};
 use mixact_lab::sweep::{run_sweep_into, sweep_cells, SweepOptions};
 use mixact_lab::sweep_report::{dedup_sweep_records, read_sweep_dir, sweep_csv};
-use mixact_lab::units::{merge_dirs, shard_from_env};
+use mixact_lab::units::{assign, merge_dirs, shard_from_env, WorkUnit};
 use mixact_lab::{
     ensure_writable_dir, run_suite_into, write_confirm_report, write_report, write_results,
     write_sweep_report, Config, Hidden, Outcome, Shard, SuiteOptions, Task, TaskKind,
@@ -884,15 +884,30 @@ fn sweep(args: &Args, mode: SweepMode) -> Result<(), String> {
     if !args.merge.is_empty() {
         return merge_sweep(args, &tasks, &all_cells, &protocol, mode.is_confirm());
     }
-    // A shard takes every n-th cell (cells of one task and fraction differ in
-    // cost by width and depth, so striding spreads them).
+    // Shards balance estimated cost with the suite's splitter (longest
+    // first, to the least loaded shard): cells differ in cost by orders of
+    // magnitude across width, depth and data fraction.
     let sharded = shard_of(args)?;
     let shard = sharded.unwrap_or(Shard::ALL);
-    let cells: Vec<_> = all_cells
+    let plan: Vec<WorkUnit> = all_cells
         .iter()
         .enumerate()
-        .filter(|(i, _)| i % shard.count == shard.index)
-        .map(|(_, c)| c.clone())
+        .map(|(i, c)| {
+            let task = &tasks[c.task];
+            WorkUnit {
+                id: c.file_name(task.name()),
+                task: c.task,
+                config: i,
+                cost: c.cost(task.epochs().unwrap_or(opts.suite.epochs)),
+            }
+        })
+        .collect();
+    let shard_of_cell = assign(&plan, shard.count);
+    let cells: Vec<_> = all_cells
+        .iter()
+        .zip(&shard_of_cell)
+        .filter(|(_, &s)| s == shard.index)
+        .map(|(c, _)| c.clone())
         .collect();
     let bar = ProgressBar::new(cells.len() as u64);
     bar.set_style(

@@ -63,6 +63,13 @@ pub struct Cell {
 }
 
 impl Cell {
+    /// A relative cost estimate for balancing shards: the work of one
+    /// epoch grows with the training fraction and about with width² x depth.
+    pub fn cost(&self, epochs: usize) -> f64 {
+        let w = self.width as f64;
+        self.fraction * epochs as f64 * (w * w * self.depth as f64 + 16.0 * w)
+    }
+
     /// The file a finished cell is stored in under a shard's `cells/`
     /// folder: a stable name from the cell's coordinates.
     pub fn file_name(&self, task_name: &str) -> String {

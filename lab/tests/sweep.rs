@@ -346,3 +346,44 @@ fn a_stored_cell_without_selection_scores_is_refused_by_a_sweep_that_selects_on_
     assert!(format!("{e}").contains("selection seeds"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sweep_shards_partition_the_cells_and_balance_their_cost() {
+    use mixact_lab::units::{assign, WorkUnit};
+    let mut opts = tiny_options();
+    opts.widths = vec![8, 16, 32, 64, 128, 256];
+    opts.depths = vec![1, 2, 4];
+    opts.fractions = vec![0.25, 1.0];
+    let cells = sweep_cells(5, &opts);
+    let plan: Vec<WorkUnit> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| WorkUnit {
+            id: c.file_name(&format!("t{}", c.task)),
+            task: c.task,
+            config: i,
+            cost: c.cost(100),
+        })
+        .collect();
+    let shard_of = assign(&plan, 8);
+    assert_eq!(
+        shard_of.len(),
+        cells.len(),
+        "every cell in exactly one shard"
+    );
+    let mut load = [0.0f64; 8];
+    for (u, &s) in plan.iter().zip(&shard_of) {
+        load[s] += u.cost;
+    }
+    let biggest = plan.iter().map(|u| u.cost).fold(0.0, f64::max);
+    let (lo, hi) = load
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(a, b), &l| (a.min(l), b.max(l)));
+    assert!(hi - lo <= biggest, "loads {load:?}");
+    let c = &cells[0];
+    let wider = mixact_lab::sweep::Cell {
+        width: c.width * 2,
+        ..c.clone()
+    };
+    assert!(wider.cost(100) > c.cost(100));
+}
