@@ -12,7 +12,7 @@ pub use csv::{parse_csv, read_csv, read_csv_with};
 pub use csv::{CsvOptions, CsvTable, RowFilter};
 pub use generators::{checkerboard, parity, regression_1d, two_spirals, xor, Target1d};
 pub use scale::Scaler;
-pub use split::{shuffle_indices, Splits};
+pub use split::{shuffle_indices, SplitRows, Splits};
 
 use nalgebra::DMatrix;
 

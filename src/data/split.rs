@@ -16,6 +16,21 @@ pub struct Splits<T: Real = f32> {
     pub valid: Option<Dataset<T>>,
     /// For the final, untouched score.
     pub test: Dataset<T>,
+    /// Which rows of the original data set went where, in each part's
+    /// order: enough to rebuild the same split in pandas or scikit-learn
+    /// (`df.iloc[rows.test]`) or to save it beside a model.
+    pub rows: SplitRows,
+}
+
+/// The row indices (into the data set that was split) of each part.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SplitRows {
+    /// Rows of the training part, in its order.
+    pub train: Vec<usize>,
+    /// Rows of the validation part (empty for a zero fraction).
+    pub valid: Vec<usize>,
+    /// Rows of the test part.
+    pub test: Vec<usize>,
 }
 
 /// The numbers `0..n` in a seeded random order: Fisher-Yates with Lemire's
@@ -146,6 +161,11 @@ impl<T: Real> Dataset<T> {
                 None
             },
             test: part(test, "test part of the split")?,
+            rows: SplitRows {
+                train: train.to_vec(),
+                valid: if vf > 0.0 { valid.to_vec() } else { Vec::new() },
+                test: test.to_vec(),
+            },
         })
     }
 }

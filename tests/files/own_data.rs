@@ -60,6 +60,32 @@ fn stratified_splits_keep_each_class_share() {
 }
 
 #[test]
+fn split_rows_partition_the_data_and_select_each_part() {
+    let ds = labelled(60, 3);
+    for stratified in [false, true] {
+        let s = if stratified {
+            ds.split_stratified(0.2, 0.25, 9).unwrap()
+        } else {
+            ds.split(0.2, 0.25, 9).unwrap()
+        };
+        let mut all: Vec<usize> = [&s.rows.train, &s.rows.valid, &s.rows.test]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (0..60).collect::<Vec<_>>(),
+            "each row in exactly one part"
+        );
+        assert_eq!(ds.select(&s.rows.train).unwrap(), s.train);
+        assert_eq!(ds.select(&s.rows.valid).unwrap(), s.valid.clone().unwrap());
+        assert_eq!(ds.select(&s.rows.test).unwrap(), s.test);
+    }
+}
+
+#[test]
 fn bad_split_fractions_are_errors() {
     let ds = labelled(10, 2);
     assert!(matches!(
