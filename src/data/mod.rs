@@ -3,6 +3,8 @@
 //! train/validation/test splits and feature scaling.
 
 mod csv;
+#[cfg(feature = "io")]
+mod csv_write;
 mod generators;
 mod scale;
 pub(crate) mod split;
@@ -10,6 +12,8 @@ pub(crate) mod split;
 #[cfg(feature = "io")]
 pub use csv::{parse_csv, read_csv, read_csv_with};
 pub use csv::{CsvOptions, CsvTable, RowFilter};
+#[cfg(feature = "io")]
+pub use csv_write::write_csv;
 pub use generators::{checkerboard, parity, regression_1d, two_spirals, xor, Target1d};
 pub use scale::Scaler;
 pub use split::{shuffle_indices, SplitRows, Splits};

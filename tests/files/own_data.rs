@@ -356,3 +356,53 @@ fn hardening_and_retraining_reports_all_three_losses() {
     let first: &dyn std::any::Any = hard.layers()[0].as_ref();
     assert!(first.is::<Dense<Act>>());
 }
+
+#[test]
+fn a_written_data_set_reads_back_bit_for_bit() {
+    let dir = std::env::temp_dir().join(format!("mixact-write-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("data.csv");
+    let x = DMatrix::from_row_slice(3, 2, &[0.1_f64, -2.5e-300, 1.0 / 3.0, 7.0, 1e300, -0.0]);
+    let y = DMatrix::from_row_slice(3, 1, &[0.2_f64, std::f64::consts::PI, -1.0]);
+    let ds = Dataset::new(x, y).unwrap();
+    ds.write_csv(&path, &["a", "b, quoted"], &["t"]).unwrap();
+    let table = data::read_csv(&path).unwrap();
+    assert_eq!(table.headers(), vec!["a", "b, quoted", "t"]);
+    let back = table.regression::<f64>(&["t"], &[], None).unwrap();
+    assert_eq!(back, ds);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn writing_csv_with_missing_names_or_a_nan_is_an_error_and_keeps_the_old_file() {
+    let dir = std::env::temp_dir().join(format!("mixact-write-csv-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("p.csv");
+    let m = DMatrix::from_row_slice(2, 2, &[1.0_f32, 2.0, 3.0, 4.0]);
+    data::write_csv(&path, &["p0", "p1"], &m).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let e = data::write_csv(&path, &["p0"], &m).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Length {
+                expected: 2,
+                got: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let nan = DMatrix::from_row_slice(1, 2, &[1.0_f32, f32::NAN]);
+    let e = data::write_csv(&path, &["p0", "p1"], &nan).unwrap_err();
+    assert!(
+        matches!(e, Error::NonFiniteData { row: 0, col: 1, .. }),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the earlier file is whole"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
