@@ -9,11 +9,11 @@
 //! cargo run --release --example custom_activation
 //! ```
 
+use mixact::rand::SeedableRng;
+use mixact::rand_chacha::ChaCha8Rng;
 use mixact::{
     data, evaluate, mask, ActivationSet, Adam, Dense, Fan, FitConfig, Loss, Network, Real, Trainer,
 };
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum MyAct {

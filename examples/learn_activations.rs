@@ -16,12 +16,12 @@
 mod flags;
 use flags::Flags;
 use mixact::data::{regression_1d, Target1d};
+use mixact::rand::SeedableRng;
+use mixact::rand_chacha::ChaCha8Rng;
 use mixact::{
     evaluate, mask, Act, Adam, Dataset, Dense, FitConfig, Layer, Loss, Mixture, Network, Slope,
     Trainer,
 };
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 const CANDIDATES: [Act; 4] = [Act::Relu, Act::Tanh, Act::Sin, Act::Identity];
 const TARGET_PARAMS: usize = 1200;

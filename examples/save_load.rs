@@ -11,10 +11,10 @@
 
 use std::process::ExitCode;
 
+use mixact::rand::SeedableRng;
+use mixact::rand_chacha::ChaCha8Rng;
 use mixact::{data, mask, Act, Adam, Dense, FitConfig, Layer, Loss, Mixture, Network, Trainer};
 use nalgebra::DMatrix;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 fn train_and_save(path: &str) -> mixact::Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(11);

@@ -15,9 +15,9 @@ mod flags;
 use flags::Flags;
 use std::time::Instant;
 
+use mixact::rand::SeedableRng;
+use mixact::rand_chacha::ChaCha8Rng;
 use mixact::{data, evaluate, mask, Act, Adam, Dense, FitConfig, Layer, Loss, Network, Trainer};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 const WIDTH: usize = 32;
 

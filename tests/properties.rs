@@ -176,7 +176,7 @@ fn fit_and_evaluate_return_errors_or_finite_results() {
             let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let (i, o) = (widths[0], widths[widths.len() - 1]);
             let x = DMatrix::from_fn(rows, i, |_, _| {
-                scale * (rand::Rng::random::<f32>(&mut r) - 0.5)
+                scale * (rand::RngExt::random::<f32>(&mut r) - 0.5)
             });
             // Targets: valid for the loss half of the time, arbitrary otherwise.
             let y = if seed % 2 == 0 {
@@ -184,7 +184,7 @@ fn fit_and_evaluate_return_errors_or_finite_results() {
                 data::one_hot::<f32>(&labels, o).unwrap()
             } else {
                 DMatrix::from_fn(rows, o, |_, _| {
-                    4.0 * (rand::Rng::random::<f32>(&mut r) - 0.3)
+                    4.0 * (rand::RngExt::random::<f32>(&mut r) - 0.3)
                 })
             };
             let ds = Dataset::new(x, y).unwrap();

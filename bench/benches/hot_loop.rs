@@ -15,7 +15,7 @@ use mixact::{
     mask, Act, ActivationSet, Dense, Ensemble, FitConfig, Loss, Mixture, Network, Sgd, Trainer,
 };
 use nalgebra::DMatrix;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const BATCH: usize = 256;

@@ -16,7 +16,7 @@
 //! - **worse**: otherwise, the interval lies above 1;
 //! - **inconclusive**: anything else (the data cannot tell).
 
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::stats::{mean_sd, normal_quantile, wilcoxon_signed_rank};

@@ -1,7 +1,7 @@
 //! The statistics of paired comparisons: summary, bootstrap interval,
 //! Wilcoxon signed-rank test, Holm correction, minimum detectable effect.
 
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Mean and sample standard deviation (0 for fewer than two values).

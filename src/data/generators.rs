@@ -1,7 +1,7 @@
 //! Generators for the classic toy problems, each a validated [`Dataset`].
 
 use nalgebra::DMatrix;
-use rand::Rng;
+use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
 
 use super::Dataset;

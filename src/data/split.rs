@@ -1,6 +1,6 @@
 //! Seeded train / validation / test splits, stratified for classification.
 
-use rand::{RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::Dataset;

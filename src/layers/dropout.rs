@@ -1,6 +1,6 @@
 //! [`Dropout`]: inverted dropout, seeded, a no-op at evaluation.
 
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::compute::activation::ActivationSet;
@@ -22,9 +22,9 @@ use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 /// # Example
 /// ```
 /// use mixact::{Act, Dense, Dropout, Network};
-/// use rand::SeedableRng;
+/// use mixact::rand::SeedableRng;
 ///
-/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(1);
 /// let net: Network<Act> = Network::new(vec![
 ///     Dense::new(2, 16, Act::Relu, &mut rng)?.into(),
 ///     Dropout::new(16, 0.2, 7)?.into(),

@@ -3,7 +3,7 @@
 
 use mixact::{ActivationSet, Layer, MatRef};
 use nalgebra::DMatrix;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub fn rng(seed: u64) -> ChaCha8Rng {

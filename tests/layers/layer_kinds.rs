@@ -164,3 +164,12 @@ fn named_parameters_are_the_model_file_tensor_names() {
     names.sort();
     assert_eq!(names, stored);
 }
+
+#[test]
+fn layers_take_any_rng_of_the_current_rand_including_std_rng() {
+    use rand::SeedableRng;
+    // What `cargo add rand` gives a user today: its StdRng must initialise a layer.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let layer = mixact::Dense::<mixact::Act, f32>::new(3, 4, mixact::Act::Tanh, &mut rng);
+    assert!(layer.is_ok());
+}

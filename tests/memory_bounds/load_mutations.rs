@@ -4,7 +4,7 @@
 
 use crate::watch::{shared, thread_largest_during};
 use mixact::{mask, Act, Dense, LoadOptions, Mixture, Network, Slope};
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn model_bytes() -> Vec<u8> {
