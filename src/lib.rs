@@ -125,7 +125,7 @@ pub use rand_chacha;
 pub mod prelude {
     pub use nalgebra::DMatrix;
     pub use rand::seq::SliceRandom;
-    pub use rand::{Rng, SeedableRng};
+    pub use rand::{Rng, RngExt, SeedableRng};
     pub use rand_chacha::ChaCha8Rng;
 
     pub use crate::{
