@@ -144,6 +144,32 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Ensemble<A, T, O> {
             .collect()
     }
 
+    /// The members' mean prediction on `x`: the raw outputs (logits, for a
+    /// classification loss) averaged over the members, each computed as
+    /// [`Network::predict`] would (inference mode). To average probabilities instead, apply the link to each
+    /// member's [`predict`](Network::predict) and average those.
+    ///
+    /// # Errors
+    /// As [`Network::predict`] (the first member's error), for example
+    /// [`Error::Shape`] when `x` does not have the members' input width.
+    pub fn predict_mean(&self, x: &nalgebra::DMatrix<T>) -> Result<nalgebra::DMatrix<T>> {
+        let outputs: Vec<Result<nalgebra::DMatrix<T>>> =
+            self.members.iter().map(|m| m.net.predict(x)).collect();
+        let mut sum: Option<nalgebra::DMatrix<T>> = None;
+        for out in outputs {
+            let out = out?;
+            match &mut sum {
+                None => sum = Some(out),
+                Some(s) => *s += out,
+            }
+        }
+        let k = T::lit(self.members.len() as f64);
+        // `new` refuses an empty ensemble, so there is a first member.
+        Ok(sum
+            .map(|s| s / k)
+            .unwrap_or_else(|| nalgebra::DMatrix::zeros(0, 0)))
+    }
+
     /// Trains every member on `data` ([`fit_each`](Self::fit_each) with the
     /// same data for all).
     pub fn fit(&mut self, data: &Dataset<T>) -> Vec<Result<Vec<EpochStats>>> {

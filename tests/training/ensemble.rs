@@ -162,3 +162,29 @@ fn a_member_whose_data_do_not_fit_fails_alone() {
     assert!(out[0].is_ok());
     assert!(matches!(out[1], Err(Error::Shape { .. })));
 }
+
+#[test]
+fn the_mean_prediction_is_the_average_of_the_members_predictions() {
+    let members: Vec<Member> = SEEDS
+        .iter()
+        .map(|&s| (net(s, 8), trainer(s, 0.01)))
+        .collect();
+    let mut ensemble = Ensemble::new(members).unwrap();
+    let data = task(1);
+    for outcome in ensemble.fit(&data) {
+        outcome.unwrap();
+    }
+    let x = data.x().clone();
+    let mean = ensemble.predict_mean(&x).unwrap();
+    let mut by_hand = DMatrix::<f32>::zeros(x.nrows(), 1);
+    for i in 0..ensemble.len() {
+        by_hand += ensemble.network(i).unwrap().predict(&x).unwrap();
+    }
+    by_hand /= SEEDS.len() as f32;
+    assert_eq!(mean, by_hand);
+    let wrong_width = DMatrix::<f32>::zeros(3, 5);
+    assert!(matches!(
+        ensemble.predict_mean(&wrong_width),
+        Err(Error::Shape { .. })
+    ));
+}
