@@ -213,6 +213,14 @@ pub fn write_sweep_report(
     let maps = draw_heatmaps(dir, &cell_effects)?;
     let forest = sweep_forest(dir, &group_effects)?;
     let mut md = String::from("# Where does mixing win? The sweep\n\n");
+    if let Some(first) = protocol
+        .split("\n\n")
+        .next()
+        .filter(|p| p.starts_with("**Partial"))
+    {
+        md += first;
+        md += "\n\n**Everything below is computed on the finished cells only.**\n\n";
+    }
     md += &sweep_effects::answer(&group_effects, &cell_effects, margin);
     md += &format!("\n![{forest}]({forest})\n");
     md += "\nEvery cell and arm, with its interval, p, Holm p and detectable effect: \
