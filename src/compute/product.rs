@@ -140,13 +140,25 @@ pub fn gemm_backend() -> GemmBackend {
     }
 }
 
-/// `c = a · b + beta · c` through faer, on strided storage.
+/// `c = a · b + beta · c` through faer, on strided storage, when no other
+/// faer product is running; returns `false` (and touches nothing) otherwise,
+/// and the caller computes the product with matrixmultiply.
+///
+/// Why one at a time: faer's x86 kernels keep a packing buffer of twice the
+/// L3 cache per thread (520 MiB on a 260 MiB-L3 Xeon), and when that
+/// thread-local buffer is already in use, as when a pool thread waiting
+/// inside one faer product steals a job that starts another, they allocate
+/// a fresh one for the call. Eight user threads predicting at once then
+/// reserved 8 x 520 MiB, and a container's address-space limit aborted the
+/// process. With one product in flight, and that product always on rayon's
+/// pool, the buffers exist once per pool thread and are never duplicated.
 ///
 /// # Safety
 /// As [`Sealed::gemm_raw`](crate::compute::real::sealed::Sealed::gemm_raw).
 #[cfg(feature = "faer")]
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn faer_gemm<T>(
+#[must_use]
+pub(crate) unsafe fn try_faer_gemm<T>(
     m: usize,
     k: usize,
     n: usize,
@@ -160,10 +172,29 @@ pub(crate) unsafe fn faer_gemm<T>(
     c: *mut T,
     rsc: isize,
     csc: isize,
-) where
+) -> bool
+where
     T: faer::traits::ComplexField + crate::compute::real::Real,
 {
     use faer::{Accum, MatMut, MatRef, Par};
+    use std::sync::atomic::AtomicBool;
+
+    static FAER_BUSY: AtomicBool = AtomicBool::new(false);
+    /// Frees the slot when the product ends, also if it unwinds.
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            FAER_BUSY.store(false, Ordering::Release);
+        }
+    }
+    if FAER_BUSY
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    let _slot = Slot;
+
     let accum = if beta == T::zero() {
         Accum::Replace
     } else {
@@ -186,13 +217,10 @@ pub(crate) unsafe fn faer_gemm<T>(
     };
     if rayon::current_thread_index().is_some() {
         faer::linalg::matmul::matmul(dst, accum, lhs, rhs, T::one(), par);
-        return;
+        return true;
     }
-    // faer's x86 kernels keep a packing buffer of twice the L3 cache in
-    // every thread that calls them (520 MiB on a 260 MiB-L3 Xeon). Called
-    // from the user's threads (eight threads predicting at once), that
-    // reservation multiplies and a container's address-space limit aborts
-    // the process; run on rayon's pool, it exists once per pool thread.
+    // From a user's thread, the product runs on rayon's pool, so that only
+    // pool threads ever hold faer's buffers.
     struct Product<'a, T>(MatMut<'a, T>, MatRef<'a, T>, MatRef<'a, T>);
     // SAFETY: the views point to memory the caller keeps alive and does not
     // touch until this function returns; `rayon::scope` returns only after
@@ -203,6 +231,7 @@ pub(crate) unsafe fn faer_gemm<T>(
         let p = product;
         faer::linalg::matmul::matmul(p.0, accum, p.1, p.2, T::one(), par);
     });
+    true
 }
 
 /// Products with fewer multiply-adds than this go to matrixmultiply even

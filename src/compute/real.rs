@@ -60,10 +60,11 @@ pub(crate) mod sealed {
                 && m.saturating_mul(k).saturating_mul(n)
                     >= crate::compute::product::FAER_MIN_PRODUCT
                 && crate::compute::product::gemm_backend() == GemmBackend::Faer
-            {
-                return crate::compute::product::faer_gemm(
+                && crate::compute::product::try_faer_gemm(
                     m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-                );
+                )
+            {
+                return;
             }
             matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
         }
@@ -90,10 +91,11 @@ pub(crate) mod sealed {
                 && m.saturating_mul(k).saturating_mul(n)
                     >= crate::compute::product::FAER_MIN_PRODUCT
                 && crate::compute::product::gemm_backend() == GemmBackend::Faer
-            {
-                return crate::compute::product::faer_gemm(
+                && crate::compute::product::try_faer_gemm(
                     m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
-                );
+                )
+            {
+                return;
             }
             matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
         }

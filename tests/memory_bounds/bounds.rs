@@ -147,10 +147,17 @@ fn eight_threads_predicting_300_rows_reserve_memory_for_300_rows() {
     ])
     .unwrap();
     let x = nalgebra::DMatrix::from_fn(300, 130, |i, j| ((i * 7 + j) % 13) as f32 / 13.0);
-    // Whatever the product library keeps per pool thread is made once, here.
-    let want = rayon::broadcast(|_| net.predict(&x).unwrap())
-        .pop()
-        .unwrap();
+    // Whatever the product library keeps per pool thread is made once, here:
+    // one pool thread after the other, since faer takes one product at a time
+    // (a second concurrent one goes to matrixmultiply and would leave its
+    // thread's buffer unmade).
+    let one_at_a_time = std::sync::Mutex::new(());
+    let want = rayon::broadcast(|_| {
+        let _turn = one_at_a_time.lock().unwrap();
+        net.predict(&x).unwrap()
+    })
+    .pop()
+    .unwrap();
     let (_, peak) = peak_during(|| {
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..8).map(|_| s.spawn(|| net.predict(&x))).collect();
