@@ -148,6 +148,16 @@ pub enum Error {
         /// Why, and what would.
         reason: String,
     },
+    /// A network could not be written in an exchange format: a layer kind
+    /// or an activation has no rule there.
+    Unexportable {
+        /// The format (`"ONNX"`).
+        format: &'static str,
+        /// The layer's path in the network (`"layers.1"`), or "the network".
+        layer: String,
+        /// What has no rule, and how to give it one.
+        reason: String,
+    },
     /// A model file could not be loaded (or a network could not be saved).
     Model {
         /// Which kind of problem, one per distinct cause.
@@ -357,6 +367,11 @@ impl fmt::Display for Error {
             Error::Io { path, message } => write!(f, "{path}: {message}"),
             Error::Format { location, message } => write!(f, "{location}: {message}"),
             Error::Incompatible { setting, reason } => write!(f, "{setting}: {reason}"),
+            Error::Unexportable {
+                format,
+                layer,
+                reason,
+            } => write!(f, "cannot export {layer} to {format}: {reason}"),
             Error::Model { kind, detail } => write!(f, "model file: {kind:?}: {detail}"),
         }
     }

@@ -73,6 +73,14 @@ pub trait ActivationSet: Copy + PartialEq + Debug + Send + Sync + 'static {
         Fan::In
     }
 
+    /// The built-in activation this one computes exactly, if any: how
+    /// exporters (ONNX) find an operator for it. Defaults to `None`, so an
+    /// activation of your own is refused by an export until it names its
+    /// built-in twin; an activation with no twin cannot be exported.
+    fn builtin(self) -> Option<Act> {
+        None
+    }
+
     /// `y[i] = f(z[i])` over one contiguous block of neurons.
     fn forward<T: Real>(self, z: &[T], y: &mut [T]) {
         for (y, &z) in y.iter_mut().zip(z) {
@@ -416,6 +424,10 @@ impl ActivationSet for Act {
 
     fn from_name(name: &str) -> Option<Self> {
         Act::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    fn builtin(self) -> Option<Act> {
+        Some(self)
     }
 
     fn gain(self) -> f64 {

@@ -58,6 +58,7 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
 
+pub mod onnx;
 mod safetensors_header;
 use safetensors_header::{Dtype as FileDtype, TensorEntry};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -73,6 +74,7 @@ use crate::layers::layer::{BoxedLayer, Layer};
 use crate::layers::network::Network;
 use crate::layers::registry::Registry;
 use crate::layers::spec::{ConfigValue, LayerConfig, NameList, TensorSource};
+pub use onnx::OnnxOptions;
 
 /// The newest model-file format version this build writes and reads.
 /// Version 2 adds the optional `info` object ([`ModelInfo`]); a file without

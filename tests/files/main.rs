@@ -7,4 +7,5 @@
 mod common;
 
 mod model_files;
+mod onnx_export;
 mod own_data;
