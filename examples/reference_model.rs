@@ -3,7 +3,8 @@
 //! `python/mixact_numpy.py --check DIR`, the reference reader in numpy.
 //! Also writes `DIR/hostile/`: model files the Rust loader refuses, and
 //! `expected.csv` with the reason it gives for each, which the numpy reader
-//! must give too.
+//! must give too. `DIR/model.onnx` is the same network exported to ONNX,
+//! for `python/check_onnx.py` (onnxruntime).
 //!
 //! ```sh
 //! cargo run --release --example reference_model -- target/reference
@@ -48,6 +49,11 @@ fn main() -> Result<(), mixact::Error> {
         .with_scaler(scaler.clone())
         .with_metadata("purpose", "reference for the numpy reader");
     net.save_with_info(format!("{dir}/model.safetensors"), &info)?;
+    // The same network and scaler as ONNX, for python/check_onnx.py (onnxruntime).
+    net.to_onnx(
+        format!("{dir}/model.onnx"),
+        &mixact::io::OnnxOptions::new().with_info(&info),
+    )?;
     let out = net.predict(&scaler.transform(&raw)?)?;
     let csv = |m: &DMatrix<f32>| {
         (0..m.nrows())
@@ -68,7 +74,7 @@ fn main() -> Result<(), mixact::Error> {
             message: e.to_string(),
         })?;
     }
-    println!("wrote {dir}/model.safetensors, inputs.csv, outputs.csv");
+    println!("wrote {dir}/model.safetensors, model.onnx, inputs.csv, outputs.csv");
     write_hostile(&format!("{dir}/hostile"))
 }
 
