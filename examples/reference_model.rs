@@ -1,5 +1,5 @@
-//! Writes a model of every layer kind (with a scaler), inputs and Rust's
-//! predictions (raw inputs through the stored scaler) into a folder, for
+//! Writes a model of every layer kind (with input and target scalers), raw
+//! inputs and Rust's predictions for them (`predict_raw`) into a folder, for
 //! `python/mixact_numpy.py --check DIR`, the reference reader in numpy.
 //! Also writes `DIR/hostile/`: model files the Rust loader refuses, and
 //! `expected.csv` with the reason it gives for each, which the numpy reader
@@ -45,8 +45,16 @@ fn main() -> Result<(), mixact::Error> {
         (i as f32 * 0.37 + j as f32 * 1.3).sin() * 5.0 + 2.0
     });
     let scaler = Scaler::standardize(&raw);
+    // A target scaler too (targets in the thousands, say), so that readers
+    // must take the whole pipeline from raw rows to the targets' units.
+    let target_scaler = Scaler {
+        offset: vec![1000.0, -5.0],
+        scale: vec![250.0, 0.5],
+    };
     let info = ModelInfo::default()
         .with_scaler(scaler.clone())
+        .with_target_scaler(target_scaler)
+        .with_feature_names(&["a", "b", "c"])
         .with_metadata("purpose", "reference for the numpy reader");
     net.save_with_info(format!("{dir}/model.safetensors"), &info)?;
     // The same network and scaler as ONNX, for python/check_onnx.py (onnxruntime).
@@ -54,7 +62,7 @@ fn main() -> Result<(), mixact::Error> {
         format!("{dir}/model.onnx"),
         &mixact::io::OnnxOptions::new().with_info(&info),
     )?;
-    let out = net.predict(&scaler.transform(&raw)?)?;
+    let out = net.predict_raw(&info, &raw)?;
     let csv = |m: &DMatrix<f32>| {
         (0..m.nrows())
             .map(|i| {
@@ -187,6 +195,34 @@ fn write_hostile(dir: &str) -> Result<(), mixact::Error> {
             "widths_that_do_not_chain",
             with_arch(|a| {
                 a["network"][1]["inputs"] = json!(4);
+            })?,
+        ),
+        (
+            "target_scaler_of_the_wrong_width",
+            with_arch(|a| {
+                a["version"] = json!(3);
+                a["info"]["target_scaler"] = json!({"offset": [0.0], "scale": [1.0]});
+            })?,
+        ),
+        (
+            "target_scaler_with_a_zero_scale",
+            with_arch(|a| {
+                a["version"] = json!(3);
+                a["info"]["target_scaler"] =
+                    json!({"offset": [0.0, 0.0, 0.0], "scale": [1.0, 0.0, 1.0]});
+            })?,
+        ),
+        (
+            "feature_names_of_the_wrong_count",
+            with_arch(|a| {
+                a["version"] = json!(3);
+                a["info"]["feature_names"] = json!(["x"]);
+            })?,
+        ),
+        (
+            "version_2_with_feature_names",
+            with_arch(|a| {
+                a["info"]["feature_names"] = json!(["x", "y"]);
             })?,
         ),
         ("nan_weight", nan_weight),

@@ -1,5 +1,6 @@
 """A reference reader of mixact model files in numpy: rebuilds the forward
-pass from the file alone (layers, activations, mixtures, scaler), as the
+pass from the file alone (layers, activations, mixtures, input and target
+scalers), as the
 format docs of `mixact::io` describe it, and refuses what the Rust loader
 refuses, with the same reason (`ModelError.kind` is the name of Rust's
 `ModelErrorKind`).
@@ -21,7 +22,7 @@ import numpy as np
 GELU_C = math.sqrt(2.0 / math.pi)
 _erf = np.vectorize(math.erf)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MAX_HEADER = 100_000_000
 MAX_INFO_TEXT = 1 << 20
 
@@ -220,11 +221,26 @@ def check_info(info, n_in, n_out):
             raise ModelError("Malformed", "scaler: a scale is not finite and > 0")
         if len(offset) != n_in:
             raise ModelError("InconsistentShape", f"scaler of {len(offset)} features for a network of {n_in} inputs")
+    target = info.get("target_scaler")
+    if target is not None:
+        offset, scale = target.get("offset"), target.get("scale")
+        if not isinstance(offset, list) or not isinstance(scale, list) or len(offset) != len(scale):
+            raise ModelError("Malformed", "target scaler: offsets and scales of different lengths")
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in offset):
+            raise ModelError("Malformed", "target scaler: an offset is not finite")
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in scale):
+            raise ModelError("Malformed", "target scaler: a scale is not finite and > 0")
+        if len(offset) != n_out:
+            raise ModelError("InconsistentShape", f"target scaler of {len(offset)} values for a network of {n_out} outputs")
+    features = info.get("feature_names")
+    if features is not None and len(features) != n_in:
+        raise ModelError("InconsistentShape", f"{len(features)} feature names for a network of {n_in} inputs")
     names = info.get("class_names")
     if names is not None and len(names) != n_out and not (n_out == 1 and len(names) == 2):
         raise ModelError("InconsistentShape", f"{len(names)} class names for a network of {n_out} outputs")
     text = sum(len(k.encode()) + len(v.encode()) for k, v in (info.get("metadata") or {}).items())
     text += sum(len(n.encode()) for n in names or [])
+    text += sum(len(n.encode()) for n in features or [])
     if text > MAX_INFO_TEXT:
         raise ModelError("TooLarge", f"{text} bytes of metadata and class names (limit {MAX_INFO_TEXT})")
 
@@ -251,6 +267,8 @@ def load(path):
     info = meta.get("info") or {}
     if version == 1 and info:
         raise ModelError("Malformed", "a version 1 file with an info object")
+    if version < 3 and ("target_scaler" in info or "feature_names" in info):
+        raise ModelError("Malformed", f"a version {version} file with a target scaler or feature names (version 3)")
     src = Tensors(tensors, float_name)
     n_in, n_out, run = build({"kind": "sequential", "layers": meta.get("network")}, "", src)
     if src.used != len(tensors):
@@ -263,7 +281,10 @@ def predict(path, x):
     run, info = load(path)
     if "scaler" in info:
         x = (x - np.array(info["scaler"]["offset"])) / np.array(info["scaler"]["scale"])
-    return run(x)
+    y = run(x)
+    if "target_scaler" in info:
+        y = y * np.array(info["target_scaler"]["scale"]) + np.array(info["target_scaler"]["offset"])
+    return y
 
 
 def check(folder):

@@ -191,3 +191,32 @@ fn the_scaler_folded_into_the_graph_makes_raw_rows_predict_as_scaled_ones() {
         "scaler",
     );
 }
+
+#[test]
+fn the_target_scaler_folded_into_the_graph_gives_what_predict_raw_gives() {
+    use mixact::data::Scaler;
+    let mut r = rng(5);
+    let net: Network<Act> = Network::new(vec![
+        Dense::per_neuron(3, &[Act::Sin, Act::Elu, Act::Softplus], &mut r)
+            .unwrap()
+            .into(),
+        Dense::new(3, 2, Act::Identity, &mut r).unwrap().into(),
+    ])
+    .unwrap();
+    let raw = inputs(20, 3).map(|v| v * 3.0 + 10.0);
+    let info = ModelInfo::default()
+        .with_scaler(Scaler::standardize(&raw))
+        .with_target_scaler(Scaler {
+            offset: vec![1000.0, -4.0],
+            scale: vec![250.0, 0.5],
+        })
+        .with_feature_names(&["a", "b", "c"]);
+    let bytes = net
+        .to_onnx_bytes(&OnnxOptions::new().with_info(&info))
+        .unwrap();
+    assert_close(
+        &net.predict_raw(&info, &raw).unwrap(),
+        &run_in_tract(&bytes, &raw),
+        "pipeline",
+    );
+}

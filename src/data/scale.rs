@@ -132,6 +132,34 @@ impl Scaler {
         Ok(out)
     }
 
+    /// `y` mapped back to the fitted data's units: `y * scale + offset`, the
+    /// inverse of [`transform`](Self::transform) (a target scaler's way back
+    /// from the network's outputs).
+    ///
+    /// # Errors
+    /// As [`transform`](Self::transform).
+    pub fn inverse_transform<T: Real>(&self, y: &DMatrix<T>) -> Result<DMatrix<T>> {
+        self.validate()?;
+        if y.ncols() != self.width() {
+            return Err(Error::shape(
+                "scaled values",
+                (None, Some(self.width())),
+                y.shape(),
+            ));
+        }
+        let out = DMatrix::from_fn(y.nrows(), y.ncols(), |i, j| {
+            T::lit(y[(i, j)].as_f64() * self.scale[j] + self.offset[j])
+        });
+        if let Some(k) = out.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteData {
+                what: "unscaled values",
+                row: k % out.nrows().max(1),
+                col: k / out.nrows().max(1),
+            });
+        }
+        Ok(out)
+    }
+
     /// The data set with its inputs scaled (targets unchanged).
     ///
     /// # Errors

@@ -22,8 +22,13 @@
 //! `{"scaler": {"offset": [...], "scale": [...]}, "class_names": [...],
 //! "metadata": {"key": "value"}, "history": {"epochs": 40, "final_train_loss": ...}}`
 //! ([`ModelInfo`]); raw inputs go through `(x - offset) / scale` before the
-//! first layer. A file without info is written as version 1. A numpy
-//! reader of both versions, written from this page alone, is
+//! first layer. A file without info is written as version 1.
+//!
+//! Version 3 adds two optional fields to `"info"`: `"target_scaler"`
+//! (`{"offset": [...], "scale": [...]}`, one entry per output: predictions
+//! go back to the targets' units as `y * scale + offset`) and
+//! `"feature_names"` (one per input). Info without them is written as
+//! version 2. A numpy reader of every version, written from this page alone, is
 //! `python/mixact_numpy.py` in the repository (CI checks it against Rust).
 //!
 //! Every layer kind describes itself ([`Layer::spec`]) and is rebuilt by the
@@ -56,6 +61,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use nalgebra::DMatrix;
 use safetensors::tensor::{Dtype, TensorView};
 
 pub mod onnx;
@@ -77,9 +83,10 @@ use crate::layers::spec::{ConfigValue, LayerConfig, NameList, TensorSource};
 pub use onnx::OnnxOptions;
 
 /// The newest model-file format version this build writes and reads.
-/// Version 2 adds the optional `info` object ([`ModelInfo`]); a file without
-/// info is written as version 1, so older readers load it.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 2 adds the optional `info` object ([`ModelInfo`]), version 3 its
+/// target scaler and feature names; a file is written with the oldest
+/// version that holds it (no info: 1), so older readers load what they can.
+pub const FORMAT_VERSION: u32 = 3;
 const METADATA_KEY: &str = "mixact";
 /// safetensors' own limit on the JSON header.
 const MAX_HEADER: u64 = 100_000_000;
@@ -102,9 +109,11 @@ struct HeaderOut<'a> {
     info: Option<&'a ModelInfo>,
 }
 
-/// What travels with a model besides its layers (format version 2): the
-/// input scaler, the class names, free-form metadata and a summary of the
-/// training history, so that a saved model can be used without side files.
+/// What travels with a model besides its layers (format versions 2 and 3):
+/// the input scaler, the target scaler, the feature and class names,
+/// free-form metadata and a summary of the training history, so that a
+/// saved model is the whole pipeline from raw rows to predictions in the
+/// targets' units ([`Network::predict_raw`]).
 ///
 /// # Example
 /// ```
@@ -138,6 +147,18 @@ pub struct ModelInfo {
         deserialize_with = "bounded_strings"
     )]
     pub class_names: Option<Vec<String>>,
+    /// The scaler the training targets went through (one entry per output):
+    /// predictions go back to the targets' units as `y * scale + offset`
+    /// (format version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_scaler: Option<ScalerOut>,
+    /// One name per input feature, in column order (format version 3).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "bounded_strings"
+    )]
+    pub feature_names: Option<Vec<String>>,
     /// Anything else (data source, commit, author, ...); at most 4096 entries in a file.
     #[serde(
         default,
@@ -277,6 +298,40 @@ impl ModelInfo {
         self
     }
 
+    /// With the scaler the targets were trained through (see
+    /// [`Network::predict_raw`](crate::Network::predict_raw)).
+    pub fn with_target_scaler(mut self, scaler: Scaler) -> Self {
+        self.target_scaler = Some(ScalerOut {
+            offset: scaler.offset,
+            scale: scaler.scale,
+        });
+        self
+    }
+
+    /// With one name per input feature.
+    pub fn with_feature_names(mut self, names: &[&str]) -> Self {
+        self.feature_names = Some(names.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// The stored target scaler, ready to unscale predictions.
+    pub fn target_scaler(&self) -> Option<Scaler> {
+        self.target_scaler.as_ref().map(|s| Scaler {
+            offset: s.offset.clone(),
+            scale: s.scale.clone(),
+        })
+    }
+
+    /// The file format version this info needs: 3 with a target scaler or
+    /// feature names, 2 otherwise (so older readers still read what they can).
+    fn format_version(&self) -> u32 {
+        if self.target_scaler.is_some() || self.feature_names.is_some() {
+            3
+        } else {
+            2
+        }
+    }
+
     /// With a metadata entry.
     pub fn with_metadata(mut self, key: &str, value: &str) -> Self {
         self.metadata.insert(key.to_string(), value.to_string());
@@ -332,6 +387,30 @@ impl ModelInfo {
                 ));
             }
         }
+        if let Some(s) = self.target_scaler() {
+            s.validate()
+                .map_err(|e| model_error(K::Malformed, format!("target scaler: {e}")))?;
+            if s.offset.len() != outputs || s.scale.len() != outputs {
+                return Err(model_error(
+                    K::InconsistentShape,
+                    format!(
+                        "target scaler of {} values for a network of {outputs} outputs",
+                        s.offset.len(),
+                    ),
+                ));
+            }
+        }
+        if let Some(names) = &self.feature_names {
+            if names.len() != inputs {
+                return Err(model_error(
+                    K::InconsistentShape,
+                    format!(
+                        "{} feature names for a network of {inputs} inputs",
+                        names.len()
+                    ),
+                ));
+            }
+        }
         if let Some(names) = &self.class_names {
             if names.len() != outputs && !(outputs == 1 && names.len() == 2) {
                 return Err(model_error(
@@ -349,12 +428,13 @@ impl ModelInfo {
             .iter()
             .map(|(k, v)| k.len() + v.len())
             .chain(self.class_names.iter().flatten().map(String::len))
+            .chain(self.feature_names.iter().flatten().map(String::len))
             .sum();
         if text > MAX_INFO_TEXT {
             return Err(model_error(
                 K::TooLarge,
                 format!(
-                    "{text} bytes of metadata and class names (limit {MAX_INFO_TEXT}): \
+                    "{text} bytes of metadata, class and feature names (limit {MAX_INFO_TEXT}): \
                      keep large data beside the model, not in it"
                 ),
             ));
@@ -733,6 +813,53 @@ fn build<A: ActivationSet, T: Real>(
 }
 
 impl<A: ActivationSet, T: Real> Network<A, T> {
+    /// Predictions for raw rows through the whole pipeline `info` describes:
+    /// the input scaler, the network, and the target scaler back to the
+    /// targets' units (each step only when `info` has it).
+    ///
+    /// ```
+    /// use mixact::prelude::*;
+    /// use mixact::{data::Scaler, io::ModelInfo};
+    ///
+    /// let mut rng = ChaCha8Rng::seed_from_u64(1);
+    /// let net: Network<Act> = Network::new(vec![Dense::new(2, 1, Act::Identity, &mut rng)?.into()])?;
+    /// let raw_x = DMatrix::from_row_slice(2, 2, &[1.0f32, 10.0, 3.0, 30.0]);
+    /// let raw_y = DMatrix::from_row_slice(2, 1, &[1000.0f32, 3000.0]);
+    /// let info = ModelInfo::default()
+    ///     .with_scaler(Scaler::standardize(&raw_x))
+    ///     .with_target_scaler(Scaler::standardize(&raw_y))
+    ///     .with_feature_names(&["rooms", "area"]);
+    /// let y = net.predict_raw(&info, &raw_x)?;     // in the targets' units
+    /// let by_hand = info.target_scaler().unwrap()
+    ///     .inverse_transform(&net.predict(&info.scaler().unwrap().transform(&raw_x)?)?)?;
+    /// assert_eq!(y, by_hand);
+    /// # Ok::<(), mixact::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Model`] (`InconsistentShape`, `Malformed`) when `info` does
+    /// not fit the network (as [`save_with_info`](Self::save_with_info)
+    /// checks); [`Error::Shape`] when `raw` has the wrong number of columns;
+    /// [`Error::NonFiniteData`] when scaling overflows; as [`predict`](Self::predict).
+    pub fn predict_raw(&self, info: &ModelInfo, raw: &DMatrix<T>) -> Result<DMatrix<T>> {
+        info.check_fits(self.input_width(), self.output_width())?;
+        let scaled;
+        let x = match info.scaler() {
+            Some(s) => {
+                scaled = s.transform(raw)?;
+                &scaled
+            }
+            None => raw,
+        };
+        let y = self.predict(x)?;
+        match info.target_scaler() {
+            Some(s) => s.inverse_transform(&y),
+            None => Ok(y),
+        }
+    }
+}
+
+impl<A: ActivationSet, T: Real> Network<A, T> {
     /// The network as the bytes of a model file (see the [format](crate::io)).
     ///
     /// # Errors
@@ -793,7 +920,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
             .collect::<Result<_>>()?;
         let header = HeaderOut {
             format: "mixact",
-            version: if info.is_some() { FORMAT_VERSION } else { 1 },
+            version: info.map_or(1, ModelInfo::format_version),
             float: T::NAME,
             network,
             info,
@@ -949,6 +1076,15 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
             return Err(model_error(
                 K::Malformed,
                 "a version 1 file with an info object",
+            ));
+        }
+        if info.format_version() == 3 && header.version < 3 {
+            return Err(model_error(
+                K::Malformed,
+                format!(
+                    "a version {} file with a target scaler or feature names (version 3)",
+                    header.version
+                ),
             ));
         }
         let file = container.tensors;

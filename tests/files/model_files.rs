@@ -311,10 +311,11 @@ fn malformed_architecture_json_is_reported_as_malformed() {
 
 #[test]
 fn an_unknown_version_is_reported() {
-    let v3 = with_header(&small_net_bytes(), |j| {
-        j.replace("\"version\":1", "\"version\":3")
+    let next = mixact::io::FORMAT_VERSION + 1;
+    let future = with_header(&small_net_bytes(), |j| {
+        j.replace("\"version\":1", &format!("\"version\":{next}"))
     });
-    assert_eq!(load(&v3), ModelErrorKind::UnknownVersion);
+    assert_eq!(load(&future), ModelErrorKind::UnknownVersion);
 }
 
 #[test]
@@ -477,4 +478,55 @@ fn a_scaler_of_the_wrong_width_is_refused() {
             ..
         })
     ));
+}
+
+#[test]
+fn a_model_with_target_scaler_and_feature_names_predicts_raw_rows_the_same_after_loading() {
+    use mixact::data::Scaler;
+    use mixact::io::ModelInfo;
+    let net = every_kind::<f32>(3);
+    let raw = DMatrix::from_fn(6, 2, |i, j| (i * 3 + j) as f32 * 10.0 + 100.0);
+    let info = ModelInfo::default()
+        .with_scaler(Scaler::standardize(&raw))
+        .with_target_scaler(Scaler {
+            offset: vec![500.0; 3],
+            scale: vec![20.0, 30.0, 40.0],
+        })
+        .with_feature_names(&["width", "height"]);
+    let bytes = net.to_model_bytes_with_info(&info).unwrap();
+    let (back, back_info) =
+        Network::<Act>::from_model_bytes_with_info(&bytes, Default::default()).unwrap();
+    assert_eq!(back_info, info);
+    let before = net.predict_raw(&info, &raw).unwrap();
+    assert_eq!(back.predict_raw(&back_info, &raw).unwrap(), before);
+    // In the targets' units: the network's outputs stretched and shifted.
+    let scaled = net
+        .predict(&info.scaler().unwrap().transform(&raw).unwrap())
+        .unwrap();
+    assert!((before[(0, 1)] - (scaled[(0, 1)] * 30.0 + 500.0)).abs() < 1e-3);
+    // The target scaler and feature names need format version 3.
+    let header = String::from_utf8_lossy(&bytes[8..600]).to_string();
+    assert!(header.contains(r#"\"version\":3"#), "{header}");
+}
+
+#[test]
+fn a_target_scaler_or_feature_names_that_do_not_fit_the_network_are_refused_at_save() {
+    use mixact::data::Scaler;
+    use mixact::io::ModelInfo;
+    let net = every_kind::<f32>(3);
+    let wrong_target = ModelInfo::default().with_target_scaler(Scaler {
+        offset: vec![0.0; 2],
+        scale: vec![1.0; 2],
+    });
+    assert_eq!(
+        kind_of(net.to_model_bytes_with_info(&wrong_target).unwrap_err()),
+        ModelErrorKind::InconsistentShape
+    );
+    let wrong_names = ModelInfo::default().with_feature_names(&["only one"]);
+    assert_eq!(
+        kind_of(net.to_model_bytes_with_info(&wrong_names).unwrap_err()),
+        ModelErrorKind::InconsistentShape
+    );
+    let raw = DMatrix::from_element(2, 2, 1.0f32);
+    assert!(net.predict_raw(&wrong_target, &raw).is_err());
 }

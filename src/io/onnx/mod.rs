@@ -16,9 +16,11 @@
 //! - activations: `Relu`, `LeakyRelu`, `Elu`, `Sigmoid`, `Tanh`, `Softplus`,
 //!   `Sin`, silu as `x · Sigmoid(x)`, both GELUs from `Tanh` or `Erf`.
 //!
-//! With [`OnnxOptions::with_info`], the input scaler becomes the graph's
-//! first nodes (`(x - offset) / scale`, so the file takes raw rows), and the
-//! metadata and class names become ONNX metadata properties.
+//! With [`OnnxOptions::with_info`], the graph is the whole pipeline of
+//! [`Network::predict_raw`]: the input scaler becomes its first nodes
+//! (`(x - offset) / scale`, so the file takes raw rows), the target scaler
+//! its last (`y * scale + offset`, so it gives the targets' units), and the
+//! metadata, class and feature names become ONNX metadata properties.
 //!
 //! A layer kind of your own, or an activation whose
 //! [`ActivationSet::builtin`](crate::ActivationSet::builtin) is `None`, has
@@ -66,9 +68,10 @@ impl OnnxOptions {
         OnnxOptions::default()
     }
 
-    /// Folds `info`'s scaler into the graph (the file then takes raw rows)
-    /// and writes its metadata (`key` → `value`) and class names (key
-    /// `mixact.class_names`, a JSON array) as ONNX metadata properties.
+    /// Folds `info`'s input and target scalers into the graph (the file then
+    /// takes raw rows and gives the targets' units) and writes its metadata
+    /// (`key` → `value`), class and feature names (keys `mixact.class_names`
+    /// and `mixact.feature_names`, JSON arrays) as ONNX metadata properties.
     pub fn with_info(mut self, info: &ModelInfo) -> Self {
         self.info = Some(info.clone());
         self
@@ -81,8 +84,9 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// # Errors
     /// [`Error::Unexportable`] for a layer kind or activation without an
     /// ONNX rule; [`Error::Shape`] when the options' scaler does not have one
-    /// entry per input; [`Error::HyperParameter`] for a scaler with a zero,
-    /// negative or non-finite entry.
+    /// entry per input (the target scaler: per output);
+    /// [`Error::HyperParameter`] for a scaler with a zero, negative or
+    /// non-finite entry.
     pub fn to_onnx_bytes(&self, options: &OnnxOptions) -> Result<Vec<u8>> {
         let float = match T::NAME {
             "f32" => Elem::F32,
@@ -114,15 +118,35 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
             for (k, v) in &info.metadata {
                 metadata.push((k.clone(), v.clone()));
             }
-            if let Some(names) = &info.class_names {
-                let json = serde_json::to_string(names).map_err(|e| Error::Format {
-                    location: "class names".into(),
-                    message: e.to_string(),
-                })?;
-                metadata.push(("mixact.class_names".to_string(), json));
+            for (key, names) in [
+                ("mixact.class_names", &info.class_names),
+                ("mixact.feature_names", &info.feature_names),
+            ] {
+                if let Some(names) = names {
+                    let json = serde_json::to_string(names).map_err(|e| Error::Format {
+                        location: key.into(),
+                        message: e.to_string(),
+                    })?;
+                    metadata.push((key.to_string(), json));
+                }
             }
         }
-        let last = rules::layer(&mut g, self as &dyn Layer<A, T>, "", x)?;
+        let mut last = rules::layer(&mut g, self as &dyn Layer<A, T>, "", x)?;
+        if let Some(s) = options.info.as_ref().and_then(ModelInfo::target_scaler) {
+            s.validate()?;
+            if s.width() != self.output_width() {
+                return Err(Error::shape(
+                    "target scaler",
+                    (None, Some(self.output_width())),
+                    (1, s.width()),
+                ));
+            }
+            let n = s.width();
+            let scale = g.floats("target_scale", &[n], &s.scale);
+            let offset = g.floats("target_offset", &[n], &s.offset);
+            let stretched = g.node("Mul", &[&last, &scale], &[]);
+            last = g.node("Add", &[&stretched, &offset], &[]);
+        }
         Ok(g.into_model(
             &last,
             self.input_width(),
