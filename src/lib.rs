@@ -100,6 +100,7 @@ pub use layers::tensor_id::{OwnedTensorId, TensorId};
 pub use layers::tree::{first_non_finite_grad, map_layers, set_training, visit_named_params};
 pub use layers::{init, mask, spec};
 pub use train::ensemble::Ensemble;
+pub use train::fold_summary::{FoldSummary, MeanSd};
 pub use train::harden::HardeningReport;
 pub use train::loss::Loss;
 pub use train::metrics::{confusion_matrix, ConfusionMatrix, Metrics};

@@ -6,6 +6,7 @@ mod csv;
 #[cfg(feature = "io")]
 mod csv_write;
 mod generators;
+mod kfold;
 mod scale;
 pub(crate) mod split;
 
@@ -15,6 +16,7 @@ pub use csv::{CsvOptions, CsvTable, RowFilter};
 #[cfg(feature = "io")]
 pub use csv_write::write_csv;
 pub use generators::{checkerboard, parity, regression_1d, two_spirals, xor, Target1d};
+pub use kfold::Folds;
 pub use scale::Scaler;
 pub use split::{shuffle_indices, SplitRows, Splits};
 

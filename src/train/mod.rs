@@ -2,6 +2,7 @@
 //! divergence guard, evaluation, and hardening a trained mixture network.
 
 pub(crate) mod ensemble;
+pub(crate) mod fold_summary;
 pub(crate) mod harden;
 pub(crate) mod loss;
 pub(crate) mod metrics;

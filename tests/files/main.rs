@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cross_validation;
 mod model_files;
 mod onnx_export;
 mod own_data;
