@@ -37,6 +37,11 @@ fn main() -> Result<(), mixact::Error> {
             .with_temperature(0.7)?
             .into(),
         Slope::new(6, 8, Act::Tanh, &mut r)?.into(),
+        Average::new(vec![
+            Dense::new(8, 8, Act::Relu, &mut r)?.into(),
+            Dense::new(8, 8, Act::Sigmoid, &mut r)?.into(),
+        ])?
+        .into(),
         Dropout::new(8, 0.3, 1)?.into(),
         concat.into(),
         Dense::new(8, 2, Act::Identity, &mut r)?.into(),

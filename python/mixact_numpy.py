@@ -142,8 +142,8 @@ def build(spec, prefix, src):
     if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
         raise ModelError("Malformed", "a layer without \"kind\"")
     kind = spec["kind"]
-    if kind in ("sequential", "concat"):
-        key = "layers" if kind == "sequential" else "branches"
+    if kind in ("sequential", "concat", "average"):
+        key = {"sequential": "layers", "concat": "branches", "average": "members"}[kind]
         children = [build(c, f"{prefix}{key}.{i}.", src) for i, c in enumerate(spec.get(key) or [])]
         if not children:
             raise ModelError("InconsistentShape", f"{kind} without sub-layers")
@@ -160,6 +160,10 @@ def build(spec, prefix, src):
             return children[0][0], children[-1][1], run
         if len({c[0] for c in children}) != 1:
             raise ModelError("InconsistentShape", "branches of different input widths")
+        if kind == "average":
+            if len({c[1] for c in children}) != 1:
+                raise ModelError("InconsistentShape", "members of different output widths")
+            return children[0][0], children[0][1], lambda x, cs=children: sum(f(x) for _, _, f in cs) / len(cs)
         return children[0][0], sum(c[1] for c in children), lambda x, cs=children: np.concatenate([f(x) for _, _, f in cs], axis=1)
     if kind == "dropout":
         w = int_field(spec, "width")

@@ -86,6 +86,7 @@ pub use data::Dataset;
 pub use error::{Divergence, Error, ModelErrorKind, Result};
 #[cfg(feature = "io")]
 pub use io::LoadOptions;
+pub use layers::average::Average;
 pub use layers::concat::Concat;
 pub use layers::dense::Dense;
 pub use layers::dropout::Dropout;
@@ -130,7 +131,7 @@ pub mod prelude {
     pub use rand_chacha::ChaCha8Rng;
 
     pub use crate::{
-        data, evaluate, mask, Act, ActivationSet, Adam, Concat, Dataset, Dense, Dropout, FitConfig,
-        Layer, LayerNorm, Loss, Mixture, Network, Optimizer, Real, Sgd, Slope, Trainer,
+        data, evaluate, mask, Act, ActivationSet, Adam, Average, Concat, Dataset, Dense, Dropout,
+        FitConfig, Layer, LayerNorm, Loss, Mixture, Network, Optimizer, Real, Sgd, Slope, Trainer,
     };
 }

@@ -1128,3 +1128,18 @@ fn a_csv_with_more_cells_than_the_limit_is_too_large() {
     assert_eq!(data::read_csv_with(&path, options).unwrap().n_rows(), 1000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_average_of_no_members_or_of_members_that_differ_is_refused() {
+    use mixact::Average;
+    let mut r = rng(1);
+    assert!(matches!(
+        Average::<Act, f32>::new(vec![]),
+        Err(Error::Empty { .. })
+    ));
+    let wider = Average::<Act, f32>::new(vec![
+        mixact::Dense::new(2, 3, Act::Relu, &mut r).unwrap().into(),
+        mixact::Dense::new(2, 4, Act::Relu, &mut r).unwrap().into(),
+    ]);
+    assert!(matches!(wider, Err(Error::Shape { layer: Some(1), .. })));
+}

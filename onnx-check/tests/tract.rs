@@ -220,3 +220,23 @@ fn the_target_scaler_folded_into_the_graph_gives_what_predict_raw_gives() {
         "pipeline",
     );
 }
+
+#[test]
+fn an_average_of_members_predicts_as_in_mixact() {
+    let mut r = rng(6);
+    let member = |a: Act, r: &mut ChaCha8Rng| -> Network<Act> {
+        Network::new(vec![
+            Dense::new(3, 5, a, r).unwrap().into(),
+            Dense::new(5, 2, Act::Identity, r).unwrap().into(),
+        ])
+        .unwrap()
+    };
+    let average = mixact::Average::new(vec![
+        member(Act::Tanh, &mut r).into(),
+        member(Act::Relu, &mut r).into(),
+        member(Act::Sin, &mut r).into(),
+    ])
+    .unwrap();
+    let net: Network<Act> = Network::new(vec![average.into()]).unwrap();
+    check(&net, &OnnxOptions::new(), &inputs(20, 3), "average");
+}

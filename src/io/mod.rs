@@ -16,7 +16,8 @@
 //!   `{"kind": "slope", ..., "activation": "tanh"}`,
 //!   `{"kind": "dropout", "width": 8, "p": 0.1}`,
 //!   `{"kind": "layer_norm", "width": 8, "eps": 1e-5}` (tensors `gain`, `bias`),
-//!   `{"kind": "concat", "branches": [layer, ...]}` or `{"kind": "sequential", "layers": [...]}`.
+//!   `{"kind": "concat", "branches": [layer, ...]}`, `{"kind": "average", "members": [...]}`
+//!   (outputs summed in member order, divided by their count) or `{"kind": "sequential", "layers": [...]}`.
 //!
 //! Version 2 adds an optional `"info"` object beside `"network"`:
 //! `{"scaler": {"offset": [...], "scale": [...]}, "class_names": [...],

@@ -4,6 +4,7 @@
 //! Nothing here knows about training or files.
 
 pub(crate) mod affine;
+pub(crate) mod average;
 pub(crate) mod concat;
 pub(crate) mod dense;
 pub(crate) mod dropout;

@@ -49,6 +49,7 @@ impl<A: ActivationSet, T: Real> Registry<A, T> {
             .with("dropout", crate::layers::dropout::build)
             .with("layer_norm", crate::layers::layer_norm::build)
             .with("concat", crate::layers::concat::build)
+            .with("average", crate::layers::average::build)
             .with("sequential", crate::layers::network::build)
     }
 

@@ -170,6 +170,51 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Ensemble<A, T, O> {
             .unwrap_or_else(|| nalgebra::DMatrix::zeros(0, 0)))
     }
 
+    /// The members' mean prediction and their spread on `x`: per output,
+    /// the sample standard deviation of the members' raw outputs (n - 1 in
+    /// the denominator; 0 for a single member), a first measure of how much
+    /// the seeds disagree.
+    ///
+    /// # Errors
+    /// As [`predict_mean`](Self::predict_mean).
+    pub fn predict_with_spread(
+        &self,
+        x: &nalgebra::DMatrix<T>,
+    ) -> Result<(nalgebra::DMatrix<T>, nalgebra::DMatrix<T>)> {
+        let outputs = self
+            .members
+            .iter()
+            .map(|m| m.net.predict(x))
+            .collect::<Result<Vec<_>>>()?;
+        let mean = self.predict_mean(x)?;
+        let k = outputs.len();
+        let sd = nalgebra::DMatrix::from_fn(mean.nrows(), mean.ncols(), |i, j| {
+            if k < 2 {
+                return T::zero();
+            }
+            let m = mean[(i, j)].as_f64();
+            let ss: f64 = outputs
+                .iter()
+                .map(|o| (o[(i, j)].as_f64() - m).powi(2))
+                .sum();
+            T::lit((ss / (k - 1) as f64).sqrt())
+        });
+        Ok((mean, sd))
+    }
+
+    /// The ensemble as one network: an [`Average`](crate::Average) of copies
+    /// of the members, which predicts exactly what
+    /// [`predict_mean`](Self::predict_mean) predicts (the same sums in the
+    /// same order) and saves, loads and exports to ONNX as one file.
+    ///
+    /// # Errors
+    /// None in practice (the members were checked to fit together when the
+    /// ensemble was made); as [`Average::new`](crate::Average::new).
+    pub fn to_network(&self) -> Result<Network<A, T>> {
+        let members = self.members.iter().map(|m| m.net.clone().into()).collect();
+        Network::new(vec![crate::Average::new(members)?.into()])
+    }
+
     /// Trains every member on `data` ([`fit_each`](Self::fit_each) with the
     /// same data for all).
     pub fn fit(&mut self, data: &Dataset<T>) -> Vec<Result<Vec<EpochStats>>> {

@@ -53,6 +53,25 @@ fn deep_concat_gradients_match_finite_differences() {
     common::check_layer_gradients(&mut concat, 4, 8);
 }
 
+#[test]
+fn average_gradients_match_finite_differences() {
+    let mut r = rng(8);
+    let deep = |a: Act, r: &mut rand_chacha::ChaCha8Rng| {
+        Network::<Act, f64>::new(vec![
+            Dense::new(3, 4, a, r).unwrap().into(),
+            Dense::new(4, 2, Act::Identity, r).unwrap().into(),
+        ])
+        .unwrap()
+    };
+    let mut average = mixact::Average::new(vec![
+        deep(Act::Tanh, &mut r).into(),
+        deep(Act::Sin, &mut r).into(),
+        deep(Act::Softplus, &mut r).into(),
+    ])
+    .unwrap();
+    common::check_layer_gradients(&mut average, 4, 9);
+}
+
 fn check_loss(loss: Loss, target: nalgebra::DMatrix<f64>, seed: u64) {
     let mut r = rng(seed);
     let pred = random_matrix(target.nrows(), target.ncols(), &mut r) * 3.0;

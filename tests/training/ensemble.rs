@@ -188,3 +188,35 @@ fn the_mean_prediction_is_the_average_of_the_members_predictions() {
         Err(Error::Shape { .. })
     ));
 }
+
+#[test]
+fn an_ensemble_as_one_network_predicts_its_mean_bit_for_bit_and_after_a_save() {
+    let members = (0..3).map(|s| (net(s, 8), trainer(s, 0.01))).collect();
+    let mut ensemble = Ensemble::new(members).unwrap();
+    for h in ensemble.fit(&task(0)) {
+        h.unwrap();
+    }
+    let x = task(5).x().clone();
+    let mean = ensemble.predict_mean(&x).unwrap();
+    let one = ensemble.to_network().unwrap();
+    assert_eq!(one.predict(&x).unwrap(), mean);
+    let back: Network<Act> =
+        Network::from_model_bytes(&one.to_model_bytes().unwrap(), Default::default()).unwrap();
+    assert_eq!(back.predict(&x).unwrap(), mean);
+}
+
+#[test]
+fn the_spread_is_the_members_sample_standard_deviation() {
+    let members = (0..3).map(|s| (net(s, 8), trainer(s, 0.01))).collect();
+    let ensemble = Ensemble::new(members).unwrap();
+    let x = task(1).x().clone();
+    let (mean, sd) = ensemble.predict_with_spread(&x).unwrap();
+    assert_eq!(mean, ensemble.predict_mean(&x).unwrap());
+    let outs: Vec<f64> = (0..3)
+        .map(|i| ensemble.network(i).unwrap().predict(&x).unwrap()[(4, 0)] as f64)
+        .collect();
+    let m = outs.iter().sum::<f64>() / 3.0;
+    let want = (outs.iter().map(|o| (o - m).powi(2)).sum::<f64>() / 2.0).sqrt();
+    assert!((sd[(4, 0)] as f64 - want).abs() < 1e-6 * want.max(1.0));
+    assert!(sd[(4, 0)] > 0.0);
+}

@@ -12,7 +12,8 @@
 //! - [`Mixture`](crate::Mixture): its blend weights `softmax(α / τ)` become
 //!   constants, `Sum_k w_k · f_k(z)`; [`Slope`](crate::Slope): `f(a · z)`;
 //!   [`LayerNorm`](crate::LayerNorm): `ReduceMean`, `Sub`, `Sqrt`, `Div`;
-//!   [`Dropout`](crate::Dropout): nothing (inference);
+//!   [`Dropout`](crate::Dropout): nothing (inference); [`Average`](crate::Average)
+//!   (an ensemble as one network): `Sum` of the members, `Div` by their count;
 //! - activations: `Relu`, `LeakyRelu`, `Elu`, `Sigmoid`, `Tanh`, `Softplus`,
 //!   `Sin`, silu as `x · Sigmoid(x)`, both GELUs from `Tanh` or `Erf`.
 //!

@@ -40,7 +40,7 @@ pub(crate) fn layer<A: ActivationSet, T: Real>(
     };
     let read = Spec { spec: &spec, path };
     match spec.kind {
-        "sequential" | "concat" => {
+        "sequential" | "concat" | "average" => {
             let Some((key, subs)) = layer.sublayers() else {
                 return Err(unexportable(
                     path,
@@ -61,6 +61,12 @@ pub(crate) fn layer<A: ActivationSet, T: Real>(
                 return Ok(v);
             }
             let refs: Vec<&str> = outs.iter().map(String::as_str).collect();
+            if spec.kind == "average" {
+                // Summed in member order, then divided, as the layer does.
+                let sum = g.node("Sum", &refs, &[]);
+                let k = g.scalar("members", outs.len() as f64);
+                return Ok(g.node("Div", &[&sum, &k], &[]));
+            }
             Ok(g.node("Concat", &refs, &[("axis", Attr::Int(1))]))
         }
         "dropout" => Ok(x),
