@@ -19,9 +19,9 @@
 //! ## Quick start
 //! ```
 //! use mixact::{data, mask, Act, Dense, FitConfig, Loss, Network, Adam, Trainer};
-//! use mixact::rand::SeedableRng;
+//! use mixact::prelude::*;
 //!
-//! let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(42);
+//! let mut rng = ChaCha8Rng::seed_from_u64(42);
 //! let spirals = data::two_spirals::<f32, _>(200, 1.5, 0.02, &mut rng)?;
 //! let mut net: Network<Act> = Network::new(vec![
 //!     // 32 neurons: relu, sin, relu, sin, ...
@@ -46,7 +46,7 @@
 //! - Every user-facing call validates its input and returns [`Result`] with an
 //!   [`Error`] that names the problem; the library does not panic on user input.
 //! - Reproducible: initialisers take an explicit RNG, and the fit loop shuffles
-//!   with ChaCha8 from [`FitConfig::seed`]. Use `mixact::rand_chacha::ChaCha8Rng` for
+//!   with ChaCha8 from [`FitConfig::seed`]. Use `ChaCha8Rng` for
 //!   initialisation too and the same seed gives bit-identical weights on every
 //!   run, for a given thread count.
 //! - Large matrix products run on up to 4 threads through `matrixmultiply`

@@ -13,9 +13,9 @@ use crate::error::{Error, Result};
 /// # Example
 /// ```
 /// use mixact::data::{self, Scaler};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let mut rng = ChaCha8Rng::seed_from_u64(1);
 /// let all = data::two_spirals::<f32, _>(100, 1.0, 0.05, &mut rng)?;
 /// let parts = all.split_stratified(0.2, 0.2, 7)?;
 /// let scaler = Scaler::standardize(parts.train.x());

@@ -120,9 +120,9 @@ struct HeaderOut<'a> {
 /// ```
 /// use mixact::io::ModelInfo;
 /// use mixact::{data::Scaler, Act, Dense, Network};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let mut rng = ChaCha8Rng::seed_from_u64(1);
 /// let net: Network<Act> = Network::new(vec![Dense::new(2, 3, Act::Tanh, &mut rng)?.into()])?;
 /// let x = nalgebra::DMatrix::from_row_slice(2, 2, &[1.0f32, 10.0, 3.0, 30.0]);
 /// let info = ModelInfo::default()
@@ -963,9 +963,9 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// # Example
     /// ```
     /// use mixact::{Act, Dense, Network};
-    /// use mixact::rand::SeedableRng;
+    /// use mixact::prelude::*;
     ///
-    /// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    /// let mut rng = ChaCha8Rng::seed_from_u64(1);
     /// let mut net: Network<Act> = Network::new(vec![Dense::new(2, 3, Act::Sin, &mut rng)?.into()])?;
     /// let path = std::env::temp_dir().join("mixact-doc-example.safetensors");
     /// net.save(&path)?;

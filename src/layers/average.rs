@@ -19,9 +19,9 @@ use crate::layers::spec::{LayerConfig, LayerSpec, TensorSource};
 /// # Example
 /// ```
 /// use mixact::{Act, Average, Dense, Layer};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let mut rng = ChaCha8Rng::seed_from_u64(1);
 /// let avg = Average::new(vec![
 ///     Dense::<Act, f64>::new(3, 2, Act::Tanh, &mut rng)?.into(),
 ///     Dense::<Act, f64>::new(3, 2, Act::Relu, &mut rng)?.into(),

@@ -18,10 +18,10 @@ use crate::layers::spec::{LayerConfig, LayerSpec, TensorSource};
 /// # Example
 /// ```
 /// use mixact::{Act, Concat, Dense, Layer, Network};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(1);
-/// let deep = |act, rng: &mut mixact::rand_chacha::ChaCha8Rng| -> mixact::Result<Network<Act, f64>> {
+/// let mut rng = ChaCha8Rng::seed_from_u64(1);
+/// let deep = |act, rng: &mut ChaCha8Rng| -> mixact::Result<Network<Act, f64>> {
 ///     Network::new(vec![Dense::new(4, 8, act, rng)?.into(), Dense::new(8, 8, act, rng)?.into()])
 /// };
 /// let concat = Concat::new(vec![deep(Act::Relu, &mut rng)?.into(), deep(Act::Tanh, &mut rng)?.into()])?;

@@ -39,9 +39,9 @@ use crate::limits;
 /// # Example
 /// ```
 /// use mixact::{mask, Act, Dense, Layer};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(7);
+/// let mut rng = ChaCha8Rng::seed_from_u64(7);
 /// let mixed = mask::pattern(&[Act::Relu, Act::Sin], 4)?;
 /// let mut layer = Dense::<Act, f64>::per_neuron(3, &mixed, &mut rng)?;
 /// let x = nalgebra::DMatrix::from_element(5, 3, 0.5);

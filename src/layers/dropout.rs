@@ -22,9 +22,9 @@ use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 /// # Example
 /// ```
 /// use mixact::{Act, Dense, Dropout, Network};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let mut rng = ChaCha8Rng::seed_from_u64(1);
 /// let net: Network<Act> = Network::new(vec![
 ///     Dense::new(2, 16, Act::Relu, &mut rng)?.into(),
 ///     Dropout::new(16, 0.2, 7)?.into(),

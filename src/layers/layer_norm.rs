@@ -17,9 +17,9 @@ use crate::layers::tensor_id::OwnedTensorId;
 /// # Example
 /// ```
 /// use mixact::{Act, Dense, LayerNorm, Network};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let mut rng = ChaCha8Rng::seed_from_u64(1);
 /// let net: Network<Act> = Network::new(vec![
 ///     Dense::new(2, 16, Act::Identity, &mut rng)?.into(),
 ///     LayerNorm::new(16)?.into(),

@@ -32,9 +32,9 @@ use crate::layers::tree::map_layers;
 /// # Example
 /// ```
 /// use mixact::{Act, Layer, Mixture};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let mut rng = ChaCha8Rng::seed_from_u64(0);
 /// let mut m = Mixture::<Act, f64>::new(2, 6, &[Act::Relu, Act::Sin, Act::Tanh], &mut rng)?
 ///     .with_entropy_penalty(1e-3)?;
 /// m.forward(nalgebra::DMatrix::from_element(4, 2, 0.3).as_view())?;

@@ -18,9 +18,9 @@ use crate::layers::spec::{LayerConfig, LayerSpec, TensorSource};
 /// # Example
 /// ```
 /// use mixact::{mask, Act, Dense, Layer, Network};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(7);
+/// let mut rng = ChaCha8Rng::seed_from_u64(7);
 /// let mut net: Network<Act> = Network::new(vec![
 ///     Dense::per_neuron(2, &mask::pattern(&[Act::Relu, Act::Sin], 16)?, &mut rng)?.into(),
 ///     Dense::branches(16, &[(8, Act::Tanh), (8, Act::Gelu)], &mut rng)?.into(),
@@ -92,9 +92,9 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// # Example
     /// ```
     /// use mixact::{Act, Dense, Network};
-    /// use mixact::rand::SeedableRng;
+    /// use mixact::prelude::*;
     ///
-    /// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    /// let mut rng = ChaCha8Rng::seed_from_u64(1);
     /// let net: Network<Act> = Network::new(vec![Dense::new(2, 3, Act::Tanh, &mut rng)?.into()])?;
     /// let x = nalgebra::DMatrix::from_element(4, 2, 0.5);
     /// let outputs = std::thread::scope(|s| {

@@ -24,9 +24,9 @@ use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
 /// # Example
 /// ```
 /// use mixact::{Act, Layer, Slope};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let mut rng = ChaCha8Rng::seed_from_u64(0);
 /// let s = Slope::<Act, f64>::new(3, 5, Act::Tanh, &mut rng)?;
 /// assert_eq!(s.slopes(), vec![1.0; 5]);
 /// assert_eq!(s.param_count(), 3 * 5 + 5 + 5);

@@ -38,11 +38,11 @@ struct Member<A: ActivationSet, T: Real, O> {
 /// # Example
 /// ```
 /// use mixact::{data, mask, Act, Dense, Ensemble, FitConfig, Loss, Network, Sgd, Trainer};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
 /// let members = (0..4u64)
 ///     .map(|seed| {
-///         let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+///         let mut rng = ChaCha8Rng::seed_from_u64(seed);
 ///         let net: Network<Act> = Network::new(vec![
 ///             Dense::per_neuron(2, &mask::pattern(&[Act::Tanh, Act::Relu], 8)?, &mut rng)?.into(),
 ///             Dense::new(8, 1, Act::Identity, &mut rng)?.into(),

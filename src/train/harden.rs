@@ -59,9 +59,9 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// # Example
     /// ```
     /// use mixact::{data, Act, Dense, Layer, Loss, Mixture, Network};
-    /// use mixact::rand::SeedableRng;
+    /// use mixact::prelude::*;
     ///
-    /// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    /// let mut rng = ChaCha8Rng::seed_from_u64(0);
     /// let net: Network<Act> = Network::new(vec![
     ///     Mixture::new(2, 8, &[Act::Relu, Act::Tanh], &mut rng)?.into(),
     ///     Dense::new(8, 1, Act::Identity, &mut rng)?.into(),

@@ -160,9 +160,9 @@ pub enum Control {
 /// # Example
 /// ```
 /// use mixact::{data, mask, Act, Dense, FitConfig, Loss, Network, Sgd, Trainer};
-/// use mixact::rand::SeedableRng;
+/// use mixact::prelude::*;
 ///
-/// let mut rng = mixact::rand_chacha::ChaCha8Rng::seed_from_u64(3);
+/// let mut rng = ChaCha8Rng::seed_from_u64(3);
 /// let mut net: Network<Act> = Network::new(vec![
 ///     Dense::per_neuron(2, &mask::pattern(&[Act::Tanh, Act::Relu], 8)?, &mut rng)?.into(),
 ///     Dense::new(8, 1, Act::Identity, &mut rng)?.into(),
