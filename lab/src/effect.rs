@@ -15,6 +15,11 @@
 //! - **better**: otherwise, the interval lies below 1;
 //! - **worse**: otherwise, the interval lies above 1;
 //! - **inconclusive**: anything else (the data cannot tell).
+//!
+//! A diverged run (no finite test error) is not dropped, which would score
+//! only the runs that trained: it counts as a loss, with the worst finite
+//! error of its comparison (cell) as its error; two diverged runs of one
+//! seed tie (ratio 1). [`ErrorRatio::diverged`] says how many there were.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -106,6 +111,9 @@ pub struct ErrorRatio {
     /// The smallest error reduction (as a ratio below 1) a two-sided test at
     /// `alpha` detects with 80% power, from the spread of the per-seed log ratios.
     pub mde_ratio: f64,
+    /// Runs with no finite test error, (layout, baseline), each counted as
+    /// a loss at its cell's worst finite error.
+    pub diverged: (usize, usize),
 }
 
 /// Fewer paired seeds than this give no verdict but "inconclusive": a
@@ -124,15 +132,36 @@ impl ErrorRatio {
     }
 }
 
-/// The per-seed mean log ratio over the cells that ran each seed, in seed order.
+/// Runs with no finite error in `cells`, (layout, baseline).
+fn diverged_runs(cells: &[PairedCell]) -> (usize, usize) {
+    let count = |v: &Vec<f64>| v.iter().filter(|e| !e.is_finite()).count();
+    cells.iter().fold((0, 0), |(l, b), c| {
+        (l + count(&c.layout), b + count(&c.baseline))
+    })
+}
+
+/// The per-seed mean log ratio over the cells that ran each seed, in seed
+/// order; a diverged run scores its cell's worst finite error (see the
+/// module page), and a cell with no finite error at all is left out.
 fn per_seed_log_ratios(cells: &[PairedCell]) -> Vec<f64> {
     let mut by_seed: std::collections::BTreeMap<u64, (f64, usize)> = Default::default();
     for c in cells {
+        let worst = c
+            .layout
+            .iter()
+            .chain(&c.baseline)
+            .filter(|e| e.is_finite())
+            .fold(f64::NEG_INFINITY, |m, &e| m.max(e));
+        if worst == f64::NEG_INFINITY {
+            continue;
+        }
+        let scored = |e: f64| if e.is_finite() { e } else { worst };
         for ((&s, &l), &b) in c.seeds.iter().zip(&c.layout).zip(&c.baseline) {
-            if !(l.is_finite() && b.is_finite()) {
-                continue;
-            }
-            let r = (l.max(ERROR_FLOOR) / b.max(ERROR_FLOOR)).ln();
+            let r = if l.is_finite() || b.is_finite() {
+                (scored(l).max(ERROR_FLOOR) / scored(b).max(ERROR_FLOOR)).ln()
+            } else {
+                0.0
+            };
             let e = by_seed.entry(s).or_insert((0.0, 0));
             e.0 += r;
             e.1 += 1;
@@ -184,12 +213,14 @@ pub fn error_ratio(cells: &[PairedCell], alpha: f64, seed: u64) -> Option<ErrorR
         cells: cells.iter().filter(|c| !c.seeds.is_empty()).count(),
         p: wilcoxon_signed_rank(&d),
         mde_ratio: (-z * sd / (n as f64).sqrt()).exp(),
+        diverged: diverged_runs(cells),
     })
 }
 
 /// Pools several arrangements of one layout (the same activation pair
 /// interleaved, as branches, at random) into one per-seed error: their
-/// geometric mean, over the seeds every arrangement ran.
+/// geometric mean, over the seeds every arrangement ran (NaN, a diverged
+/// run, when any arrangement of that seed diverged).
 pub fn pool_arrangements(arrangements: &[PairedCell]) -> PairedCell {
     let Some(first) = arrangements.first() else {
         return PairedCell::default();
@@ -201,7 +232,8 @@ pub fn pool_arrangements(arrangements: &[PairedCell]) -> PairedCell {
         for a in arrangements {
             match a.seeds.iter().position(|&t| t == s) {
                 Some(j) if a.layout[j].is_finite() => log_sum += a.layout[j].max(ERROR_FLOOR).ln(),
-                _ => all = false,
+                Some(_) => log_sum = f64::NAN,
+                None => all = false,
             }
         }
         if all {

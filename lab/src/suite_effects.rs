@@ -193,7 +193,7 @@ mixes; Holm runs within each family.\n",
 /// Every row as CSV.
 pub fn comparisons_csv(effects: &[SuiteEffect]) -> String {
     let mut s = String::from(
-        "task,config,family,primary,baseline,seeds,ratio,ci_low,ci_high,p,p_holm,mde_ratio,verdict,loss_ratio,loss_ci_low,loss_ci_high\n",
+        "task,config,family,primary,baseline,seeds,ratio,ci_low,ci_high,p,p_holm,mde_ratio,verdict,loss_ratio,loss_ci_low,loss_ci_high,diverged_layout,diverged_baseline\n",
     );
     for e in effects {
         let (lr, ll, lh) = e
@@ -201,7 +201,7 @@ pub fn comparisons_csv(effects: &[SuiteEffect]) -> String {
             .map_or((f64::NAN, f64::NAN, f64::NAN), |l| (l.ratio, l.low, l.high));
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             e.task,
             e.config,
             e.family.name(),
@@ -217,7 +217,9 @@ pub fn comparisons_csv(effects: &[SuiteEffect]) -> String {
             e.effect.verdict(DEFAULT_MARGIN).label(),
             lr,
             ll,
-            lh
+            lh,
+            e.effect.diverged.0,
+            e.effect.diverged.1
         );
     }
     s

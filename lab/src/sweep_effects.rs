@@ -302,7 +302,7 @@ pub fn comparisons_csv(effects: &[CellEffect], margin: f64) -> String {
         *family_size.entry(e.arm).or_default() += 1;
     }
     let mut s = String::from(
-        "task,fraction,depth,width,arm,family,configs,baseline,n,ratio,ci_low,ci_high,p,p_holm,mde_ratio_holm,verdict\n",
+        "task,fraction,depth,width,arm,family,configs,baseline,n,ratio,ci_low,ci_high,p,p_holm,mde_ratio_holm,verdict,diverged_layout,diverged_baseline\n",
     );
     for e in effects {
         let m = family_size[&e.arm].max(1);
@@ -314,7 +314,7 @@ pub fn comparisons_csv(effects: &[CellEffect], margin: f64) -> String {
         let mde = e.effect.mde_ratio.ln() * z / z0;
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},\"{}\",{},{},{:.5},{:.5},{:.5},{:.4e},{:.4e},{:.4},{}",
+            "{},{},{},{},{},{},\"{}\",{},{},{:.5},{:.5},{:.5},{:.4e},{:.4e},{:.4},{},{},{}",
             e.cell.0,
             e.cell.1 as f64 / 1000.0,
             e.cell.2,
@@ -334,7 +334,9 @@ pub fn comparisons_csv(effects: &[CellEffect], margin: f64) -> String {
             e.effect.p,
             e.p_holm,
             mde.exp(),
-            e.effect.verdict(margin).label()
+            e.effect.verdict(margin).label(),
+            e.effect.diverged.0,
+            e.effect.diverged.1
         );
     }
     s

@@ -159,3 +159,34 @@ fn fewer_than_six_seeds_give_an_inconclusive_verdict_however_tight() {
     let six = error_ratio(&[cell(6)], 0.05, 1).unwrap();
     assert_eq!(six.verdict(0.05), EffectVerdict::Worse);
 }
+
+#[test]
+fn a_diverged_layout_run_counts_as_a_loss_at_the_cells_worst_error_not_as_a_missing_seed() {
+    // Eight seeds: the layout halves the error on seven and diverges on one.
+    let mut layout = vec![0.05; 8];
+    layout[3] = f64::NAN;
+    let cell = PairedCell {
+        seeds: (0..8).collect(),
+        layout,
+        baseline: vec![0.1; 8],
+    };
+    let e = error_ratio(&[cell], 0.05, 1).unwrap();
+    assert_eq!(e.seeds, 8, "the diverged seed stays in");
+    assert_eq!(e.diverged, (1, 0));
+    // Seven log ratios of ln 0.5 and one of ln(0.1 / 0.1) = 0 (the worst
+    // finite error of the cell is the baseline's 0.1).
+    let want = (7.0 * 0.5f64.ln() / 8.0).exp();
+    assert!((e.ratio - want).abs() < 1e-12, "{} vs {want}", e.ratio);
+}
+
+#[test]
+fn two_diverged_runs_of_one_seed_tie() {
+    let cell = PairedCell {
+        seeds: vec![0, 1],
+        layout: vec![f64::NAN, 0.2],
+        baseline: vec![f64::NAN, 0.2],
+    };
+    let e = error_ratio(&[cell], 0.05, 1).unwrap();
+    assert_eq!((e.seeds, e.diverged), (2, (1, 1)));
+    assert!((e.ratio - 1.0).abs() < 1e-12);
+}
