@@ -31,6 +31,7 @@
 //! ];
 //! let opts = SuiteOptions {
 //!     seeds: (0..10).collect(), tuning_seeds: vec![], lr_grid: vec![0.01],
+//!     optimiser: mixact_lab::Optimiser::Adam,
 //!     epochs: 100, batch_size: 32, base_width: 32, workers: 2,
 //!     patience: Some(20), lr_extensions: 0,
 //! };
@@ -48,6 +49,7 @@ mod errors;
 pub(crate) use errors::{check_hyper, io_error};
 mod files;
 mod metric;
+mod optimiser;
 pub mod plot;
 mod probes;
 mod report;
@@ -67,6 +69,7 @@ use std::path::Path;
 pub use config::{Config, Family, Hidden};
 pub use files::{ensure_writable_dir, read_results, write_results};
 pub use metric::Metric;
+pub use optimiser::Optimiser;
 pub use report::Claim;
 pub use report::{analyse, render_markdown, Analysis, Comparison, Outcome, Verdict, ALPHA, RULES};
 pub use results::{CurvePoint, GroupStat, GroupSummary, Results, RunRecord, SurfacePoint};

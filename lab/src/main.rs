@@ -321,6 +321,7 @@ fn suite_options(
         seeds: (0..seeds).collect(),
         tuning_seeds: (1000..1000 + selection).collect(),
         lr_grid: grid,
+        optimiser: mixact_lab::Optimiser::Adam,
         epochs: 100,
         patience: Some(20),
         lr_extensions: extensions,
@@ -386,7 +387,7 @@ sin(6x) and |x| (x in [-2, 2]), 8-bit parity, digits 8x8 and MNIST-1D (shipped u
 - Networks: inputs -> 2 hidden layers -> linear output; every configuration's hidden width is chosen so its parameter \
 count is closest to that of the relu network of width {} (the `params` column states it).\n\
 - Paired seeds {:?}: a seed fixes the data split, the batch order and the initial weights (where shapes match).\n\
-- Training: Adam, batch {}, epoch budget per task: {}; validation early stopping (patience per task: {}; the \
+- Training: {}, batch {}, epoch budget per task: {}; validation early stopping (patience per task: {}; the \
 best epoch's weights are kept). Learning rate: {}.\n\
 - Metric: test error (1 - accuracy, or MSE) and test loss. The decisive comparison is against the best \
 homogeneous activation by mean validation score on the selection seeds (never on the scored seeds), not against relu.\n\
@@ -396,6 +397,7 @@ Wilcoxon signed-rank p-value, Holm-corrected across all decisive comparisons; wi
 time per step and parameter count are beside every result.",
         opts.base_width,
         (opts.seeds.first().copied().unwrap_or(0), opts.seeds.last().copied().unwrap_or(0)),
+        opts.optimiser.describe(),
         opts.batch_size,
         epochs.join(", "),
         patience.join(", "),
@@ -855,7 +857,7 @@ arranged at random per seed (`random best2`); `slope best` is the slope-only con
 - Equal parameters within a cell: every configuration's width is matched to the parameter count of the {} \
 network at the cell's width (the `params` column of results.csv states it).\n\
 - Paired seeds {:?}..: a seed fixes the split, the subset, the batch order and the initial weights.\n\
-- Training: Adam, batch {}, epoch budget: {}; validation early stopping (patience: {}; the best epoch's weights \
+- Training: {}, batch {}, epoch budget: {}; validation early stopping (patience: {}; the best epoch's weights \
 are kept); learning rate {}.\n\
 - Each mix is compared with the cell's best single activation (chosen on the selection seeds) on the test error: \
 error ratio with a seed-bootstrap interval first; then paired differences, Wilcoxon signed-rank, Holm-corrected over \
@@ -867,6 +869,7 @@ every comparison of the sweep.",
         names.join(", "),
         names[0],
         opts.suite.seeds.first().copied().unwrap_or(0),
+        opts.suite.optimiser.describe(),
         opts.suite.batch_size,
         epochs.join(", "),
         patience_text(tasks, &opts.suite).join(", "),

@@ -11,7 +11,6 @@ use super::results::{CurvePoint, Results, RunRecord};
 use super::task::Task;
 use super::units::{assign, load_unit, store_unit, write_manifest, WorkUnit};
 use mixact::ActivationSet;
-use mixact::Adam;
 use mixact::Ensemble;
 use mixact::Layer;
 use mixact::{evaluate, EarlyStopping, FitConfig, Monitor, Trainer};
@@ -29,8 +28,10 @@ pub struct SuiteOptions {
     /// Seeds used only to choose the learning rate on validation data
     /// (disjoint from `seeds`); empty means "use `lr_grid[0]`".
     pub tuning_seeds: Vec<u64>,
-    /// Candidate Adam learning rates.
+    /// Candidate learning rates.
     pub lr_grid: Vec<f64>,
+    /// The optimiser every run trains with (Adam by default).
+    pub optimiser: crate::Optimiser,
     /// Training epochs per run: the budget, when `patience` stops runs early.
     pub epochs: usize,
     /// Validation early stopping: stop after this many epochs without a
@@ -124,7 +125,7 @@ fn train_seeds<A: ActivationSet>(
             seed,
             shuffle: true,
         };
-        let mut trainer = Trainer::new(task.loss(), Adam::new(lr as f32)?, fit)?;
+        let mut trainer = Trainer::new(task.loss(), opts.optimiser.make(lr)?, fit)?;
         if let Some(patience) = task.patience().or(opts.patience) {
             trainer = trainer
                 .validate_on(split.valid.clone())

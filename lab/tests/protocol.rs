@@ -17,6 +17,7 @@ fn opts(grid: Vec<f64>, extensions: usize, patience: Option<usize>) -> SuiteOpti
         seeds: vec![0, 1],
         tuning_seeds: vec![10],
         lr_grid: grid,
+        optimiser: mixact_lab::Optimiser::Adam,
         epochs: 4,
         patience,
         lr_extensions: extensions,
@@ -241,4 +242,18 @@ fn an_unbounded_grid_extension_is_refused_before_training() {
     let configs = vec![Config::new(Hidden::Dense(Act::Relu), 1)];
     let e = run_suite(&tasks, &configs, &o, Shard::ALL, &|_, _| {}).unwrap_err();
     assert!(e.to_string().contains("extensions"), "{e}");
+}
+
+#[test]
+fn the_protocols_optimiser_is_the_one_that_trains() {
+    let mut o = opts(vec![0.01], 0, None);
+    let adam = relu_on_sine(&o);
+    o.optimiser = mixact_lab::Optimiser::SgdMomentum { momentum: 0.9 };
+    let sgd = relu_on_sine(&o);
+    assert_ne!(adam.runs[0].test_metric, sgd.runs[0].test_metric);
+    // A momentum out of range is an error of the run, not a panic.
+    o.optimiser = mixact_lab::Optimiser::SgdMomentum { momentum: 1.5 };
+    let tasks = vec![Task::regression("sin", Target1d::Sin { w: 2.0 }, 120)];
+    let configs = vec![Config::new(Hidden::Dense(Act::Relu), 1)];
+    assert!(run_suite(&tasks, &configs, &o, Shard::ALL, &|_, _| {}).is_err());
 }

@@ -18,6 +18,7 @@ fn tiny_options() -> SweepOptions {
             seeds: vec![0, 1],
             tuning_seeds: vec![],
             lr_grid: vec![0.01],
+            optimiser: mixact_lab::Optimiser::Adam,
             epochs: 2,
             patience: None,
             lr_extensions: 0,
