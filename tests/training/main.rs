@@ -9,3 +9,4 @@ mod common;
 mod ensemble;
 mod errors;
 mod fit;
+mod pinned_formulas;
