@@ -49,9 +49,13 @@
 //!   with ChaCha8 from [`FitConfig::seed`]. Use `ChaCha8Rng` for
 //!   initialisation too and the same seed gives bit-identical weights on every
 //!   run, for a given thread count.
-//! - Large matrix products run on up to 4 threads through `matrixmultiply`
-//!   (its `threading` feature); set `MATMUL_NUM_THREADS=1` (read once, at the
-//!   first product) to use one.
+//! - Large matrix products (at least 2^22 multiply-adds) run through faer on
+//!   rayon's global pool (Cargo feature `faer`, on by default;
+//!   `RAYON_NUM_THREADS=1` for one thread), one such product at a time, and
+//!   any other through matrixmultiply (`MATMUL_NUM_THREADS` threads);
+//!   `MIXACT_GEMM=matrixmultiply` or [`set_gemm_backend`] uses matrixmultiply
+//!   for all. Small products (at most 2^16 multiply-adds) run in an
+//!   allocation-free loop on the calling thread.
 //!
 //! MSRV: Rust 1.89 (nalgebra 0.35 needs it).
 

@@ -5,11 +5,10 @@
 //! [faer](https://docs.rs/faer) (Cargo feature `faer`, on by default). Both
 //! pick their own CPU kernels at run time (AVX-512 / AVX2+FMA / baseline), so
 //! the choice here is only *which library*. faer is the default where it is
-//! compiled in: on W0 (256 x 1024 x 1024, f32) it was the fastest of the
-//! candidates at 2 threads on this project's AVX2 AMD EPYC host (README
-//! "Performance"; `cargo bench --bench hot_loop -- peers_w0` times every
-//! candidate in the same run), and the issue that asked for it measured the
-//! same order on an AVX-512 Zen 5.
+//! compiled in because it was the fastest candidate on the large product the
+//! benchmarks time (`cargo bench --bench hot_loop -- peers_w0` times every
+//! candidate in one run, so the ranking can be checked on any machine; the
+//! README's Performance section gives the sittings and their machines).
 //!
 //! Reproducibility: for a given library, thread count and CPU path, a product
 //! is bit-identical from run to run. Switching library changes the summation

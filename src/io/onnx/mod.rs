@@ -24,7 +24,7 @@
 //! metadata, class and feature names become ONNX metadata properties.
 //!
 //! A layer kind of your own, or an activation whose
-//! [`ActivationSet::builtin`](crate::ActivationSet::builtin) is `None`, has
+//! [`ActivationSet::builtin`] is `None`, has
 //! no rule: the export is an [`Error::Unexportable`] naming the layer.
 //!
 //! # Example
