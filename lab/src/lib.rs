@@ -57,6 +57,7 @@ mod results;
 pub mod role;
 mod run;
 pub mod stats;
+mod store;
 pub mod suite_effects;
 pub mod sweep;
 pub mod sweep_effects;

@@ -1,15 +1,15 @@
 //! Running the suite: every configuration on every task over paired seeds.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use super::config::{Config, Family};
+use super::files::read_results;
 use super::probes::{group_stats, metric_of, surfaces};
 use super::results::{CurvePoint, Results, RunRecord};
+use super::store::{check_stored_seeds, execute, resume_or_run};
 use super::task::Task;
-use super::units::{assign, load_unit, store_unit, write_manifest, WorkUnit};
+use super::units::{assign, store_unit, unit_dir, write_manifest, WorkUnit};
 use mixact::ActivationSet;
 use mixact::Ensemble;
 use mixact::Layer;
@@ -467,46 +467,31 @@ pub fn run_suite_into<A: ActivationSet>(
     if let Some(d) = dir {
         write_manifest(d, &plan, &shard_of)?;
     }
-    let mut results = Results::default();
-    let mut units: Vec<(usize, Unit<'_, A>, &WorkUnit)> = Vec::new();
-    for (w, &s) in plan.iter().zip(&shard_of) {
-        if s != shard.index {
-            continue;
-        }
-        if let Some(d) = dir {
-            if let Some(stored) = load_unit(d, w)? {
-                results.merge(stored);
-                continue;
-            }
-        }
+    let mine: Vec<&WorkUnit> = plan
+        .iter()
+        .zip(&shard_of)
+        .filter(|&(_, &s)| s == shard.index)
+        .map(|(w, _)| w)
+        .collect();
+    let per_unit = execute(&mine, opts.workers, progress, |w| {
         let unit = Unit {
             task: &tasks[w.task],
             config: &configs[w.config],
         };
-        units.push((w.task, unit, w));
-    }
-    let total = units.len();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let collected: Mutex<Vec<Result<Results>>> = Mutex::new(Vec::new());
-    progress(0, total);
-    std::thread::scope(|s| {
-        for _ in 0..opts.workers.min(total.max(1)) {
-            s.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::SeqCst);
-                let Some((ti, unit, work)) = units.get(k) else {
-                    break;
-                };
-                let r = run_unit(unit, opts, budgets[*ti]).and_then(|r| match dir {
-                    Some(d) => store_unit(d, work, &r).map(|()| r),
-                    None => Ok(r),
-                });
-                collected.lock().unwrap_or_else(|e| e.into_inner()).push(r);
-                progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
-            });
-        }
+        let path = dir.map(|d| unit_dir(d, w));
+        resume_or_run(
+            path.as_deref(),
+            |p| {
+                let stored = read_results(p)?;
+                check_stored_seeds(p, stored.runs.iter().map(|r| r.seed), &opts.seeds)?;
+                Ok(stored)
+            },
+            || run_unit(&unit, opts, budgets[w.task]),
+            |p, r| store_unit(p, r),
+        )
     });
-    for r in collected.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    let mut results = Results::default();
+    for r in per_unit {
         results.merge(r?);
     }
     results.sort();

@@ -12,14 +12,12 @@
 //! parameter count of the first candidate's network at the cell's width.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use rayon::prelude::*;
 
 use super::config::{Config, Hidden};
 use super::files::check_name;
 use super::metric::Metric;
 use super::run::{tuned_runs, SuiteOptions};
+use super::store::{check_stored_seeds, execute, resume_or_run};
 use super::sweep_report::{read_sweep_csv, sweep_csv};
 use super::task::Task;
 use mixact::io::write_atomically;
@@ -348,27 +346,22 @@ pub fn run_sweep_into<A: ActivationSet>(
     if let Some(s) = &store {
         std::fs::create_dir_all(s).map_err(|e| crate::io_error(s, e))?;
     }
-    let done = AtomicUsize::new(0);
-    progress(0, cells.len());
-    let per_cell: Vec<Result<Vec<SweepRecord>>> = cells
-        .par_iter()
-        .map(|cell| {
-            let task = &tasks[cell.task];
-            let path = store.as_ref().map(|s| s.join(cell.file_name(task.name())));
-            let r = match &path {
-                Some(p) if p.is_file() => read_sweep_csv(p)
-                    .and_then(|records| stored_cell_matches(p, task.name(), cell, opts, records)),
-                _ => run_cell(task, cell, candidates, opts).and_then(|records| match &path {
-                    Some(p) => {
-                        write_atomically(p, sweep_csv(&records)?.as_bytes()).map(|()| records)
-                    }
-                    None => Ok(records),
-                }),
-            };
-            progress(done.fetch_add(1, Ordering::SeqCst) + 1, cells.len());
-            r
-        })
-        .collect();
+    // Cells run side by side, one per core (each trains its seeds as one
+    // ensemble on rayon's pool too).
+    let workers = rayon::current_num_threads();
+    let per_cell = execute(cells, workers, &progress, |cell| {
+        let task = &tasks[cell.task];
+        let path = store.as_ref().map(|s| s.join(cell.file_name(task.name())));
+        resume_or_run(
+            path.as_deref(),
+            |p| {
+                read_sweep_csv(p)
+                    .and_then(|records| stored_cell_matches(p, task.name(), cell, opts, records))
+            },
+            || run_cell(task, cell, candidates, opts),
+            |p, records| write_atomically(p, sweep_csv(records)?.as_bytes()),
+        )
+    });
     let mut records = Vec::new();
     for r in per_cell {
         records.extend(r?);
@@ -404,22 +397,14 @@ fn stored_cell_matches(
             r.task, r.fraction, r.depth, r.cell_width, cell.fraction, cell.depth, cell.width
         )));
     }
-    let mut stored: Vec<u64> = records
-        .iter()
-        .filter(|r| r.role == HOMOGENEOUS)
-        .map(|r| r.seed)
-        .collect();
-    stored.sort_unstable();
-    stored.dedup();
-    let mut wanted = opts.suite.seeds.clone();
-    wanted.sort_unstable();
-    wanted.dedup();
-    if stored != wanted {
-        return Err(mismatch(format!(
-            "stored cell was trained on seeds {stored:?}, this sweep uses {wanted:?} (use another \
-             --out folder, or remove the stored cells)"
-        )));
-    }
+    check_stored_seeds(
+        path,
+        records
+            .iter()
+            .filter(|r| r.role == HOMOGENEOUS)
+            .map(|r| r.seed),
+        &opts.suite.seeds,
+    )?;
     let tuned = !opts.suite.tuning_seeds.is_empty() && opts.suite.lr_grid.len() >= 2;
     if tuned
         && records

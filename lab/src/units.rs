@@ -140,36 +140,25 @@ pub fn unit_dir(dir: &Path, u: &WorkUnit) -> PathBuf {
     dir.join(UNITS).join(u.file_name())
 }
 
-/// Stores a finished unit's results under `dir`, atomically: written to a
-/// temporary folder, then renamed into place, so a killed process leaves
-/// either the whole unit or none of it.
+/// Stores a finished unit's results in the folder `target` (see
+/// [`unit_dir`]), atomically: written to a temporary folder, then renamed
+/// into place, so a killed process leaves either the whole unit or none of it.
 ///
 /// # Errors
 /// [`Error::Io`] naming the folder.
-pub fn store_unit(dir: &Path, u: &WorkUnit, results: &Results) -> Result<()> {
-    let target = unit_dir(dir, u);
-    let parent = dir.join(UNITS);
-    std::fs::create_dir_all(&parent).map_err(|e| crate::io_error(&parent, e))?;
-    let tmp = parent.join(format!(".{}.tmp-{}", u.file_name(), std::process::id()));
+pub fn store_unit(target: &Path, results: &Results) -> Result<()> {
+    let parent = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| crate::io_error(parent, e))?;
+    let name = target
+        .file_name()
+        .map_or_else(|| "unit".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     write_results(&tmp, results)?;
-    std::fs::rename(&tmp, &target).map_err(|e| {
+    std::fs::rename(&tmp, target).map_err(|e| {
         let _ = std::fs::remove_dir_all(&tmp);
-        crate::io_error(&target, e)
+        crate::io_error(target, e)
     })
-}
-
-/// A unit's stored results, if it finished in an earlier run.
-///
-/// # Errors
-/// As [`read_results`] for a damaged unit folder.
-pub fn load_unit(dir: &Path, u: &WorkUnit) -> Result<Option<Results>> {
-    let d = unit_dir(dir, u);
-    if d.is_dir() {
-        read_results(&d).map(Some)
-    } else {
-        Ok(None)
-    }
 }
 
 /// What merging shard folders found.

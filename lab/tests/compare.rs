@@ -320,6 +320,14 @@ fn a_csv_task_splits_stratified_and_standardises_on_each_training_part() {
 }
 
 fn unit_suite(shard: Shard, dir: &std::path::Path) -> Results {
+    unit_suite_with_seeds(shard, dir, vec![0, 1]).unwrap()
+}
+
+fn unit_suite_with_seeds(
+    shard: Shard,
+    dir: &std::path::Path,
+    seeds: Vec<u64>,
+) -> mixact::Result<Results> {
     let tasks = vec![Task::two_spirals(1.0, 0.05, 40)];
     let configs = vec![
         Config::new(Hidden::Dense(Act::Relu), 1),
@@ -327,7 +335,7 @@ fn unit_suite(shard: Shard, dir: &std::path::Path) -> Results {
         Config::new(Hidden::Interleaved(vec![Act::Relu, Act::Tanh]), 1),
     ];
     let opts = SuiteOptions {
-        seeds: vec![0, 1],
+        seeds,
         tuning_seeds: vec![],
         lr_grid: vec![0.01],
         optimiser: mixact_lab::Optimiser::Adam,
@@ -338,7 +346,20 @@ fn unit_suite(shard: Shard, dir: &std::path::Path) -> Results {
         base_width: 8,
         workers: 1,
     };
-    mixact_lab::run_suite_into(&tasks, &configs, &opts, shard, Some(dir), &|_, _| {}).unwrap()
+    mixact_lab::run_suite_into(&tasks, &configs, &opts, shard, Some(dir), &|_, _| {})
+}
+
+#[test]
+fn a_stored_unit_of_other_seeds_is_an_error_not_reused() {
+    let dir = std::env::temp_dir().join(format!("mixact-unit-seeds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    unit_suite(Shard::ALL, &dir);
+    let err = unit_suite_with_seeds(Shard::ALL, &dir, vec![0, 1, 2]).unwrap_err();
+    assert!(
+        err.to_string().contains("seeds [0, 1]") && err.to_string().contains("units"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn rows(r: &Results) -> Vec<String> {
