@@ -939,27 +939,31 @@ fn reduce_on_plateau_refuses_factors_outside_0_1_and_a_nan_floor() {
 }
 
 #[test]
-fn schedules_built_from_public_fields_are_checked_before_the_first_epoch() {
-    let cosine = Cosine {
-        epochs: 10,
-        min_lr: 0.0,
-    };
-    let step = StepDecay {
-        every: 0,
-        gamma: 0.5,
-    };
-    for mut t in [
-        trainer(Loss::Mse).schedule(cosine),
-        trainer(Loss::Mse).schedule(step),
-    ] {
-        let mut net = linear_net(2, 1);
-        let before = net.predict(&DMatrix::from_element(1, 2, 1.0)).unwrap();
-        let e = t.fit(&mut net, &regression_data(8)).unwrap_err();
-        assert!(matches!(e, Error::HyperParameter { .. }), "{e:?}");
-        let after = net.predict(&DMatrix::from_element(1, 2, 1.0)).unwrap();
-        assert_eq!(before, after, "no epoch ran");
+fn a_schedule_of_your_own_with_bad_settings_is_checked_before_the_first_epoch() {
+    #[derive(Clone)]
+    struct Broken;
+    impl mixact::Schedule for Broken {
+        fn learning_rate(&mut self, _: usize, base: f64, _: Option<&mixact::EpochStats>) -> f64 {
+            base
+        }
+        fn validate(&self) -> mixact::Result<()> {
+            Err(Error::HyperParameter {
+                name: "broken",
+                value: 0.0,
+                requirement: "anything else",
+            })
+        }
     }
+    let mut t = trainer(Loss::Mse).schedule(Broken);
+    let mut net = linear_net(2, 1);
+    let before = net.predict(&DMatrix::from_element(1, 2, 1.0)).unwrap();
+    let e = t.fit(&mut net, &regression_data(8)).unwrap_err();
+    assert!(matches!(e, Error::HyperParameter { .. }), "{e:?}");
+    let after = net.predict(&DMatrix::from_element(1, 2, 1.0)).unwrap();
+    assert_eq!(before, after, "no epoch ran");
+    // The built-in schedules cannot hold bad settings: their constructors refuse them.
     assert!(Cosine::new(10, 0.0).is_err());
+    assert!(StepDecay::new(0, 0.5).is_err());
     assert!(StepDecay::new(3, 2.0).is_err());
 }
 

@@ -12,7 +12,9 @@ pub trait Schedule: Send {
     fn learning_rate(&mut self, epoch: usize, base: f64, previous: Option<&EpochStats>) -> f64;
 
     /// Checks the settings; the trainer calls it before a fit's first epoch,
-    /// so a schedule built from public fields fails at once, not mid-training.
+    /// so that a schedule of your own with bad settings fails at once, not
+    /// mid-training. (The built-in schedules are checked when made: their
+    /// constructors return `Result` and their fields are private.)
     ///
     /// # Errors
     /// [`Error::HyperParameter`](crate::Error::HyperParameter) naming the bad setting.
@@ -24,10 +26,8 @@ pub trait Schedule: Send {
 /// `base · gamma^⌊epoch / every⌋`: the rate drops by `gamma` every `every` epochs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepDecay {
-    /// Epochs between drops (at least 1).
-    pub every: usize,
-    /// The factor of each drop.
-    pub gamma: f64,
+    every: usize,
+    gamma: f64,
 }
 
 impl StepDecay {
@@ -40,6 +40,16 @@ impl StepDecay {
         let s = StepDecay { every, gamma };
         s.validate()?;
         Ok(s)
+    }
+
+    /// Epochs between drops.
+    pub fn every(&self) -> usize {
+        self.every
+    }
+
+    /// The factor of each drop.
+    pub fn gamma(&self) -> f64 {
+        self.gamma
     }
 }
 
@@ -69,10 +79,8 @@ impl Schedule for StepDecay {
 /// with `t = min(epoch, epochs)`, then `min`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cosine {
-    /// Epochs from the base rate down to `min_lr`.
-    pub epochs: usize,
-    /// The rate at the end.
-    pub min_lr: f64,
+    epochs: usize,
+    min_lr: f64,
 }
 
 impl Cosine {
@@ -86,6 +94,16 @@ impl Cosine {
         let s = Cosine { epochs, min_lr };
         s.validate()?;
         Ok(s)
+    }
+
+    /// Epochs from the base rate down to the floor.
+    pub fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    /// The rate at the end.
+    pub fn min_lr(&self) -> f64 {
+        self.min_lr
     }
 }
 
@@ -116,12 +134,9 @@ impl Schedule for Cosine {
 /// `patience` epochs; never below `min_lr`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReduceOnPlateau {
-    /// The factor of each reduction (in (0, 1)).
-    pub factor: f64,
-    /// Epochs without improvement before a reduction.
-    pub patience: usize,
-    /// The floor.
-    pub min_lr: f64,
+    factor: f64,
+    patience: usize,
+    min_lr: f64,
     best: f64,
     waited: usize,
     scale: f64,
@@ -145,6 +160,21 @@ impl ReduceOnPlateau {
         };
         s.validate()?;
         Ok(s)
+    }
+
+    /// The factor of each reduction.
+    pub fn factor(&self) -> f64 {
+        self.factor
+    }
+
+    /// Epochs without improvement before a reduction.
+    pub fn patience(&self) -> usize {
+        self.patience
+    }
+
+    /// The floor.
+    pub fn min_lr(&self) -> f64 {
+        self.min_lr
     }
 }
 

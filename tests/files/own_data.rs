@@ -262,20 +262,14 @@ fn a_second_fit_continues_the_epochs() {
 
 #[test]
 fn schedules_follow_their_formulas() {
-    let mut step = StepDecay {
-        every: 3,
-        gamma: 0.5,
-    };
+    let mut step = StepDecay::new(3, 0.5).unwrap();
     assert_eq!(step.learning_rate(0, 0.1, None), 0.1);
     assert_eq!(step.learning_rate(3, 0.1, None), 0.05);
     assert_eq!(step.learning_rate(7, 0.1, None), 0.025);
-    let mut cos = Cosine {
-        epochs: 10,
-        min_lr: 0.0,
-    };
-    assert!((cos.learning_rate(5, 0.2, None) - 0.1).abs() < 1e-15);
-    assert!(cos.learning_rate(10, 0.2, None).abs() < 1e-15);
-    assert!(cos.learning_rate(20, 0.2, None).abs() < 1e-15);
+    let mut cos = Cosine::new(10, 0.01).unwrap();
+    assert!((cos.learning_rate(5, 0.21, None) - 0.11).abs() < 1e-15);
+    assert!((cos.learning_rate(10, 0.21, None) - 0.01).abs() < 1e-15);
+    assert!((cos.learning_rate(20, 0.21, None) - 0.01).abs() < 1e-15);
 }
 
 #[test]
@@ -291,10 +285,7 @@ fn the_trainer_applies_the_schedule_each_epoch() {
     let mut t = Trainer::new(Loss::BceWithLogits, Sgd::new(0.1).unwrap(), config)
         .unwrap()
         .validate_on(valid)
-        .schedule(StepDecay {
-            every: 2,
-            gamma: 0.1,
-        });
+        .schedule(StepDecay::new(2, 0.1).unwrap());
     let h = t.fit(&mut net, &train).unwrap();
     let rates: Vec<f64> = h.iter().map(|s| s.learning_rate).collect();
     for (r, want) in rates.iter().zip([0.1, 0.1, 0.01, 0.01, 0.001, 0.001]) {
