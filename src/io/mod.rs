@@ -65,6 +65,7 @@ use std::path::Path;
 use nalgebra::DMatrix;
 use safetensors::tensor::{Dtype, TensorView};
 
+mod loader;
 pub mod onnx;
 mod safetensors_header;
 use safetensors_header::{Dtype as FileDtype, TensorEntry};
@@ -81,6 +82,7 @@ use crate::layers::layer::{BoxedLayer, Layer};
 use crate::layers::network::Network;
 use crate::layers::registry::Registry;
 use crate::layers::spec::{ConfigValue, LayerConfig, NameList, TensorSource};
+pub use loader::ModelLoader;
 pub use onnx::OnnxOptions;
 
 /// The newest model-file format version this build writes and reads.

@@ -138,3 +138,28 @@ fn an_unregistered_layer_kind_is_a_clear_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_custom_registry_and_model_info_load_together() {
+    use mixact::io::{ModelInfo, ModelLoader};
+    let original = net();
+    let info = ModelInfo::default()
+        .with_feature_names(&["x", "y"])
+        .with_metadata("kind", "scale");
+    let path =
+        std::env::temp_dir().join(format!("mixact-loader-{}.safetensors", std::process::id()));
+    original.save_with_info(&path, &info).unwrap();
+    let loader = ModelLoader::<Act, f64>::new()
+        .with_registry(Registry::new().with("scale", Scale::<f64>::build::<Act>));
+    let (back, back_info) = loader.from_path(&path).unwrap();
+    let (again, _) = loader.from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(back_info, info);
+    let x = DMatrix::from_fn(4, 2, |i, j| i as f64 * 0.3 - j as f64 * 0.7);
+    assert_eq!(original.predict(&x).unwrap(), back.predict(&x).unwrap());
+    assert_eq!(original.predict(&x).unwrap(), again.predict(&x).unwrap());
+    // Without the registry the same file is refused, naming the kind.
+    assert!(ModelLoader::<Act, f64>::new()
+        .from_bytes(&original.to_model_bytes().unwrap())
+        .is_err());
+}
