@@ -142,33 +142,58 @@ fn optional_rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>>
     }
 }
 
-/// Splits CSV text into header-checked rows of string fields.
-fn rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>> {
-    let text = read_text_limited(path, mixact::limits::DEFAULT_MAX_CSV_BYTES)?;
+/// The one reader of the lab's own CSV files (which hold no quoted
+/// fields: names are checked to hold no comma, quote or newline before a
+/// run): the header must be one of `headers`; returns which one, and each
+/// non-empty row's line number (1-based) and fields, checked to be as many
+/// as that header's columns.
+///
+/// # Errors
+/// [`Error::Format`] at `location` for another header, or naming the line
+/// of a row with the wrong number of fields.
+pub(crate) fn split_rows<'a>(
+    text: &'a str,
+    location: &str,
+    headers: &[&str],
+) -> Result<(usize, Vec<(usize, Vec<&'a str>)>)> {
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("");
-    if header != expected_header {
+    let Some(which) = headers.iter().position(|h| *h == header) else {
         return Err(Error::Format {
-            location: path.display().to_string(),
-            message: format!("header \"{header}\", expected \"{expected_header}\""),
+            location: location.to_string(),
+            message: format!(
+                "header \"{header}\", expected \"{}\"",
+                headers.first().copied().unwrap_or("")
+            ),
         });
-    }
-    let width = expected_header.split(',').count();
-    lines
+    };
+    let width = headers[which].split(',').count();
+    let rows = lines
         .enumerate()
-        .filter(|(_, l)| !l.is_empty())
+        .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            let f: Vec<String> = l.split(',').map(str::to_string).collect();
+            let f: Vec<&str> = l.split(',').collect();
             if f.len() == width {
-                Ok(f)
+                Ok((i + 2, f))
             } else {
                 Err(Error::Format {
-                    location: format!("{}:{}", path.display(), i + 2),
+                    location: format!("{location} line {}", i + 2),
                     message: format!("{} fields, expected {width}", f.len()),
                 })
             }
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((which, rows))
+}
+
+/// Header-checked rows of string fields of the file at `path`.
+fn rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>> {
+    let text = read_text_limited(path, mixact::limits::DEFAULT_MAX_CSV_BYTES)?;
+    let (_, rows) = split_rows(&text, &path.display().to_string(), &[expected_header])?;
+    Ok(rows
+        .into_iter()
+        .map(|(_, f)| f.into_iter().map(str::to_string).collect())
+        .collect())
 }
 
 fn num<T: std::str::FromStr>(path: &Path, field: &str) -> Result<T> {

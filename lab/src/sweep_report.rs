@@ -545,29 +545,15 @@ pub fn dedup_sweep_records(records: Vec<SweepRecord>) -> Result<Vec<SweepRecord>
 /// [`Error::Format`] naming the line when a row does not have the columns
 /// and types of the header.
 pub fn parse_sweep_csv(text: &str) -> Result<Vec<SweepRecord>> {
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or("");
-    let fields = if header == SWEEP_HEADER {
-        17
-    } else if header == SWEEP_HEADER_V1 {
-        13
-    } else {
-        return Err(Error::Format {
-            location: "sweep results.csv header".into(),
-            message: format!("expected `{SWEEP_HEADER}`, found `{header}`"),
-        });
-    };
+    let (which, rows) =
+        crate::files::split_rows(text, "sweep results.csv", &[SWEEP_HEADER, SWEEP_HEADER_V1])?;
+    let v2 = which == 0;
     let mut out = Vec::new();
-    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (line, f) in rows {
         let bad = |m: &str| Error::Format {
-            location: format!("sweep results.csv line {}", i + 2),
+            location: format!("sweep results.csv line {line}"),
             message: m.to_string(),
         };
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != fields {
-            return Err(bad(&format!("{} fields, expected {fields}", f.len())));
-        }
-        let v2 = fields == 17;
         let num = |k: usize| {
             f[k].parse::<f64>()
                 .map_err(|_| bad(&format!("field {} is not a number", k + 1)))
