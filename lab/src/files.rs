@@ -142,6 +142,9 @@ fn optional_rows(path: &Path, expected_header: &str) -> Result<Vec<Vec<String>>>
     }
 }
 
+/// One CSV row: its line number (1-based) and its fields.
+pub(crate) type Row<'a> = (usize, Vec<&'a str>);
+
 /// The one reader of the lab's own CSV files (which hold no quoted
 /// fields: names are checked to hold no comma, quote or newline before a
 /// run): the header must be one of `headers`; returns which one, and each
@@ -155,7 +158,7 @@ pub(crate) fn split_rows<'a>(
     text: &'a str,
     location: &str,
     headers: &[&str],
-) -> Result<(usize, Vec<(usize, Vec<&'a str>)>)> {
+) -> Result<(usize, Vec<Row<'a>>)> {
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("");
     let Some(which) = headers.iter().position(|h| *h == header) else {

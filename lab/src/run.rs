@@ -487,7 +487,7 @@ pub fn run_suite_into<A: ActivationSet>(
                 Ok(stored)
             },
             || run_unit(&unit, opts, budgets[w.task]),
-            |p, r| store_unit(p, r),
+            store_unit,
         )
     });
     let mut results = Results::default();
