@@ -12,7 +12,7 @@
 //! 2. [`analyse`] compares each non-homogeneous configuration with the best
 //!    homogeneous one per task (chosen on validation data): Wilcoxon
 //!    signed-rank, Holm correction, bootstrap intervals, and a verdict by the
-//!    pre-stated [`RULES`];
+//!    pre-stated [`RULES`] (the verdict: the pooled error ratio's interval against the margin);
 //! 3. [`write_report`] writes `report.md`, the CSV files and (feature `plots`) PNG plots.
 //!
 //! Runs split into shards ([`Shard`]) whose result folders [`read_results`]
@@ -71,7 +71,6 @@ pub use config::{Config, Family, Hidden};
 pub use files::{ensure_writable_dir, read_results, write_results};
 pub use metric::Metric;
 pub use optimiser::Optimiser;
-pub use report::Claim;
 pub use report::{analyse, render_markdown, Analysis, Comparison, Outcome, Verdict, ALPHA, RULES};
 pub use results::{CurvePoint, GroupStat, GroupSummary, Results, RunRecord, SurfacePoint};
 pub use run::{plan_units, run_suite, run_suite_into, Shard, SuiteOptions};

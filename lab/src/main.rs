@@ -707,7 +707,11 @@ fn print_verdicts(analysis: &mixact_lab::Analysis, out: &std::path::Path) {
     for v in &analysis.verdicts {
         println!(
             "{:<40} {:>5} {:>5} {:>7}  {}",
-            v.config, v.wins, v.ties, v.losses, v.verdict
+            v.config,
+            v.wins,
+            v.ties,
+            v.losses,
+            v.verdict.label()
         );
     }
     println!("\nreport: {}", out.join("report.md").display());

@@ -9,7 +9,8 @@ use super::config::Family;
 use super::metric::Metric;
 use super::results::Results;
 use super::stats::{bootstrap_ci, holm, mean_sd, minimum_detectable_effect, wilcoxon_signed_rank};
-use super::suite_effects::{answer, health_table, suite_effects, SuiteEffect};
+use super::suite_effects::{answer, health_table, suite_effects, SuiteEffect, ALL_TASKS};
+use crate::effect::{EffectVerdict, DEFAULT_MARGIN};
 
 /// The forest plot's file name: the report shows it first.
 pub const FOREST_PLOT: &str = "forest.png";
@@ -53,40 +54,6 @@ pub struct Comparison {
     pub mde: f64,
 }
 
-/// What the rules ([`RULES`]) conclude about one configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// At least one win and no loss.
-    MixingHelps,
-    /// More losses than wins.
-    Hurts,
-    /// No win, no loss, and significantly better than every single activation somewhere.
-    IsAHedge,
-    /// Anything else.
-    DoesNotHelp,
-    /// Too few seeds for any test to reach significance.
-    NoClaim,
-}
-
-impl Claim {
-    /// The words the report prints.
-    pub fn label(self) -> &'static str {
-        match self {
-            Claim::MixingHelps => "mixing helps",
-            Claim::Hurts => "hurts",
-            Claim::IsAHedge => "is a hedge",
-            Claim::DoesNotHelp => "does not help",
-            Claim::NoClaim => "no claim",
-        }
-    }
-}
-
-impl std::fmt::Display for Claim {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
 /// The verdict on one non-homogeneous configuration across tasks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -100,27 +67,25 @@ pub struct Verdict {
     pub ties: usize,
     /// Losses.
     pub losses: usize,
-    /// What the rules conclude.
-    pub verdict: Claim,
+    /// The verdict: its pooled error ratio's interval against the ±5%
+    /// margin ([`EffectVerdict`]; inconclusive below 6 seeds). The win
+    /// counts beside it describe; they decide nothing.
+    pub verdict: EffectVerdict,
 }
 
 /// The rules, stated before any data are seen; the report prints them.
 pub const RULES: &str = "\
 For every task, the baseline is the homogeneous configuration with the best mean *validation* score on the
 separate selection seeds (without selection seeds: on the scored seeds' validation split, which the report then says).
-Every other configuration is compared with it on the *test* score, paired by seed (same split, batch
-order and initial weights where shapes match): Wilcoxon signed-rank test, Holm-corrected over all
-these comparisons, alpha = 0.05. A task is a win (loss) when the corrected p < 0.05 and the mean paired
-difference is positive (negative), a tie otherwise. Across tasks:
-- **mixing helps**: at least one win and no loss;
-- **hurts**: more losses than wins;
-- **is a hedge**: no win and no loss, and for *every* homogeneous activation there is a task where the
-  configuration is significantly better than it (Wilcoxon, Holm-corrected over all configuration x
-  activation x task pairs): it matches each task's best while no single activation is that safe;
-- **does not help**: anything else (for example ties everywhere while some single activation is never
-  significantly beaten).
-With fewer than 6 seeds no two-sided Wilcoxon test can reach p < 0.05 (the smallest possible p is 2/2^n),
-so the verdict is then **no claim**.";
+Every other configuration is compared with it on the *test* error, paired by seed (same split, batch
+order and initial weights where shapes match).
+- **The verdict** is read off the configuration's error ratio pooled over the tasks (geometric mean of
+  the per-seed ratios, 95% seed-bootstrap interval): **better** (the interval lies below 1), **worse**
+  (above 1), **equivalent** (inside [0.95, 1.05]) or **inconclusive** (anything else, and always with
+  fewer than 6 seeds). It is the same rule, with the same words, as every effect in this report.
+- **Win counts** describe the per-task comparisons: a win (loss) when the Wilcoxon signed-rank p,
+  Holm-corrected over all these comparisons at alpha = 0.05, is below 0.05 and the mean paired difference
+  favours (disfavours) the configuration; a tie otherwise. A tie is no evidence of equivalence.";
 
 /// Everything the report says.
 #[derive(Debug, Clone, PartialEq)]
@@ -245,38 +210,7 @@ pub fn analyse(results: &Results) -> Analysis {
             Outcome::Tie
         };
     }
-    // Secondary family: every non-homogeneous configuration against every
-    // homogeneous one on every task, for the hedge rule.
-    let homogeneous: Vec<&String> = configs
-        .iter()
-        .filter(|(_, f)| *f == Family::Homogeneous)
-        .map(|(c, _)| c)
-        .collect();
-    let mut secondary: Vec<(String, String, f64, f64)> = Vec::new();
-    for (c, f) in &configs {
-        if *f == Family::Homogeneous {
-            continue;
-        }
-        for t in &tasks {
-            for h in &homogeneous {
-                let d = paired(results, t, c, h);
-                secondary.push((
-                    c.clone(),
-                    (*h).clone(),
-                    mean_sd(&d).0,
-                    wilcoxon_signed_rank(&d),
-                ));
-            }
-        }
-    }
-    let secondary_holm = holm(&secondary.iter().map(|x| x.3).collect::<Vec<_>>());
-    let beats = |c: &str, h: &str| {
-        secondary
-            .iter()
-            .zip(&secondary_holm)
-            .any(|(x, &p)| x.0 == c && x.1 == h && x.2 > 0.0 && p < ALPHA)
-    };
-    let max_pairs = comparisons.iter().map(|c| c.pairs).max().unwrap_or(0);
+    let effects = suite_effects(results, &baselines);
     let verdicts = configs
         .iter()
         .filter(|(_, f)| *f != Family::Homogeneous)
@@ -288,17 +222,12 @@ pub fn analyse(results: &Results) -> Analysis {
                 count(Outcome::Tie),
                 count(Outcome::Loss),
             );
-            let verdict = if max_pairs < 6 {
-                Claim::NoClaim
-            } else if wins >= 1 && losses == 0 {
-                Claim::MixingHelps
-            } else if losses > wins {
-                Claim::Hurts
-            } else if wins == 0 && losses == 0 && homogeneous.iter().all(|h| beats(c, h)) {
-                Claim::IsAHedge
-            } else {
-                Claim::DoesNotHelp
-            };
+            let verdict = effects
+                .iter()
+                .find(|e| e.task == ALL_TASKS && &e.config == c)
+                .map_or(EffectVerdict::Inconclusive, |e| {
+                    e.effect.verdict(DEFAULT_MARGIN)
+                });
             Verdict {
                 config: c.clone(),
                 family: *f,
@@ -321,7 +250,6 @@ pub fn analyse(results: &Results) -> Analysis {
             }
         }
     }
-    let effects = suite_effects(results, &baselines);
     Analysis {
         baselines,
         baselines_chosen_on: chosen_on,
@@ -383,7 +311,7 @@ fn render_verdicts(md: &mut String, analysis: &Analysis) {
     *md += "### Verdict\n\n";
     *md += "Against the best homogeneous activation of each task (chosen on validation data), at equal parameter count:\n\n";
     *md +=
-        "| configuration | family | wins | ties | losses | verdict |\n|---|---|---|---|---|---|\n";
+        "| configuration | family | wins | ties | losses | verdict (pooled effect) |\n|---|---|---|---|---|---|\n";
     for v in &analysis.verdicts {
         let _ = writeln!(
             md,

@@ -5,7 +5,7 @@
 use mixact::{data, Act, Adam, Dense, FitConfig, Layer, Loss, Network, Trainer};
 use mixact_lab::stats::{holm, minimum_detectable_effect, wilcoxon_signed_rank};
 use mixact_lab::{
-    analyse, read_results, run_suite, write_results, Claim, Config, Hidden, Metric, Results, Shard,
+    analyse, read_results, run_suite, write_results, Config, Hidden, Metric, Results, Shard,
     SuiteOptions, Task, TaskKind,
 };
 use rand::SeedableRng;
@@ -171,7 +171,10 @@ fn results_survive_a_csv_round_trip() {
 fn too_few_seeds_give_no_claim() {
     let a = analyse(&tiny_suite(Shard::ALL));
     assert!(!a.verdicts.is_empty(), "the tiny suite makes comparisons");
-    assert!(a.verdicts.iter().all(|v| v.verdict == Claim::NoClaim));
+    assert!(a
+        .verdicts
+        .iter()
+        .all(|v| v.verdict == mixact_lab::effect::EffectVerdict::Inconclusive));
     assert_eq!(a.baselines.len(), 2);
 }
 
@@ -455,4 +458,25 @@ fn units_are_balanced_across_shards_by_cost() {
     };
     // Longest first: 8 | 7, 6 -> 8+5 | 7+6, then 4 -> 8+5+4 = 17 | 13.
     assert_eq!((load(0), load(1)), (17.0, 13.0));
+}
+
+#[test]
+fn the_suite_verdict_is_the_pooled_effects_verdict_not_a_second_rule() {
+    use mixact_lab::effect::DEFAULT_MARGIN;
+    use mixact_lab::suite_effects::ALL_TASKS;
+    let a = analyse(&tiny_suite(Shard::ALL));
+    assert!(!a.verdicts.is_empty());
+    for v in &a.verdicts {
+        let pooled = a
+            .effects
+            .iter()
+            .find(|e| e.task == ALL_TASKS && e.config == v.config)
+            .expect("every compared configuration has a pooled effect");
+        assert_eq!(
+            v.verdict,
+            pooled.effect.verdict(DEFAULT_MARGIN),
+            "{}",
+            v.config
+        );
+    }
 }
