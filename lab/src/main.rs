@@ -450,8 +450,9 @@ fn run() -> Result<(), String> {
                 ..Args::default()
             };
             return match plan {
-                Plan::Sweep(mode) => sweep(&args, mode),
-                Plan::Suite(mode) => merge_suite(&args, mode),
+                Some(Plan::Sweep(mode)) => sweep(&args, mode),
+                Some(Plan::Suite(mode)) => merge_suite(&args, Some(mode)),
+                None => merge_suite(&args, None),
             };
         }
     };
@@ -602,10 +603,10 @@ fn write_plan(out: &std::path::Path, plan: Plan) -> Result<(), String> {
     std::fs::write(&path, plan.text() + "\n").map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The plan every folder was made by (they must agree); folders without a
-/// plan file (older runs, a results.csv alone) count as a suite, unless they
-/// hold a sweep's `cells/`.
-fn read_plan(dirs: &[PathBuf]) -> Result<Plan, String> {
+/// The plan every folder was made by (they must agree); `None` when no
+/// folder has a plan file (older runs, a results.csv alone), which merge as
+/// a suite of unknown mode, unless they hold a sweep's `cells/`.
+fn read_plan(dirs: &[PathBuf]) -> Result<Option<Plan>, String> {
     let mut plan: Option<(Plan, &PathBuf)> = None;
     for d in dirs {
         let path = d.join(PLAN_FILE);
@@ -636,12 +637,21 @@ fn read_plan(dirs: &[PathBuf]) -> Result<Plan, String> {
             _ => plan = Some((this, d)),
         }
     }
-    Ok(plan.map_or(Plan::Suite(Mode::Quick), |(p, _)| p))
+    Ok(plan.map(|(p, _)| p))
 }
 
-/// Merges suite shard folders into one report.
-fn merge_suite(args: &Args, mode: Mode) -> Result<(), String> {
-    let protocol_text = protocol(mode, &options(mode, 1), &[]);
+/// Merges suite shard folders into one report. Without a known mode (no
+/// plan file) and no `protocol.md` beside the results, the report says the
+/// protocol was not recorded rather than describing one it cannot know.
+fn merge_suite(args: &Args, mode: Option<Mode>) -> Result<(), String> {
+    let protocol_text = match mode {
+        Some(mode) => protocol(mode, &options(mode, 1), &[]),
+        None => format!(
+            "## Protocol\n\nNot recorded: the merged folders hold no {PLAN_FILE} and no protocol.md, \
+             so this report does not know how their runs were made (seeds, epochs, learning rates). \
+             Every number below comes from their results."
+        ),
+    };
     let report = merge_dirs(&args.merge).map_err(|e| e.to_string())?;
     if !report.duplicates.is_empty() {
         eprintln!(
