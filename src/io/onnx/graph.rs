@@ -31,6 +31,7 @@ pub(crate) struct Graph {
     float: Elem,
     nodes: Vec<Message>,
     initializers: Vec<Message>,
+    raw_bytes: usize,
     next: usize,
 }
 
@@ -41,6 +42,7 @@ impl Graph {
             float,
             nodes: Vec::new(),
             initializers: Vec::new(),
+            raw_bytes: 0,
             next: 0,
         }
     }
@@ -65,6 +67,11 @@ impl Graph {
         self.tensor(hint, dims, elem, raw)
     }
 
+    /// The bytes of every constant tensor so far.
+    pub(crate) fn tensor_bytes(&self) -> usize {
+        self.raw_bytes
+    }
+
     /// A float scalar constant.
     pub(crate) fn scalar(&mut self, hint: &str, v: f64) -> String {
         self.floats(hint, &[], &[v])
@@ -86,6 +93,7 @@ impl Graph {
             t.int(1, d as i64);
         }
         t.int(2, elem as i64).string(8, &name).bytes(9, &raw);
+        self.raw_bytes += raw.len();
         self.initializers.push(t);
         name
     }

@@ -57,6 +57,39 @@ use crate::io::ModelInfo;
 use crate::layers::layer::Layer;
 use crate::layers::network::Network;
 
+/// The largest protocol-buffer message readers accept (2 GiB - 1): an ONNX
+/// file with more weights needs ONNX's external-data form, which this
+/// export does not write.
+const MAX_PROTOBUF: usize = i32::MAX as usize;
+
+/// Refuses a graph whose tensors alone exceed what a protobuf reader
+/// accepts, rather than writing a file no runtime can open.
+fn check_protobuf_size(tensor_bytes: usize) -> Result<()> {
+    // A margin of 1 MiB for the nodes, names and metadata around the tensors.
+    if tensor_bytes > MAX_PROTOBUF - (1 << 20) {
+        return Err(Error::Unexportable {
+            format: "ONNX",
+            layer: "the network".into(),
+            reason: format!(
+                "{tensor_bytes} bytes of weights exceed the 2 GiB a protocol-buffer file may hold \
+                 (ONNX's external-data form is not written)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_protobuf_size;
+
+    #[test]
+    fn weights_beyond_two_gib_are_refused_not_written() {
+        assert!(check_protobuf_size(1 << 30).is_ok());
+        assert!(check_protobuf_size(i32::MAX as usize).is_err());
+    }
+}
+
 /// What goes into an ONNX file besides the network.
 #[derive(Debug, Clone, Default)]
 pub struct OnnxOptions {
@@ -93,6 +126,8 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
             "f32" => Elem::F32,
             _ => Elem::F64,
         };
+        // Before any copy: the weights alone decide whether a file can hold them.
+        check_protobuf_size(self.param_count().saturating_mul(std::mem::size_of::<T>()))?;
         let mut g = Graph::new(float);
         let mut x = INPUT.to_string();
         let mut metadata = Vec::new();
@@ -148,6 +183,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
             let stretched = g.node("Mul", &[&last, &scale], &[]);
             last = g.node("Add", &[&stretched, &offset], &[]);
         }
+        check_protobuf_size(g.tensor_bytes())?;
         Ok(g.into_model(
             &last,
             self.input_width(),
