@@ -153,6 +153,18 @@ impl<T: Real> Spec<'_, T> {
             .iter()
             .find(|t| t.name == name)
             .ok_or_else(|| unexportable(self.path, format!("spec without tensor \"{name}\"")))?;
+        // A layer of your own may describe itself as a built-in kind: its
+        // tensors are checked, never indexed on trust.
+        if t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) != Some(t.values.len()) {
+            return Err(unexportable(
+                self.path,
+                format!(
+                    "tensor \"{name}\" holds {} values for shape {:?}",
+                    t.values.len(),
+                    t.shape
+                ),
+            ));
+        }
         Ok((
             t.shape.clone(),
             t.values.iter().map(|v| v.as_f64()).collect(),
@@ -176,8 +188,20 @@ fn affine<T: Real>(
             "weight is not two-dimensional".into(),
         ));
     };
+    if b.len() != outputs {
+        return Err(unexportable(
+            spec.path,
+            format!("{} biases for {outputs} neurons", b.len()),
+        ));
+    }
     let all: Vec<usize> = (0..outputs).collect();
     let rows = rows.unwrap_or(&all);
+    if rows.iter().any(|&o| o >= outputs) {
+        return Err(unexportable(
+            spec.path,
+            format!("more activations than the {outputs} neurons"),
+        ));
+    }
     // MatMul wants `[in, out]`: the transpose of the stored `[out, in]`.
     let mut wt = Vec::with_capacity(inputs * rows.len());
     for i in 0..inputs {
@@ -194,6 +218,18 @@ fn affine<T: Real>(
 /// layer itself groups them), concatenated, then gathered back to the
 /// neurons' own order when the groups interleave.
 fn dense<T: Real>(g: &mut Graph, spec: &Spec<'_, T>, x: &str, acts: &[Act]) -> Result<String> {
+    let neurons = spec
+        .spec
+        .tensors
+        .iter()
+        .find(|t| t.name == "weight")
+        .and_then(|t| t.shape.first().copied());
+    if neurons != Some(acts.len()) {
+        return Err(unexportable(
+            spec.path,
+            format!("{} activations for {neurons:?} neurons", acts.len()),
+        ));
+    }
     let mut groups: Vec<(Act, Vec<usize>)> = Vec::new();
     for (n, &a) in acts.iter().enumerate() {
         match groups.iter_mut().find(|(b, _)| *b == a) {
