@@ -49,8 +49,9 @@
 //!   with ChaCha8 from [`FitConfig::seed`]. Use `ChaCha8Rng` for
 //!   initialisation too and the same seed gives bit-identical weights on every
 //!   run, for a given thread count.
-//! - Large matrix products (at least 2^22 multiply-adds) run through faer on
-//!   rayon's global pool (Cargo feature `faer`, on by default;
+//! - Large matrix products (at least 2^22 multiply-adds) run through faer's
+//!   x86-64 kernels on rayon's global pool (Cargo feature `faer`, on by
+//!   default; on other CPUs they run on matrixmultiply;
 //!   `RAYON_NUM_THREADS=1` for one thread), one such product at a time, and
 //!   any other through matrixmultiply (`MATMUL_NUM_THREADS` threads);
 //!   `MIXACT_GEMM=matrixmultiply` or [`set_gemm_backend`] uses matrixmultiply

@@ -2,8 +2,10 @@
 //!
 //! Products above the small-product threshold go to a library GEMM. Two are
 //! built in: [matrixmultiply](https://docs.rs/matrixmultiply) (always) and
-//! [faer](https://docs.rs/faer) (Cargo feature `faer`, on by default). Both
-//! pick their own CPU kernels at run time (AVX-512 / AVX2+FMA / baseline), so
+//! [faer](https://docs.rs/faer)'s x86-64 kernels (Cargo feature `faer`, on by
+//! default; the crate `private-gemm-x86`, which faer's own products call).
+//! Both pick their CPU kernels at run time (AVX-512 / AVX2+FMA; on a CPU
+//! with neither, or off x86-64, faer's products run on matrixmultiply), so
 //! the choice here is only *which library*. faer is the default where it is
 //! compiled in because it was the fastest candidate on the large product the
 //! benchmarks time (`cargo bench --bench hot_loop -- peers_w0` times every
@@ -23,7 +25,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 pub enum GemmBackend {
     /// matrixmultiply 0.3 with its own threads (`MATMUL_NUM_THREADS`).
     MatrixMultiply,
-    /// faer 0.24 on rayon's global pool (needs the `faer` feature).
+    /// faer's x86-64 kernels (`private-gemm-x86`, the code faer 0.24 runs
+    /// for these products) on rayon's global pool; needs the `faer` feature
+    /// and an x86-64 CPU with AVX2+FMA or AVX-512, and runs on
+    /// matrixmultiply otherwise.
     Faer,
 }
 
@@ -40,7 +45,7 @@ impl GemmBackend {
     pub fn available(self) -> bool {
         match self {
             GemmBackend::MatrixMultiply => true,
-            GemmBackend::Faer => cfg!(feature = "faer"),
+            GemmBackend::Faer => cfg!(all(feature = "faer", target_arch = "x86_64")),
         }
     }
 
@@ -139,25 +144,34 @@ pub fn gemm_backend() -> GemmBackend {
     }
 }
 
-/// `c = a · b + beta · c` through faer, on strided storage, when no other
-/// faer product is running; returns `false` (and touches nothing) otherwise,
-/// and the caller computes the product with matrixmultiply.
+/// `c = a · b + beta · c` through faer's x86-64 kernels, on strided
+/// storage, when no other such product is running and the CPU has AVX2+FMA
+/// or AVX-512; returns `false` (and touches nothing) otherwise, and the
+/// caller computes the product with matrixmultiply.
 ///
-/// Why one at a time: faer's x86 kernels keep a packing buffer of twice the
-/// L3 cache per thread (520 MiB on a 260 MiB-L3 Xeon), and when that
+/// Why the kernel crate and not faer itself: for products of this size
+/// faer 0.24 calls exactly this function (`private_gemm_x86::gemm`, the
+/// crate faer's x86 products are written in), and depending on it alone
+/// leaves out faer's linear-algebra crate and its small-matrix and complex
+/// kernels, which took more than half of a fresh build.
+///
+/// Why one at a time: the kernels keep a packing buffer of twice the L3
+/// cache per thread (520 MiB on a 260 MiB-L3 Xeon), and when that
 /// thread-local buffer is already in use, as when a pool thread waiting
-/// inside one faer product steals a job that starts another, they allocate
+/// inside one product steals a job that starts another, they allocate
 /// a fresh one for the call. Eight user threads predicting at once then
 /// reserved 8 x 520 MiB, and a container's address-space limit aborted the
 /// process. With one product in flight, and that product always on rayon's
 /// pool, the buffers exist once per pool thread and are never duplicated.
 ///
 /// # Safety
-/// As [`Sealed::gemm_raw`](crate::compute::real::sealed::Sealed::gemm_raw).
-#[cfg(feature = "faer")]
+/// As [`Sealed::gemm_raw`](crate::compute::real::sealed::Sealed::gemm_raw);
+/// `T` must be the float `dtype` names.
+#[cfg(all(feature = "faer", target_arch = "x86_64"))]
 #[allow(clippy::too_many_arguments)]
 #[must_use]
 pub(crate) unsafe fn try_faer_gemm<T>(
+    dtype: private_gemm_x86::DType,
     m: usize,
     k: usize,
     n: usize,
@@ -173,9 +187,9 @@ pub(crate) unsafe fn try_faer_gemm<T>(
     csc: isize,
 ) -> bool
 where
-    T: faer::traits::ComplexField + crate::compute::real::Real,
+    T: crate::compute::real::Real,
 {
-    use faer::{Accum, MatMut, MatRef, Par};
+    use private_gemm_x86::{Accum, DstKind, IType, InstrSet};
     use std::sync::atomic::AtomicBool;
 
     static FAER_BUSY: AtomicBool = AtomicBool::new(false);
@@ -186,6 +200,21 @@ where
             FAER_BUSY.store(false, Ordering::Release);
         }
     }
+    // faer sends vector shapes (a dimension of 1) and negative strides
+    // elsewhere before it calls the kernels; so does this function.
+    if m <= 1 || n <= 1 || k <= 1 || rsc < 0 || csc < 0 || rsa < 0 || csa < 0 || rsb < 0 || csb < 0
+    {
+        return false;
+    }
+    let instructions = if std::arch::is_x86_feature_detected!("avx512f") {
+        InstrSet::Avx512
+    } else if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        InstrSet::Avx256
+    } else {
+        return false;
+    };
     if FAER_BUSY
         .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
@@ -207,34 +236,56 @@ where
         }
         Accum::Add
     };
-    let dst = MatMut::from_raw_parts_mut(c, m, n, rsc, csc);
-    let lhs = MatRef::from_raw_parts(a, m, k, rsa, csa);
-    let rhs = MatRef::from_raw_parts(b, k, n, rsb, csb);
-    let par = match rayon::current_num_threads() {
-        0 | 1 => Par::Seq,
-        t => Par::rayon(t),
+    let threads = rayon::current_num_threads().max(1);
+    // Raw pointers as addresses, so the closure below may cross to a pool
+    // thread; the caller keeps the memory alive and untouched until this
+    // function returns (`rayon::scope` returns after the closure has run).
+    let (a, b, c) = (a as usize, b as usize, c as usize);
+    let product = move || {
+        let alpha = T::one();
+        // SAFETY: as this function's contract; alpha lives until the call ends.
+        unsafe {
+            private_gemm_x86::gemm(
+                dtype,
+                IType::U64,
+                instructions,
+                m,
+                n,
+                k,
+                c as *mut (),
+                rsc,
+                csc,
+                core::ptr::null(),
+                core::ptr::null(),
+                DstKind::Full,
+                accum,
+                a as *const (),
+                rsa,
+                csa,
+                false,
+                core::ptr::null(),
+                0,
+                b as *const (),
+                rsb,
+                csb,
+                false,
+                &raw const alpha as *const (),
+                threads,
+            )
+        }
     };
     if rayon::current_thread_index().is_some() {
-        faer::linalg::matmul::matmul(dst, accum, lhs, rhs, T::one(), par);
-        return true;
+        product();
+    } else {
+        // From a user's thread, the product runs on rayon's pool, so that
+        // only pool threads ever hold the kernels' buffers.
+        rayon::scope(move |_| product());
     }
-    // From a user's thread, the product runs on rayon's pool, so that only
-    // pool threads ever hold faer's buffers.
-    struct Product<'a, T>(MatMut<'a, T>, MatRef<'a, T>, MatRef<'a, T>);
-    // SAFETY: the views point to memory the caller keeps alive and does not
-    // touch until this function returns; `rayon::scope` returns only after
-    // the closure has run on the pool thread.
-    unsafe impl<T> Send for Product<'_, T> {}
-    let product = Product(dst, lhs, rhs);
-    rayon::scope(move |_| {
-        let p = product;
-        faer::linalg::matmul::matmul(p.0, accum, p.1, p.2, T::one(), par);
-    });
     true
 }
 
 /// Products with fewer multiply-adds than this go to matrixmultiply even
 /// when faer is chosen: faer's gain is on large products, and each call
 /// from outside rayon's pool costs a hand-off to a pool thread.
-#[cfg(feature = "faer")]
+#[cfg(all(feature = "faer", target_arch = "x86_64"))]
 pub(crate) const FAER_MIN_PRODUCT: usize = 1 << 22;

@@ -9,7 +9,7 @@ use num_traits::Float;
 use crate::compute::fastmath;
 
 pub(crate) mod sealed {
-    #[cfg(feature = "faer")]
+    #[cfg(all(feature = "faer", target_arch = "x86_64"))]
     use crate::compute::product::GemmBackend;
 
     /// Closes [`Real`](super::Real) to `f32` and `f64`, and carries the raw
@@ -55,13 +55,26 @@ pub(crate) mod sealed {
             rsc: isize,
             csc: isize,
         ) {
-            #[cfg(feature = "faer")]
+            #[cfg(all(feature = "faer", target_arch = "x86_64"))]
             if alpha == 1.0
                 && m.saturating_mul(k).saturating_mul(n)
                     >= crate::compute::product::FAER_MIN_PRODUCT
                 && crate::compute::product::gemm_backend() == GemmBackend::Faer
                 && crate::compute::product::try_faer_gemm(
-                    m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+                    private_gemm_x86::DType::F32,
+                    m,
+                    k,
+                    n,
+                    a,
+                    rsa,
+                    csa,
+                    b,
+                    rsb,
+                    csb,
+                    beta,
+                    c,
+                    rsc,
+                    csc,
                 )
             {
                 return;
@@ -86,13 +99,26 @@ pub(crate) mod sealed {
             rsc: isize,
             csc: isize,
         ) {
-            #[cfg(feature = "faer")]
+            #[cfg(all(feature = "faer", target_arch = "x86_64"))]
             if alpha == 1.0
                 && m.saturating_mul(k).saturating_mul(n)
                     >= crate::compute::product::FAER_MIN_PRODUCT
                 && crate::compute::product::gemm_backend() == GemmBackend::Faer
                 && crate::compute::product::try_faer_gemm(
-                    m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+                    private_gemm_x86::DType::F64,
+                    m,
+                    k,
+                    n,
+                    a,
+                    rsa,
+                    csa,
+                    b,
+                    rsb,
+                    csb,
+                    beta,
+                    c,
+                    rsc,
+                    csc,
                 )
             {
                 return;
