@@ -9,10 +9,11 @@
 //! cargo run --release --example custom_activation
 //! ```
 
+use mixact::extend::Fan;
 use mixact::rand::SeedableRng;
 use mixact::rand_chacha::ChaCha8Rng;
 use mixact::{
-    data, evaluate, mask, ActivationSet, Adam, Dense, Fan, FitConfig, Loss, Network, Real, Trainer,
+    data, evaluate, mask, ActivationSet, Adam, Dense, FitConfig, Loss, Network, Real, Trainer,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -66,7 +66,7 @@ impl Layout {
         inputs: usize,
         h: usize,
         rng: &mut ChaCha8Rng,
-    ) -> mixact::Result<mixact::BoxedLayer<Act, f32>> {
+    ) -> mixact::Result<mixact::extend::BoxedLayer<Act, f32>> {
         Ok(match self {
             Layout::Dense(a) => Dense::new(inputs, h, a, rng)?.into(),
             Layout::Interleaved => {

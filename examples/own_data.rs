@@ -9,9 +9,11 @@
 //! Replace the path, the label column and the class count with your own.
 
 use mixact::data::{self, Scaler};
+use mixact::extend::BoxedLayer;
 use mixact::io::ModelInfo;
+use mixact::metrics::confusion_matrix;
 use mixact::prelude::*;
-use mixact::{confusion_matrix, BoxedLayer, EarlyStopping, EpochStats, Monitor};
+use mixact::{EarlyStopping, EpochStats, Monitor};
 
 type Hidden = fn(&mut ChaCha8Rng) -> Result<BoxedLayer<Act>, mixact::Error>;
 
@@ -94,8 +96,8 @@ fn main() -> Result<(), mixact::Error> {
         .with_metadata("data", "data/digits8x8.csv.gz")
         .with_history(&history);
     let path = std::env::temp_dir().join("mixact-own-data.safetensors");
-    net.save_with_info(&path, &info)?;
-    let (back, back_info) = Network::<Act>::load_with_info(&path)?;
+    net.save_with(&path, &info)?;
+    let (back, back_info) = mixact::io::ModelLoader::<Act>::new().from_path(&path)?;
     // Raw inputs go through the stored scaler, then the network.
     let raw = parts.test.x();
     let scaled = back_info

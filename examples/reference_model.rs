@@ -61,7 +61,7 @@ fn main() -> Result<(), mixact::Error> {
         .with_target_scaler(target_scaler)
         .with_feature_names(&["a", "b", "c"])
         .with_metadata("purpose", "reference for the numpy reader");
-    net.save_with_info(format!("{dir}/model.safetensors"), &info)?;
+    net.save_with(format!("{dir}/model.safetensors"), &info)?;
     // The same network and scaler as ONNX, for python/check_onnx.py (onnxruntime).
     net.to_onnx(
         format!("{dir}/model.onnx"),
@@ -102,7 +102,7 @@ fn base_model() -> Result<Vec<u8>, mixact::Error> {
     let info = ModelInfo::default()
         .with_scaler(Scaler::standardize(&x))
         .with_class_names(&["a", "b", "c"]);
-    net.to_model_bytes_with_info(&info)
+    net.to_model_bytes_with(&info)
 }
 
 /// The file's header JSON, with the mixact metadata parsed too.
@@ -235,7 +235,7 @@ fn write_hostile(dir: &str) -> Result<(), mixact::Error> {
     ];
     let mut expected = String::from("file,kind\n");
     for (name, bytes) in cases {
-        let kind = match Network::<Act>::from_model_bytes_with_info(&bytes, Default::default()) {
+        let kind = match mixact::io::ModelLoader::<Act>::new().from_bytes(&bytes) {
             Ok(_) => panic!("the Rust loader accepts the hostile file {name}"),
             Err(mixact::Error::Model { kind, .. }) => format!("{kind:?}"),
             Err(e) => panic!("{name}: not a model error: {e}"),

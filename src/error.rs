@@ -199,7 +199,7 @@ pub enum ModelErrorKind {
     UnknownActivation,
     /// Tensors and architecture disagree (missing, extra or mis-shaped tensors, widths that do not chain).
     InconsistentShape,
-    /// A parameter is NaN or infinite (allowed only with `LoadOptions::allow_non_finite`).
+    /// A parameter is NaN or infinite (allowed only with `ModelLoader::with_non_finite`).
     NonFinite,
     /// A declared size is beyond what the format or this build accepts.
     TooLarge,

@@ -54,7 +54,7 @@
 //!   default; on other CPUs they run on matrixmultiply;
 //!   `RAYON_NUM_THREADS=1` for one thread), one such product at a time, and
 //!   any other through matrixmultiply (`MATMUL_NUM_THREADS` threads);
-//!   `MIXACT_GEMM=matrixmultiply` or [`set_gemm_backend`] uses matrixmultiply
+//!   `MIXACT_GEMM=matrixmultiply` or [`settings::set_gemm_backend`] uses matrixmultiply
 //!   for all. Small products (at most 2^16 multiply-adds) run in an
 //!   allocation-free loop on the calling thread.
 //!
@@ -72,49 +72,36 @@ mod atomic_write;
 mod compute; // floats, math kernels, the product, activations
 pub mod data;
 mod error;
+pub mod extend;
 #[cfg(feature = "io")]
 pub mod io;
 mod layers; // the Layer trait, the affine core, one file per kind, specs, registry
 pub mod limits;
+pub mod metrics;
+pub mod settings;
 mod train; // losses, optimisers, the fit loop, hardening
 
-pub use compute::activation;
-pub use compute::activation::{Act, ActivationSet, Fan};
-pub use compute::cpu::{
-    baseline_kernels_forced, force_baseline_kernels, kernel_path, kernels_from_env, limit_kernels,
-    KernelPath,
-};
-pub use compute::matrix::MatRef;
-pub use compute::product::{gemm_backend, gemm_from_env, set_gemm_backend, GemmBackend};
+pub use compute::activation::{Act, ActivationSet};
 pub use compute::real::Real;
 pub use data::Dataset;
 pub use error::{Divergence, Error, ModelErrorKind, Result};
-#[cfg(feature = "io")]
-pub use io::LoadOptions;
 pub use layers::average::Average;
 pub use layers::concat::Concat;
 pub use layers::dense::Dense;
 pub use layers::dropout::Dropout;
-pub use layers::layer::{BoxedLayer, CloneLayer, Layer, Param};
+pub use layers::layer::Layer;
 pub use layers::layer_norm::LayerNorm;
 pub use layers::mixture::{harden, Mixture};
 pub use layers::network::Network;
-pub use layers::registry::{LayerBuilder, Registry};
 pub use layers::slope::Slope;
-pub use layers::spec::{inconsistent, no_sublayers};
-pub use layers::tensor_id::{OwnedTensorId, TensorId};
-pub use layers::tree::{first_non_finite_grad, map_layers, set_training, visit_named_params};
-pub use layers::{init, mask, spec};
+pub use layers::{init, mask, tree};
 pub use train::ensemble::Ensemble;
-pub use train::fold_summary::{FoldSummary, MeanSd};
 pub use train::harden::HardeningReport;
 pub use train::loss::Loss;
-pub use train::metrics::{confusion_matrix, ConfusionMatrix, Metrics};
-pub use train::optim::{Adam, Optimizer, ParamStates, Sgd, TensorUpdate};
+pub use train::optim::{Adam, Optimizer, Sgd};
 pub use train::schedule::{Cosine, ReduceOnPlateau, Schedule, StepDecay};
 pub use train::trainer::{
     evaluate, Control, EarlyStopping, EpochStats, FitConfig, Monitor, Trainer,
-    DEFAULT_DIVERGENCE_FACTOR,
 };
 
 /// The nalgebra mixact is built on (`DMatrix` for data and predictions): use

@@ -417,7 +417,7 @@ fn after_hardening_the_changed_layer_starts_with_fresh_optimiser_state() {
     }
     let mut hard = net.hardened();
     let mut copy: Network<Act> =
-        Network::from_model_bytes(&hard.to_model_bytes().unwrap(), Default::default()).unwrap();
+        Network::from_model_bytes(&hard.to_model_bytes().unwrap()).unwrap();
     let mut fresh = adam_trainer();
     reused.step(&mut hard, x.as_view(), y.as_view()).unwrap();
     fresh.step(&mut copy, x.as_view(), y.as_view()).unwrap();
@@ -671,7 +671,7 @@ fn a_model_file_whose_scaler_divides_by_zero_is_refused() {
         offset: vec![0.0, 0.0],
         scale: vec![1.0, 1.0],
     });
-    let mut bytes = net.to_model_bytes_with_info(&info).unwrap();
+    let mut bytes = net.to_model_bytes_with(&info).unwrap();
     // Same length in the JSON text: the second scale 1.0 -> 0.0.
     let pattern = br#"\"scale\":[1.0,1.0]"#;
     let at = bytes
@@ -679,7 +679,7 @@ fn a_model_file_whose_scaler_divides_by_zero_is_refused() {
         .position(|w| w == pattern)
         .expect("the scaler is in the header");
     bytes[at + pattern.len() - 4] = b'0';
-    let e = Network::<Act>::from_model_bytes(&bytes, Default::default()).unwrap_err();
+    let e = Network::<Act>::from_model_bytes(&bytes).unwrap_err();
     assert!(
         matches!(
             e,
@@ -696,7 +696,8 @@ fn a_model_file_whose_scaler_divides_by_zero_is_refused() {
 fn a_confusion_matrix_of_targets_of_the_wrong_width_is_an_error() {
     let (mut net, ds) = always_class_zero();
     let narrow = mixact::Dataset::new(ds.x().clone(), ds.y().columns(0, 4).into_owned()).unwrap();
-    let e = mixact::confusion_matrix(&mut net, &narrow, Loss::SoftmaxCrossEntropy).unwrap_err();
+    let e = mixact::metrics::confusion_matrix(&mut net, &narrow, Loss::SoftmaxCrossEntropy)
+        .unwrap_err();
     assert!(matches!(e, Error::Shape { .. }), "{e:?}");
 }
 
@@ -761,7 +762,7 @@ fn an_ensemble_with_a_wrong_number_of_batches_is_an_error_not_a_panic() {
 
 #[test]
 fn precision_and_recall_of_a_class_out_of_range_are_errors() {
-    let cm = mixact::ConfusionMatrix {
+    let cm = mixact::metrics::ConfusionMatrix {
         counts: vec![vec![3, 1], vec![0, 2]],
     };
     for e in [cm.precision(2).unwrap_err(), cm.recall(7).unwrap_err()] {
@@ -776,7 +777,7 @@ fn precision_and_recall_of_a_class_out_of_range_are_errors() {
 
 #[test]
 fn precision_of_a_hand_built_ragged_matrix_is_not_a_panic() {
-    let cm = mixact::ConfusionMatrix {
+    let cm = mixact::metrics::ConfusionMatrix {
         counts: vec![vec![3], vec![0, 2, 9]],
     };
     assert_eq!(cm.precision(1).unwrap(), Some(1.0));
@@ -797,26 +798,26 @@ impl Layer<Act, f64> for WrongWidth {
     fn output_width(&self) -> usize {
         1
     }
-    fn forward(&mut self, x: mixact::MatRef<'_, f64>) -> mixact::Result<()> {
+    fn forward(&mut self, x: mixact::extend::MatRef<'_, f64>) -> mixact::Result<()> {
         self.y = DMatrix::zeros(x.nrows(), 2);
         Ok(())
     }
-    fn output(&self) -> mixact::MatRef<'_, f64> {
+    fn output(&self) -> mixact::extend::MatRef<'_, f64> {
         self.y.as_view()
     }
     fn backward(
         &mut self,
-        x: mixact::MatRef<'_, f64>,
-        _: mixact::MatRef<'_, f64>,
+        x: mixact::extend::MatRef<'_, f64>,
+        _: mixact::extend::MatRef<'_, f64>,
         _: bool,
     ) -> mixact::Result<()> {
         self.dx = DMatrix::zeros(x.nrows(), 2);
         Ok(())
     }
-    fn input_grad(&self) -> mixact::MatRef<'_, f64> {
+    fn input_grad(&self) -> mixact::extend::MatRef<'_, f64> {
         self.dx.as_view()
     }
-    fn visit_params(&mut self, _: &mut dyn FnMut(mixact::Param<'_, f64>)) {}
+    fn visit_params(&mut self, _: &mut dyn FnMut(mixact::extend::Param<'_, f64>)) {}
     fn param_count(&self) -> usize {
         0
     }
@@ -833,7 +834,7 @@ fn predict_through_a_layer_whose_output_is_not_the_declared_shape_is_a_shape_err
     };
     let mut net = Network::new(vec![
         Dense::new(2, 2, Act::Tanh, &mut rng(1)).unwrap().into(),
-        Box::new(wrong) as mixact::BoxedLayer<Act, f64>,
+        Box::new(wrong) as mixact::extend::BoxedLayer<Act, f64>,
     ])
     .unwrap();
     let x = DMatrix::from_element(3, 2, 0.5);
@@ -971,15 +972,16 @@ fn a_schedule_of_your_own_with_bad_settings_is_checked_before_the_first_epoch() 
 fn class_names_that_do_not_match_the_outputs_are_refused_on_save_and_load() {
     let net = linear_net(2, 3);
     let info = ModelInfo::default().with_class_names(&["a", "b"]);
-    let e = net.to_model_bytes_with_info(&info).unwrap_err();
+    let e = net.to_model_bytes_with(&info).unwrap_err();
     assert!(e.to_string().contains("class"), "{e}");
     // Two names for one output (a binary classifier) are fine.
     let one = linear_net(2, 1);
     let bytes = one
-        .to_model_bytes_with_info(&ModelInfo::default().with_class_names(&["no", "yes"]))
+        .to_model_bytes_with(&ModelInfo::default().with_class_names(&["no", "yes"]))
         .unwrap();
-    let (_, back) =
-        Network::<Act, f64>::from_model_bytes_with_info(&bytes, Default::default()).unwrap();
+    let (_, back) = mixact::io::ModelLoader::<Act, f64>::new()
+        .from_bytes(&bytes)
+        .unwrap();
     assert_eq!(back.class_names.unwrap(), ["no", "yes"]);
 }
 
@@ -988,7 +990,7 @@ fn class_names_that_do_not_match_the_outputs_in_a_file_are_refused() {
     // A file written by another tool: three outputs, two names.
     let net = linear_net(2, 3);
     let bytes = net
-        .to_model_bytes_with_info(&ModelInfo::default().with_class_names(&["a", "b", "c"]))
+        .to_model_bytes_with(&ModelInfo::default().with_class_names(&["a", "b", "c"]))
         .unwrap();
     let from = br#"\"a\",\"b\",\"c\""#;
     let to = br#"\"a\",\"b\"      "#;
@@ -999,8 +1001,9 @@ fn class_names_that_do_not_match_the_outputs_in_a_file_are_refused() {
         .expect("the names are in the header");
     let mut edited = bytes.clone();
     edited[at..at + from.len()].copy_from_slice(to);
-    let e =
-        Network::<Act, f64>::from_model_bytes_with_info(&edited, Default::default()).unwrap_err();
+    let e = mixact::io::ModelLoader::<Act, f64>::new()
+        .from_bytes(&edited)
+        .unwrap_err();
     assert!(e.to_string().contains("class"), "{e}");
 }
 
@@ -1011,17 +1014,19 @@ fn metadata_full_of_braces_loads_because_what_save_writes_load_reads() {
     let info = ModelInfo::default()
         .with_metadata("note", &braces)
         .with_metadata("}{", "\"[]\"");
-    let bytes = net.to_model_bytes_with_info(&info).unwrap();
-    let (_, back) =
-        Network::<Act, f64>::from_model_bytes_with_info(&bytes, Default::default()).unwrap();
+    let bytes = net.to_model_bytes_with(&info).unwrap();
+    let (_, back) = mixact::io::ModelLoader::<Act, f64>::new()
+        .from_bytes(&bytes)
+        .unwrap();
     assert_eq!(back, info);
     let names: Vec<String> = (0..3).map(|i| format!("{}{i}", "{".repeat(3000))).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let three = linear_net(2, 3);
     let info = ModelInfo::default().with_class_names(&names);
-    let bytes = three.to_model_bytes_with_info(&info).unwrap();
-    let (_, back) =
-        Network::<Act, f64>::from_model_bytes_with_info(&bytes, Default::default()).unwrap();
+    let bytes = three.to_model_bytes_with(&info).unwrap();
+    let (_, back) = mixact::io::ModelLoader::<Act, f64>::new()
+        .from_bytes(&bytes)
+        .unwrap();
     assert_eq!(back, info);
 }
 
@@ -1030,7 +1035,7 @@ fn model_info_beyond_the_text_limit_is_refused_on_save() {
     let net = linear_net(2, 1);
     let big = "x".repeat(mixact::io::MAX_INFO_TEXT + 1);
     let e = net
-        .to_model_bytes_with_info(&ModelInfo::default().with_metadata("k", &big))
+        .to_model_bytes_with(&ModelInfo::default().with_metadata("k", &big))
         .unwrap_err();
     assert!(
         matches!(
@@ -1074,12 +1079,12 @@ fn standardize_gives_the_true_scale_of_a_column_whose_variance_overflows() {
 #[test]
 fn unknown_kernel_and_gemm_names_in_the_environment_are_clear_errors() {
     // The kernel cap is read once; read it before the variables change.
-    let _ = mixact::kernel_path();
-    let _ = mixact::gemm_backend();
+    let _ = mixact::settings::kernel_path();
+    let _ = mixact::settings::gemm_backend();
     std::env::set_var("MIXACT_KERNELS", "basline");
-    let kernels = mixact::kernels_from_env();
+    let kernels = mixact::settings::kernels_from_env();
     std::env::set_var("MIXACT_GEMM", "fear");
-    let gemm = mixact::gemm_from_env();
+    let gemm = mixact::settings::gemm_from_env();
     std::env::remove_var("MIXACT_KERNELS");
     std::env::remove_var("MIXACT_GEMM");
     for (e, name) in [

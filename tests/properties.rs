@@ -321,13 +321,10 @@ fn model_loading_returns_errors_or_working_networks() {
                 b.truncate(cut);
                 b
             };
-            for options in [
-                mixact::LoadOptions::default(),
-                mixact::LoadOptions {
-                    allow_non_finite: true,
-                },
-            ] {
-                if let Ok(net) = Network::<Act>::from_model_bytes(&candidate, options) {
+            for allow_non_finite in [false, true] {
+                let loader =
+                    mixact::io::ModelLoader::<Act>::new().with_non_finite(allow_non_finite);
+                if let Ok((net, _)) = loader.from_bytes(&candidate) {
                     let x = DMatrix::from_element(2, net.input_width(), 0.5);
                     let y = net.predict(&x).unwrap();
                     assert_eq!(y.shape(), (2, net.output_width()));

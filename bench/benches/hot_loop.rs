@@ -57,7 +57,7 @@ fn layer_fwd_bwd(c: &mut Criterion) {
         Dense::branches(WIDTH, &branches, &mut rng).unwrap(),
     ));
 
-    let mut boxed: Vec<(&str, mixact::BoxedLayer<Act, f32>)> =
+    let mut boxed: Vec<(&str, mixact::extend::BoxedLayer<Act, f32>)> =
         layers.into_iter().map(|(id, l)| (id, l.into())).collect();
     boxed.push((
         "mixture_k4",
@@ -207,7 +207,7 @@ fn peers_w0(c: &mut Criterion) {
 type HiddenMask = fn(usize) -> Vec<Act>;
 
 fn mlp(widths: &[usize], hidden: impl Fn(usize) -> Vec<Act>, rng: &mut ChaCha8Rng) -> Network<Act> {
-    let mut layers: Vec<mixact::BoxedLayer<Act, f32>> = vec![];
+    let mut layers: Vec<mixact::extend::BoxedLayer<Act, f32>> = vec![];
     for i in 0..widths.len() - 1 {
         let last = i == widths.len() - 2;
         let acts = if last {

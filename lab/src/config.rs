@@ -4,9 +4,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use mixact::extend::BoxedLayer;
 use mixact::mask;
 use mixact::ActivationSet;
-use mixact::BoxedLayer;
 use mixact::Concat;
 use mixact::Dense;
 use mixact::Dropout;

@@ -12,7 +12,7 @@ use mixact::Loss;
 use mixact::Network;
 use mixact::Result;
 
-pub(super) fn metric_of(m: mixact::Metrics, loss: Loss) -> f64 {
+pub(super) fn metric_of(m: mixact::metrics::Metrics, loss: Loss) -> f64 {
     match loss {
         Loss::Mse => m.loss,
         Loss::BceWithLogits | Loss::SoftmaxCrossEntropy => m.accuracy.unwrap_or(f64::NAN),

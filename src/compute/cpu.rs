@@ -43,18 +43,8 @@ static MODE: AtomicU8 = AtomicU8::new(0);
 /// switch exists so that tests can prove bit-identity on any machine, to
 /// measure one path against another, and to rule the wide kernels out when
 /// chasing a problem.
-pub fn limit_kernels(path: KernelPath) {
+pub fn set_kernel_limit(path: KernelPath) {
     MODE.store(path.code(), Ordering::Relaxed);
-}
-
-/// Forces the baseline (SSE2) kernels (`true`), or lets the CPU decide
-/// (`false`): shorthand for [`limit_kernels`].
-pub fn force_baseline_kernels(on: bool) {
-    limit_kernels(if on {
-        KernelPath::Baseline
-    } else {
-        KernelPath::Avx512
-    });
 }
 
 fn cap() -> u8 {
@@ -100,11 +90,6 @@ pub fn kernels_from_env() -> Result<Option<KernelPath>> {
             message: format!("unknown value \"{raw}\" (accepted: baseline, avx2, avx512)"),
         }),
     }
-}
-
-/// Whether the baseline kernels are forced (see [`force_baseline_kernels`]).
-pub fn baseline_kernels_forced() -> bool {
-    cap() == KernelPath::Baseline.code()
 }
 
 /// The path the loops take now: the widest the CPU has, within the cap.

@@ -407,7 +407,7 @@ mod tests {
     //! output with NaN, and run every kernel path (forced baseline and the
     //! CPU's own) against a naive reference.
     use super::*;
-    use crate::compute::cpu::force_baseline_kernels;
+    use crate::compute::cpu::{set_kernel_limit, KernelPath};
 
     fn value(i: usize, salt: usize) -> f64 {
         (((i * 7919 + salt * 104_729) % 1000) as f64) / 500.0 - 1.0
@@ -514,7 +514,11 @@ mod tests {
                                 let want = naive(&a, at, &b, bt, beta, &c0);
                                 let mut results = Vec::new();
                                 for baseline in [true, false] {
-                                    force_baseline_kernels(baseline);
+                                    set_kernel_limit(if baseline {
+                                        KernelPath::Baseline
+                                    } else {
+                                        KernelPath::Avx512
+                                    });
                                     let mut c = c0.clone();
                                     run(&a, at, &b, bt, beta, &mut c);
                                     for (x, w) in c.iter().zip(&want) {
@@ -525,7 +529,7 @@ mod tests {
                                     }
                                     results.push(c);
                                 }
-                                force_baseline_kernels(false);
+                                set_kernel_limit(KernelPath::Avx512);
                                 let bits =
                                     |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                                 assert_eq!(bits(&results[0]), bits(&results[1]));

@@ -74,7 +74,7 @@ static BACKEND: AtomicU8 = AtomicU8::new(0);
 /// unavailable name there falls back to the default.
 ///
 /// ```
-/// use mixact::{gemm_backend, set_gemm_backend, GemmBackend};
+/// use mixact::settings::{GemmBackend, gemm_backend, set_gemm_backend};
 /// assert!(set_gemm_backend(GemmBackend::MatrixMultiply));
 /// assert_eq!(gemm_backend(), GemmBackend::MatrixMultiply);
 /// ```

@@ -23,7 +23,7 @@ use crate::layers::registry::Registry;
 /// let mut rng = ChaCha8Rng::seed_from_u64(1);
 /// let net: Network<Act> = Network::new(vec![Dense::new(2, 1, Act::Tanh, &mut rng)?.into()])?;
 /// let info = ModelInfo::default().with_feature_names(&["a", "b"]);
-/// let bytes = net.to_model_bytes_with_info(&info)?;
+/// let bytes = net.to_model_bytes_with(&info)?;
 /// let (back, back_info) = ModelLoader::<Act>::new().from_bytes(&bytes)?;
 /// assert_eq!(back_info, info);
 /// # let _ = back;

@@ -17,7 +17,7 @@ use crate::layers::tensor_id::TensorId;
 #[derive(Debug)]
 pub struct Param<'a, T> {
     /// The tensor's name within its layer: "weight", "bias", ...
-    /// ([`visit_named_params`](crate::visit_named_params) gives the full path).
+    /// ([`visit_named_params`](crate::tree::visit_named_params) gives the full path).
     pub name: &'static str,
     /// The tensor's identity, which optimiser state is bound to (see [`TensorId`]).
     pub id: TensorId,
@@ -127,7 +127,7 @@ pub trait Layer<A: ActivationSet, T: Real = f32>: Any + Send + Sync + CloneLayer
     /// What a model file records about this layer: kind, configuration and
     /// own tensors in canonical layout. `None` (the default): the layer
     /// cannot be saved. A kind that returns a spec registers a builder with
-    /// the [`Registry`](crate::Registry) so it can be loaded.
+    /// the [`Registry`](crate::extend::Registry) so it can be loaded.
     fn spec(&self) -> Option<LayerSpec<T>> {
         None
     }
@@ -139,7 +139,7 @@ pub trait Layer<A: ActivationSet, T: Real = f32>: Any + Send + Sync + CloneLayer
     }
 
     /// Mutable access to a container's sub-layers, for tree transformations
-    /// ([`map_layers`](crate::map_layers)); a transformation must keep each
+    /// ([`map_layers`](crate::tree::map_layers)); a transformation must keep each
     /// sub-layer's input and output widths. `None` for a leaf.
     fn sublayers_mut(&mut self) -> Option<&mut Vec<BoxedLayer<A, T>>> {
         None
@@ -147,13 +147,17 @@ pub trait Layer<A: ActivationSet, T: Real = f32>: Any + Send + Sync + CloneLayer
 
     /// Switches between training behaviour (`true`: dropout drops) and
     /// evaluation behaviour. The default ignores it; the trainer sets it on
-    /// every layer of the tree ([`set_training`](crate::set_training)).
+    /// every layer of the tree ([`set_training`](crate::tree::set_training)).
     fn set_training(&mut self, _training: bool) {}
 }
 
 /// For width-preserving layers: the input of a forward pass must have
 /// `width` columns and at least one row; returns the batch size.
-pub(crate) fn check_forward_input<T: Real>(x: &MatRef<'_, T>, width: usize) -> Result<usize> {
+///
+/// A layer of your own calls it first in [`Layer::forward`], so that a
+/// wrong input is an [`Error::Shape`](crate::Error::Shape) naming both
+/// shapes, never an index panic.
+pub fn check_forward_input<T: Real>(x: &MatRef<'_, T>, width: usize) -> Result<usize> {
     let (batch, cols) = x.shape();
     if cols != width {
         return Err(crate::Error::shape("input", (None, Some(width)), x.shape()));
@@ -166,7 +170,8 @@ pub(crate) fn check_forward_input<T: Real>(x: &MatRef<'_, T>, width: usize) -> R
 
 /// For width-preserving layers: a backward pass's input and upstream
 /// gradient must both be `batch × width`, the shape of the forward pass.
-pub(crate) fn check_backward_shapes<T: Real>(
+/// A layer of your own calls it first in [`Layer::backward`].
+pub fn check_backward_shapes<T: Real>(
     x: &MatRef<'_, T>,
     dy: &MatRef<'_, T>,
     batch: usize,

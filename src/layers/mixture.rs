@@ -449,7 +449,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Mixture<A, T> {
 
 /// Replaces every [`Mixture`] in the tree by its hardened dense layer
 /// ([`Mixture::to_dense`]); other layers come back unchanged. A
-/// [`map_layers`](crate::map_layers) transformation: no other layer kind
+/// [`map_layers`](crate::tree::map_layers) transformation: no other layer kind
 /// needs to know about hardening.
 pub fn harden<A: ActivationSet, T: Real>(layer: BoxedLayer<A, T>) -> BoxedLayer<A, T> {
     map_layers(

@@ -19,4 +19,4 @@ pub(crate) mod registry;
 pub(crate) mod slope;
 pub mod spec;
 pub(crate) mod tensor_id;
-pub(crate) mod tree;
+pub mod tree;

@@ -15,12 +15,18 @@ pub type LayerBuilder<A, T> =
 
 /// Layer kinds by name, with their builders.
 ///
-/// # Example: a layer kind of your own
-/// ```ignore
-/// let registry = Registry::new().with("scale", Scale::build);
-/// let net = Network::<Act>::from_model_bytes_with(&bytes, LoadOptions::default(), &registry)?;
+/// # Example
 /// ```
-/// (`tests/custom_layer.rs` has a complete, tested layer kind.)
+/// use mixact::extend::Registry;
+/// use mixact::io::ModelLoader;
+/// use mixact::Act;
+///
+/// // Every built-in kind; `.with("scale", Scale::build)` adds one of your
+/// // own (the README's "Writing your own layer" has a complete one).
+/// let registry: Registry<Act, f32> = Registry::new();
+/// let loader = ModelLoader::new().with_registry(registry);
+/// # let _ = loader;
+/// ```
 pub struct Registry<A, T> {
     kinds: Vec<(String, LayerBuilder<A, T>)>,
 }

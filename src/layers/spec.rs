@@ -113,7 +113,7 @@ pub struct TensorData<T> {
 /// What a layer records about itself in a model file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerSpec<T> {
-    /// The kind, as registered with the [`Registry`](crate::Registry): `"dense"`, `"dropout"`, ...
+    /// The kind, as registered with the [`Registry`](crate::extend::Registry): `"dense"`, `"dropout"`, ...
     pub kind: &'static str,
     /// Configuration fields, in the order they are written.
     pub config: Vec<(&'static str, ConfigValue)>,

@@ -34,7 +34,7 @@ impl OwnedTensorId {
         OwnedTensorId(TensorId(NEXT.fetch_add(1, Ordering::Relaxed)))
     }
 
-    /// The identity, to put in a [`Param`](crate::Param).
+    /// The identity, to put in a [`Param`](crate::extend::Param).
     pub fn id(&self) -> TensorId {
         self.0
     }

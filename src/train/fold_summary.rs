@@ -49,7 +49,8 @@ impl fmt::Display for MeanSd {
 /// # Example
 /// ```
 /// use mixact::prelude::*;
-/// use mixact::{evaluate, Adam, FitConfig, FoldSummary, Loss, Trainer};
+/// use mixact::{evaluate, Adam, FitConfig, Loss, Trainer};
+/// use mixact::metrics::FoldSummary;
 ///
 /// let mut rng = ChaCha8Rng::seed_from_u64(0);
 /// let data = mixact::data::two_spirals::<f32, _>(60, 1.0, 0.05, &mut rng)?;

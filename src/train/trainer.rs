@@ -199,11 +199,11 @@ pub struct Trainer<T: Real, O> {
     last_stats: Option<EpochStats>,
 }
 
-/// The default [`Trainer::with_divergence_factor`]: a loss a million times
-/// the first batch's loss is divergence, not training.
-pub const DEFAULT_DIVERGENCE_FACTOR: f64 = 1e6;
-
 impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
+    /// The default [`Trainer::with_divergence_factor`]: a loss a million times
+    /// the first batch's loss is divergence, not training.
+    pub const DEFAULT_DIVERGENCE_FACTOR: f64 = 1e6;
+
     /// A trainer with `loss`, `optimizer` and `config`.
     ///
     /// # Errors
@@ -224,7 +224,7 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
             epoch: 0,
             step_in_epoch: 0,
             states: ParamStates::new(),
-            divergence_factor: DEFAULT_DIVERGENCE_FACTOR,
+            divergence_factor: Self::DEFAULT_DIVERGENCE_FACTOR,
             reference_loss: None,
             epochs_done: 0,
             validation: None,
@@ -263,7 +263,7 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
 
     /// Sets the divergence guard's growth factor: a batch loss above `factor`
     /// times the loss of the first batch this trainer saw (floored at 1e-8)
-    /// counts as divergence. Default [`DEFAULT_DIVERGENCE_FACTOR`] (1e6);
+    /// counts as divergence. Default [`Self::DEFAULT_DIVERGENCE_FACTOR`] (1e6);
     /// `f64::INFINITY` turns the growth check off (non-finite losses,
     /// gradients and parameters are always caught).
     ///

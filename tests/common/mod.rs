@@ -1,7 +1,8 @@
 //! Shared helpers: finite-difference gradient checks in f64.
 #![allow(dead_code)]
 
-use mixact::{ActivationSet, Layer, MatRef};
+use mixact::extend::MatRef;
+use mixact::{ActivationSet, Layer};
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -2,7 +2,8 @@
 //! proportion, the same seed the same folds, bad k refused.
 
 use mixact::data::Dataset;
-use mixact::{Error, FoldSummary, MeanSd, Metrics};
+use mixact::metrics::{FoldSummary, MeanSd, Metrics};
+use mixact::Error;
 use nalgebra::DMatrix;
 
 /// `n` rows whose input is the row number, and a class: 1 for every third row.

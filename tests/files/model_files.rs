@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use common::{random_matrix, rng};
 use mixact::{
-    mask, Act, ActivationSet, Concat, Dense, Error, Layer, LoadOptions, Mixture, ModelErrorKind,
-    Network, Real, Slope,
+    mask, Act, ActivationSet, Concat, Dense, Error, Layer, Mixture, ModelErrorKind, Network, Real,
+    Slope,
 };
 use nalgebra::DMatrix;
 use safetensors::tensor::{SafeTensors, TensorView};
@@ -68,7 +68,7 @@ fn fixed_input<T: Real>() -> DMatrix<T> {
 fn round_trip<T: Real>() {
     let mut net = every_kind::<T>(1);
     let bytes = net.to_model_bytes().unwrap();
-    let mut back = Network::<Act, T>::from_model_bytes(&bytes, LoadOptions::default()).unwrap();
+    let mut back = Network::<Act, T>::from_model_bytes(&bytes).unwrap();
     let (a, b) = (params(&mut net), params(&mut back));
     assert_eq!(a.len(), b.len());
     assert!(
@@ -191,7 +191,7 @@ fn a_user_defined_activation_set_saves_and_loads_by_name() {
     .into()])
     .unwrap();
     let bytes = net.to_model_bytes().unwrap();
-    let back = Network::<Mine>::from_model_bytes(&bytes, LoadOptions::default()).unwrap();
+    let back = Network::<Mine>::from_model_bytes(&bytes).unwrap();
     let layer: &dyn std::any::Any = back.layers()[0].as_ref();
     assert_eq!(
         layer.downcast_ref::<Dense<Mine>>().unwrap().mask(),
@@ -216,9 +216,7 @@ fn an_unknown_activation_name_is_a_clear_error() {
         .unwrap()
         .into()])
     .unwrap();
-    let err =
-        Network::<Act>::from_model_bytes(&net.to_model_bytes().unwrap(), LoadOptions::default())
-            .unwrap_err();
+    let err = Network::<Act>::from_model_bytes(&net.to_model_bytes().unwrap()).unwrap_err();
     assert!(err.to_string().contains("\"cube\""), "{err}");
     assert_eq!(kind_of(err), ModelErrorKind::UnknownActivation);
 }
@@ -273,7 +271,7 @@ fn small_net_bytes() -> Vec<u8> {
 }
 
 fn load(bytes: &[u8]) -> ModelErrorKind {
-    kind_of(Network::<Act>::from_model_bytes(bytes, LoadOptions::default()).unwrap_err())
+    kind_of(Network::<Act>::from_model_bytes(bytes).unwrap_err())
 }
 
 #[test]
@@ -355,12 +353,9 @@ fn non_finite_parameters_are_rejected_unless_explicitly_allowed() {
     });
     let bytes = net.to_model_bytes().unwrap();
     assert_eq!(load(&bytes), ModelErrorKind::NonFinite);
-    let allowed = Network::<Act>::from_model_bytes(
-        &bytes,
-        LoadOptions {
-            allow_non_finite: true,
-        },
-    );
+    let allowed = mixact::io::ModelLoader::<Act>::new()
+        .with_non_finite(true)
+        .from_bytes(&bytes);
     assert!(allowed.is_ok());
 }
 
@@ -386,7 +381,7 @@ fn a_failed_save_leaves_the_old_file_intact() {
     #[derive(Clone)]
     struct Foreign;
     let unsupported = Network::new(vec![
-        Box::new(ForeignLayer(Foreign)) as mixact::BoxedLayer<Act, f32>
+        Box::new(ForeignLayer(Foreign)) as mixact::extend::BoxedLayer<Act, f32>
     ])
     .unwrap();
     assert_eq!(
@@ -412,24 +407,24 @@ fn a_failed_save_leaves_the_old_file_intact() {
         fn output_width(&self) -> usize {
             1
         }
-        fn forward(&mut self, _x: mixact::MatRef<'_, f32>) -> mixact::Result<()> {
+        fn forward(&mut self, _x: mixact::extend::MatRef<'_, f32>) -> mixact::Result<()> {
             Ok(())
         }
-        fn output(&self) -> mixact::MatRef<'_, f32> {
-            mixact::MatRef::from_slice(&[], 0, 1)
+        fn output(&self) -> mixact::extend::MatRef<'_, f32> {
+            mixact::extend::MatRef::from_slice(&[], 0, 1)
         }
         fn backward(
             &mut self,
-            _x: mixact::MatRef<'_, f32>,
-            _dy: mixact::MatRef<'_, f32>,
+            _x: mixact::extend::MatRef<'_, f32>,
+            _dy: mixact::extend::MatRef<'_, f32>,
             _n: bool,
         ) -> mixact::Result<()> {
             Ok(())
         }
-        fn input_grad(&self) -> mixact::MatRef<'_, f32> {
-            mixact::MatRef::from_slice(&[], 0, 1)
+        fn input_grad(&self) -> mixact::extend::MatRef<'_, f32> {
+            mixact::extend::MatRef::from_slice(&[], 0, 1)
         }
-        fn visit_params(&mut self, _f: &mut dyn FnMut(mixact::Param<'_, f32>)) {}
+        fn visit_params(&mut self, _f: &mut dyn FnMut(mixact::extend::Param<'_, f32>)) {}
         fn param_count(&self) -> usize {
             0
         }
@@ -450,8 +445,10 @@ fn the_scaler_class_names_metadata_and_history_travel_in_the_file() {
         .with_class_names(&["a", "b", "c"])
         .with_metadata("source", "tests");
     let path = std::env::temp_dir().join(format!("mixact-info-{}.safetensors", std::process::id()));
-    net.save_with_info(&path, &info).unwrap();
-    let (back, back_info) = Network::<Act>::load_with_info(&path).unwrap();
+    net.save_with(&path, &info).unwrap();
+    let (back, back_info) = mixact::io::ModelLoader::<Act>::new()
+        .from_path(&path)
+        .unwrap();
     std::fs::remove_file(&path).unwrap();
     assert_eq!(back_info, info);
     let scaled = back_info.scaler().unwrap().transform(&x).unwrap();
@@ -472,7 +469,7 @@ fn a_scaler_of_the_wrong_width_is_refused() {
     let net = every_kind::<f32>(3);
     let info = ModelInfo::default().with_scaler(Scaler::standardize(&DMatrix::<f32>::zeros(4, 3)));
     assert!(matches!(
-        net.to_model_bytes_with_info(&info),
+        net.to_model_bytes_with(&info),
         Err(Error::Model {
             kind: ModelErrorKind::InconsistentShape,
             ..
@@ -493,9 +490,10 @@ fn a_model_with_target_scaler_and_feature_names_predicts_raw_rows_the_same_after
             scale: vec![20.0, 30.0, 40.0],
         })
         .with_feature_names(&["width", "height"]);
-    let bytes = net.to_model_bytes_with_info(&info).unwrap();
-    let (back, back_info) =
-        Network::<Act>::from_model_bytes_with_info(&bytes, Default::default()).unwrap();
+    let bytes = net.to_model_bytes_with(&info).unwrap();
+    let (back, back_info) = mixact::io::ModelLoader::<Act>::new()
+        .from_bytes(&bytes)
+        .unwrap();
     assert_eq!(back_info, info);
     let before = net.predict_raw(&info, &raw).unwrap();
     assert_eq!(back.predict_raw(&back_info, &raw).unwrap(), before);
@@ -519,12 +517,12 @@ fn a_target_scaler_or_feature_names_that_do_not_fit_the_network_are_refused_at_s
         scale: vec![1.0; 2],
     });
     assert_eq!(
-        kind_of(net.to_model_bytes_with_info(&wrong_target).unwrap_err()),
+        kind_of(net.to_model_bytes_with(&wrong_target).unwrap_err()),
         ModelErrorKind::InconsistentShape
     );
     let wrong_names = ModelInfo::default().with_feature_names(&["only one"]);
     assert_eq!(
-        kind_of(net.to_model_bytes_with_info(&wrong_names).unwrap_err()),
+        kind_of(net.to_model_bytes_with(&wrong_names).unwrap_err()),
         ModelErrorKind::InconsistentShape
     );
     let raw = DMatrix::from_element(2, 2, 1.0f32);

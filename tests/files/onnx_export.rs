@@ -91,8 +91,9 @@ fn an_own_activation_that_names_its_builtin_twin_exports() {
 
 #[test]
 fn a_layer_kind_without_an_onnx_rule_is_refused_naming_it() {
-    use mixact::spec::LayerSpec;
-    use mixact::{Layer, MatRef, Param};
+    use mixact::extend::LayerSpec;
+    use mixact::extend::{MatRef, Param};
+    use mixact::Layer;
     #[derive(Clone)]
     struct Shift(Dense<Act>);
     impl Layer<Act, f32> for Shift {

@@ -8,10 +8,10 @@ use crate::common;
 
 use common::rng;
 use mixact::data::{self, Scaler};
+use mixact::metrics::confusion_matrix;
 use mixact::prelude::*;
 use mixact::{
-    confusion_matrix, Control, Cosine, EarlyStopping, Error, Monitor, ReduceOnPlateau, Schedule,
-    StepDecay,
+    Control, Cosine, EarlyStopping, Error, Monitor, ReduceOnPlateau, Schedule, StepDecay,
 };
 
 fn labelled(n: usize, classes: usize) -> Dataset<f64> {

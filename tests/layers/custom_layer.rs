@@ -5,11 +5,12 @@
 
 use crate::common;
 
-use mixact::spec::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
-use mixact::{
-    inconsistent, no_sublayers, Act, ActivationSet, BoxedLayer, Dense, Error, Layer, LoadOptions,
-    MatRef, ModelErrorKind, Network, OwnedTensorId, Param, Real, Registry,
+use mixact::extend::{
+    check_backward_shapes, check_forward_input, inconsistent, no_sublayers, BoxedLayer, MatRef,
+    OwnedTensorId, Param, Registry,
 };
+use mixact::extend::{ConfigValue, LayerConfig, LayerSpec, TensorSource};
+use mixact::{Act, ActivationSet, Dense, Error, Layer, ModelErrorKind, Network, Real};
 use nalgebra::DMatrix;
 
 /// y = x ⊙ s, s learned per feature.
@@ -58,6 +59,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Scale<T> {
         self.s.len()
     }
     fn forward(&mut self, x: MatRef<'_, T>) -> mixact::Result<()> {
+        check_forward_input(&x, self.s.len())?;
         self.y = DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] * self.s[j]);
         Ok(())
     }
@@ -65,6 +67,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Scale<T> {
         self.y.as_view()
     }
     fn backward(&mut self, x: MatRef<'_, T>, dy: MatRef<'_, T>, _: bool) -> mixact::Result<()> {
+        check_backward_shapes(&x, &dy, self.y.nrows(), self.s.len())?;
         for (j, g) in self.grad.iter_mut().enumerate() {
             *g = (0..x.nrows()).map(|i| dy[(i, j)] * x[(i, j)]).sum();
         }
@@ -119,9 +122,10 @@ fn a_registered_user_layer_kind_saves_and_loads() {
     let original = net();
     let bytes = original.to_model_bytes().unwrap();
     let registry = Registry::new().with("scale", Scale::<f64>::build::<Act>);
-    let back =
-        Network::<Act, f64>::from_model_bytes_with(&bytes, LoadOptions::default(), &registry)
-            .unwrap();
+    let (back, _) = mixact::io::ModelLoader::<Act, f64>::new()
+        .with_registry(registry)
+        .from_bytes(&bytes)
+        .unwrap();
     let x = DMatrix::from_fn(4, 2, |i, j| i as f64 * 0.3 - j as f64 * 0.7);
     assert_eq!(original.predict(&x).unwrap(), back.predict(&x).unwrap());
 }
@@ -129,7 +133,7 @@ fn a_registered_user_layer_kind_saves_and_loads() {
 #[test]
 fn an_unregistered_layer_kind_is_a_clear_error() {
     let bytes = net().to_model_bytes().unwrap();
-    let err = Network::<Act, f64>::from_model_bytes(&bytes, LoadOptions::default()).unwrap_err();
+    let err = Network::<Act, f64>::from_model_bytes(&bytes).unwrap_err();
     match err {
         Error::Model {
             kind: ModelErrorKind::Malformed,
@@ -148,7 +152,7 @@ fn a_custom_registry_and_model_info_load_together() {
         .with_metadata("kind", "scale");
     let path =
         std::env::temp_dir().join(format!("mixact-loader-{}.safetensors", std::process::id()));
-    original.save_with_info(&path, &info).unwrap();
+    original.save_with(&path, &info).unwrap();
     let loader = ModelLoader::<Act, f64>::new()
         .with_registry(Registry::new().with("scale", Scale::<f64>::build::<Act>));
     let (back, back_info) = loader.from_path(&path).unwrap();
@@ -162,4 +166,12 @@ fn a_custom_registry_and_model_info_load_together() {
     assert!(ModelLoader::<Act, f64>::new()
         .from_bytes(&original.to_model_bytes().unwrap())
         .is_err());
+}
+
+#[test]
+fn a_user_layer_using_the_public_shape_checks_refuses_a_wrong_input_with_an_error() {
+    let mut layer = Scale::new(vec![0.5f64, -2.0, 3.0]);
+    let x = DMatrix::<f64>::zeros(4, 2);
+    let err = Layer::<Act, f64>::forward(&mut layer, x.as_view()).unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
 }

@@ -6,10 +6,8 @@
 use mixact::nalgebra::DMatrix;
 use mixact::rand::SeedableRng;
 use mixact::rand_chacha::ChaCha8Rng;
-use mixact::{
-    kernel_path, limit_kernels, set_gemm_backend, Act, ActivationSet, Dense, GemmBackend,
-    KernelPath, Layer,
-};
+use mixact::settings::{kernel_path, set_gemm_backend, set_kernel_limit, GemmBackend, KernelPath};
+use mixact::{Act, ActivationSet, Dense, Layer};
 
 /// The kernel cap and the GEMM backend are process-wide settings: the tests
 /// that change them take turns, so that one never runs under another's setting.
@@ -59,7 +57,7 @@ fn activation_loops_are_bit_identical_on_every_kernel_path() {
             let dy: Vec<f32> = z.iter().map(|v| 0.5 - v * 0.1).collect();
             let mut outs = Vec::new();
             for &path in &paths {
-                limit_kernels(path);
+                set_kernel_limit(path);
                 assert_eq!(kernel_path(), path);
                 let mut y = vec![f32::NAN; n];
                 act.forward(&z, &mut y);
@@ -72,7 +70,7 @@ fn activation_loops_are_bit_identical_on_every_kernel_path() {
                 );
                 outs.push((bits(&y), bits(&dz)));
             }
-            limit_kernels(KernelPath::Avx512);
+            set_kernel_limit(KernelPath::Avx512);
             for (path, out) in paths.iter().zip(&outs).skip(1) {
                 assert_eq!(&outs[0], out, "{} n {n} ({path:?})", act.name());
             }
@@ -132,9 +130,9 @@ fn each_cap_gives_the_widest_path_the_cpu_runs_within_it() {
     let _turn = settings();
     let paths = paths_this_cpu_runs();
     for cap in [KernelPath::Baseline, KernelPath::Avx2, KernelPath::Avx512] {
-        limit_kernels(cap);
+        set_kernel_limit(cap);
         let want = *paths.iter().filter(|&&p| p <= cap).max().unwrap();
         assert_eq!(kernel_path(), want, "cap {cap:?}");
     }
-    limit_kernels(KernelPath::Avx512);
+    set_kernel_limit(KernelPath::Avx512);
 }

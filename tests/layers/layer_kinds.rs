@@ -7,9 +7,9 @@
 use crate::common;
 
 use common::{check_layer_gradients, random_matrix, rng};
+use mixact::tree::{set_training, visit_named_params};
 use mixact::{
-    data, set_training, visit_named_params, Act, Concat, Dense, Dropout, FitConfig, Layer,
-    LayerNorm, LoadOptions, Loss, Network, Sgd, Trainer,
+    data, Act, Concat, Dense, Dropout, FitConfig, Layer, LayerNorm, Loss, Network, Sgd, Trainer,
 };
 use nalgebra::DMatrix;
 
@@ -135,7 +135,7 @@ fn dropout_and_layer_norm_save_and_load() {
         }
     });
     let bytes = net.to_model_bytes().unwrap();
-    let back: Network<Act> = Network::from_model_bytes(&bytes, LoadOptions::default()).unwrap();
+    let back: Network<Act> = Network::from_model_bytes(&bytes).unwrap();
     let x = DMatrix::from_fn(5, 2, |i, j| (i as f32 - 2.0) * 0.3 + j as f32 * 0.1);
     assert_eq!(net.predict(&x).unwrap(), back.predict(&x).unwrap());
     assert_eq!(back.to_model_bytes().unwrap(), bytes);

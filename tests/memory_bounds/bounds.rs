@@ -48,8 +48,7 @@ fn a_model_file_of_a_million_zero_size_tensors_is_refused_in_little_memory() {
     header.push('}');
     let bytes = safetensors_file(&header, &[]);
     drop(header);
-    let (result, peak) =
-        peak_during(|| Network::<Act>::from_model_bytes(&bytes, Default::default()));
+    let (result, peak) = peak_during(|| Network::<Act>::from_model_bytes(&bytes));
     assert!(matches!(
         result,
         Err(Error::Model {
@@ -79,8 +78,7 @@ fn a_model_file_with_a_six_million_entry_activation_list_is_refused_in_bounded_m
     );
     let bytes = safetensors_file(&header, &[0u8; 36]);
     drop(header);
-    let (result, peak) =
-        peak_during(|| Network::<Act>::from_model_bytes(&bytes, Default::default()));
+    let (result, peak) = peak_during(|| Network::<Act>::from_model_bytes(&bytes));
     assert!(
         matches!(
             result,
@@ -198,10 +196,12 @@ fn a_model_file_that_is_one_52_mb_metadata_value_is_refused_in_bounded_memory() 
     use mixact::io::ModelInfo;
     let _turn = alone();
     let info = ModelInfo::default().with_metadata("note", "PLACEHOLDER");
-    let small = linear(2).to_model_bytes_with_info(&info).unwrap();
+    let small = linear(2).to_model_bytes_with(&info).unwrap();
     let bytes = with_metadata_value(&small, &"x".repeat(52 * MB));
     let (result, peak) = peak_during(|| {
-        Network::<Act>::from_model_bytes_with_info(&bytes, Default::default()).map(|_| ())
+        mixact::io::ModelLoader::<Act>::new()
+            .from_bytes(&bytes)
+            .map(|_| ())
     });
     assert!(
         matches!(
@@ -235,10 +235,9 @@ fn a_model_file_with_a_scaler_of_a_million_features_loads_in_bounded_memory() {
     let x = nalgebra::DMatrix::<f32>::from_fn(2, width, |i, j| (i * j % 7) as f32 + 0.123_456_7);
     let info = ModelInfo::default().with_scaler(Scaler::standardize(&x));
     drop(x);
-    let bytes = linear(width).to_model_bytes_with_info(&info).unwrap();
+    let bytes = linear(width).to_model_bytes_with(&info).unwrap();
     drop(info);
-    let (result, peak) =
-        peak_during(|| Network::<Act>::from_model_bytes_with_info(&bytes, Default::default()));
+    let (result, peak) = peak_during(|| mixact::io::ModelLoader::<Act>::new().from_bytes(&bytes));
     let (net, info) = result.unwrap();
     assert_eq!(info.scaler().unwrap().width(), width);
     drop((net, info));

@@ -3,7 +3,7 @@
 //! never allocates more than a small multiple of the file's size at once.
 
 use crate::watch::{shared, thread_largest_during};
-use mixact::{mask, Act, Dense, LoadOptions, Mixture, Network, Slope};
+use mixact::{mask, Act, Dense, Mixture, Network, Slope};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -79,9 +79,7 @@ fn thousands_of_mutated_files_never_panic_nor_allocate_beyond_a_bound() {
     for case in 0..4000 {
         let bytes = mutate(&original, &mut rng);
         let (result, largest) = thread_largest_during(|| {
-            std::panic::catch_unwind(|| {
-                Network::<Act>::from_model_bytes(&bytes, LoadOptions::default())
-            })
+            std::panic::catch_unwind(|| Network::<Act>::from_model_bytes(&bytes))
         });
         match result {
             Ok(Ok(_)) => ok += 1,

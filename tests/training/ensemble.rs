@@ -200,8 +200,7 @@ fn an_ensemble_as_one_network_predicts_its_mean_bit_for_bit_and_after_a_save() {
     let mean = ensemble.predict_mean(&x).unwrap();
     let one = ensemble.to_network().unwrap();
     assert_eq!(one.predict(&x).unwrap(), mean);
-    let back: Network<Act> =
-        Network::from_model_bytes(&one.to_model_bytes().unwrap(), Default::default()).unwrap();
+    let back: Network<Act> = Network::from_model_bytes(&one.to_model_bytes().unwrap()).unwrap();
     assert_eq!(back.predict(&x).unwrap(), mean);
 }
 

@@ -8,7 +8,8 @@
 //! a formula fails one of these (tried: Adam's beta2 0.999 -> 0.998, the
 //! MSE gradient's denominator n -> n + 1).
 
-use mixact::{Act, Adam, Dense, Layer, Loss, Optimizer, ParamStates, Sgd};
+use mixact::extend::ParamStates;
+use mixact::{Act, Adam, Dense, Layer, Loss, Optimizer, Sgd};
 use nalgebra::DMatrix;
 
 /// A 1 -> 2 identity layer with weights [0.5, -0.3] and biases [0.1, 0.2],
