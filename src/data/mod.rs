@@ -3,6 +3,7 @@
 //! train/validation/test splits and feature scaling.
 
 mod csv;
+mod csv_read;
 #[cfg(feature = "io")]
 mod csv_write;
 mod generators;
@@ -11,8 +12,8 @@ mod scale;
 pub(crate) mod split;
 
 #[cfg(feature = "io")]
-pub use csv::{parse_csv, read_csv, read_csv_with};
-pub use csv::{CsvOptions, CsvTable, RowFilter};
+pub use csv::{CsvTable, RowFilter};
+pub use csv_read::{parse_csv, read_csv, read_csv_with, CsvOptions};
 #[cfg(feature = "io")]
 pub use csv_write::write_csv;
 pub use generators::{checkerboard, parity, regression_1d, two_spirals, xor, Target1d};

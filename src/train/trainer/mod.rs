@@ -1,4 +1,17 @@
-//! The fit loop: seeded shuffling, mini-batches, per-epoch metrics, divergence guard.
+//! The fit loop: seeded shuffling, mini-batches, per-epoch metrics; its
+//! configuration, early stopping, divergence guard and evaluation live in
+//! the files beside this one.
+
+mod config;
+mod divergence_guard;
+mod early_stopping;
+mod evaluate;
+
+pub use config::{Control, EpochStats, FitConfig};
+use early_stopping::BestSoFar;
+pub use early_stopping::{EarlyStopping, Monitor};
+pub use evaluate::evaluate;
+pub(crate) use evaluate::{check_data, gather_rows};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -8,151 +21,13 @@ use crate::compute::matrix::{Buf, MatRef};
 use crate::compute::real::Real;
 use crate::data::split::shuffle;
 use crate::data::Dataset;
-use crate::error::{Divergence, Error, Result};
+use crate::error::{Error, Result};
 use crate::layers::layer::Layer;
-use crate::layers::tensor_id::TensorId;
-use crate::layers::tree::{first_non_finite_grad, set_training};
+use crate::layers::tree::set_training;
 use crate::train::loss::Loss;
-use crate::train::metrics::{MetricSums, Metrics};
+use crate::train::metrics::MetricSums;
 use crate::train::optim::{Optimizer, ParamStates};
 use crate::train::schedule::Schedule;
-
-/// How to fit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FitConfig {
-    /// Passes over the data.
-    pub epochs: usize,
-    /// Samples per step (the last batch of an epoch may be smaller).
-    pub batch_size: usize,
-    /// Seeds the shuffling (ChaCha8, a fixed algorithm: the same seed gives the
-    /// same batch order on every platform and across dependency updates).
-    pub seed: u64,
-    /// Shuffle the samples at the start of every epoch.
-    pub shuffle: bool,
-}
-
-impl Default for FitConfig {
-    fn default() -> Self {
-        FitConfig {
-            epochs: 100,
-            batch_size: 32,
-            seed: 0,
-            shuffle: true,
-        }
-    }
-}
-
-/// What the fit loop reports after each epoch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EpochStats {
-    /// 0-based epoch, counted over every `fit` of the trainer.
-    pub epoch: usize,
-    /// Training metrics, accumulated over the epoch's batches (each batch
-    /// measured before its update).
-    pub train: Metrics,
-    /// Metrics on the validation set after the epoch, when the trainer has
-    /// one ([`Trainer::validate_on`]).
-    pub valid: Option<Metrics>,
-    /// The learning rate the epoch ran with.
-    pub learning_rate: f64,
-}
-
-/// What early stopping watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Monitor {
-    /// Validation loss (lower is better).
-    ValidLoss,
-    /// Validation accuracy (higher is better).
-    ValidAccuracy,
-    /// Validation RMSE (lower is better).
-    ValidRmse,
-    /// Training loss (lower is better), when there is no validation set.
-    TrainLoss,
-}
-
-impl Monitor {
-    /// Why this monitor can never be measured in a fit with `loss` and
-    /// (or without) a validation set; `None` when it can.
-    fn unmeasurable(self, loss: Loss, has_validation: bool) -> Option<String> {
-        let needs_validation = match self {
-            Monitor::ValidLoss | Monitor::ValidAccuracy | Monitor::ValidRmse => true,
-            Monitor::TrainLoss => false,
-        };
-        if needs_validation && !has_validation {
-            return Some(format!(
-                "{self:?} needs a validation set (Trainer::validate_on); without one, watch TrainLoss"
-            ));
-        }
-        match self {
-            Monitor::ValidAccuracy if !loss.has_accuracy() => Some(format!(
-                "{} has no accuracy; watch ValidLoss or ValidRmse",
-                loss.name()
-            )),
-            Monitor::ValidRmse if !loss.is_regression() => Some(format!(
-                "{} is a classification loss, RMSE is not measured; watch ValidLoss or ValidAccuracy",
-                loss.name()
-            )),
-            _ => None,
-        }
-    }
-
-    /// The watched value on a higher-is-better scale, if the epoch has it.
-    fn score(self, s: &EpochStats) -> Option<f64> {
-        match self {
-            Monitor::ValidLoss => s.valid.map(|v| -v.loss),
-            Monitor::ValidAccuracy => s.valid.and_then(|v| v.accuracy),
-            Monitor::ValidRmse => s.valid.and_then(|v| v.rmse).map(|r| -r),
-            Monitor::TrainLoss => Some(-s.train.loss),
-        }
-    }
-}
-
-/// Stop when the monitored value has not improved for `patience` epochs,
-/// and (with `restore_best`) give back the weights of the best epoch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EarlyStopping {
-    /// What to watch.
-    pub monitor: Monitor,
-    /// Epochs without an improvement of more than `min_delta` before stopping.
-    pub patience: usize,
-    /// The smallest change that counts as an improvement.
-    pub min_delta: f64,
-    /// Put back the parameters of the best epoch when training ends.
-    pub restore_best: bool,
-}
-
-impl EarlyStopping {
-    /// Watch `monitor` with `patience`, restoring the best weights.
-    pub fn new(monitor: Monitor, patience: usize) -> Self {
-        EarlyStopping {
-            monitor,
-            patience,
-            min_delta: 0.0,
-            restore_best: true,
-        }
-    }
-}
-
-/// Early stopping's memory across epochs: the best score, when, and the
-/// weights then, for the network whose tensors `ids` names (a fit of another
-/// network starts afresh).
-#[derive(Debug, Default)]
-struct BestSoFar<T> {
-    ids: Vec<TensorId>,
-    score: Option<f64>,
-    epoch: usize,
-    waited: usize,
-    weights: Vec<Vec<T>>,
-}
-
-/// Whether the fit loop should go on after an epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// Keep training.
-    Continue,
-    /// Stop now (early stopping).
-    Stop,
-}
 
 /// Trains a network: owns the loss, the optimiser, the shuffling RNG and
 /// every buffer a step needs, so that steps after the first allocate nothing.
@@ -309,15 +184,6 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         Ok(loss)
     }
 
-    fn diverged(&self, layer: Option<usize>, cause: Divergence) -> Error {
-        Error::Diverged {
-            epoch: self.epoch,
-            step: self.step_in_epoch,
-            layer,
-            cause,
-        }
-    }
-
     /// Forward, loss, divergence checks, backward. On a non-finite or
     /// exploded loss, the parameters from before the previous update are
     /// restored: that update made them.
@@ -343,40 +209,11 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         let out = net.output();
         self.grad.resize(out.len(), T::zero());
         let loss = self.loss.value_and_grad(out, y, &mut self.grad)?;
-        let cause = if !loss.is_finite() {
-            Some(Divergence::NonFiniteLoss)
-        } else {
-            let reference = *self.reference_loss.get_or_insert(loss.as_f64());
-            (loss.as_f64() > self.divergence_factor * reference.max(1e-8))
-                .then_some(Divergence::LossGrowth)
-        };
-        if let Some(cause) = cause {
-            self.states.restore(net);
-            return Err(self.diverged(None, cause));
-        }
-        let dy = MatRef::from_slice(&self.grad, out.nrows(), out.ncols());
+        let shape = (out.nrows(), out.ncols());
+        self.guard_loss(net, loss.as_f64())?;
+        let dy = MatRef::from_slice(&self.grad, shape.0, shape.1);
         net.backward(x, dy, false)?;
         Ok(loss)
-    }
-
-    /// The optimiser's update; undone if it made a parameter non-finite.
-    ///
-    /// The gradients are not walked before the update: a non-finite
-    /// gradient makes the parameter it updates non-finite (NaN propagates,
-    /// an infinite step overflows), which the update's own finiteness check
-    /// sees for free. Only when that check fails are the gradients read, to
-    /// name the cause: a walk of every gradient on every step cost about 6%
-    /// of an MLP step.
-    fn update<A: ActivationSet, L: Layer<A, T> + ?Sized>(&mut self, net: &mut L) -> Result<()> {
-        if let Some(layer) = self.states.update(&self.optimizer, net) {
-            self.states.restore(net);
-            let (layer, cause) = match first_non_finite_grad(net) {
-                Some(g) => (g, Divergence::NonFiniteGradient),
-                None => (layer, Divergence::NonFiniteParameter),
-            };
-            return Err(self.diverged(Some(layer), cause));
-        }
-        Ok(())
     }
 
     /// Trains for `config.epochs` epochs.
@@ -552,166 +389,5 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     /// The epochs a fit runs (`FitConfig::epochs`).
     pub(crate) fn epochs_per_fit(&self) -> usize {
         self.config.epochs
-    }
-
-    /// Early stopping's bookkeeping after an epoch; true when it says stop.
-    fn watch<A: ActivationSet, L: Layer<A, T> + ?Sized>(
-        &mut self,
-        net: &mut L,
-        stats: &EpochStats,
-    ) -> bool {
-        let Some(rule) = self.early_stopping else {
-            return false;
-        };
-        let Some(score) = rule.monitor.score(stats) else {
-            return false;
-        };
-        let improved = self
-            .best
-            .score
-            .is_none_or(|best| score > best + rule.min_delta);
-        if improved {
-            self.best.score = Some(score);
-            self.best.epoch = stats.epoch;
-            self.best.waited = 0;
-            if rule.restore_best {
-                let mut k = 0;
-                let weights = &mut self.best.weights;
-                net.visit_params(&mut |p| {
-                    if weights.len() <= k {
-                        weights.push(Vec::new());
-                    }
-                    weights[k].clear();
-                    weights[k].extend_from_slice(p.value);
-                    k += 1;
-                });
-                weights.truncate(k);
-            }
-            false
-        } else {
-            self.best.waited += 1;
-            self.best.waited > rule.patience
-        }
-    }
-
-    /// Puts back the best epoch's weights, when early stopping keeps them.
-    fn restore_best<A: ActivationSet, L: Layer<A, T> + ?Sized>(&mut self, net: &mut L) {
-        let keep = self.early_stopping.is_some_and(|r| r.restore_best);
-        if !keep || self.best.score.is_none() || self.best.epoch + 1 == self.epochs_done {
-            return;
-        }
-        let mut k = 0;
-        let mut matches = true;
-        net.visit_params(&mut |p| {
-            matches &= self
-                .best
-                .weights
-                .get(k)
-                .is_some_and(|w| w.len() == p.value.len());
-            k += 1;
-        });
-        if !matches || k != self.best.weights.len() {
-            return;
-        }
-        let mut k = 0;
-        let weights = &self.best.weights;
-        net.visit_params(&mut |p| {
-            p.value.copy_from_slice(&weights[k]);
-            k += 1;
-        });
-        // The rollback copy belongs to the last update, not to these weights.
-        self.states.forget_backup();
-    }
-
-    /// After the last update, which no later batch loss has checked: the
-    /// loss over the whole training set must be finite and within the
-    /// divergence factor, or that update is undone and the fit diverged.
-    /// So an `Ok` from `fit` means the returned network has a finite loss on
-    /// its training data.
-    fn check_final<A: ActivationSet, L: Layer<A, T> + ?Sized>(
-        &mut self,
-        net: &mut L,
-        data: &Dataset<T>,
-    ) -> Result<()> {
-        let loss = evaluate(net, data, self.loss)?.loss;
-        let reference = self.reference_loss.unwrap_or(loss);
-        let cause = if !loss.is_finite() {
-            Some(Divergence::NonFiniteLoss)
-        } else {
-            (loss > self.divergence_factor * reference.max(1e-8)).then_some(Divergence::LossGrowth)
-        };
-        match cause {
-            None => Ok(()),
-            Some(cause) => {
-                self.states.restore(net);
-                Err(self.diverged(None, cause))
-            }
-        }
-    }
-}
-
-fn check_data<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
-    net: &L,
-    data: &Dataset<T>,
-    loss: Loss,
-) -> Result<()> {
-    if data.x().ncols() != net.input_width() {
-        return Err(Error::shape(
-            "inputs",
-            (None, Some(net.input_width())),
-            data.x().shape(),
-        ));
-    }
-    if data.y().ncols() != net.output_width() {
-        return Err(Error::shape(
-            "targets",
-            (None, Some(net.output_width())),
-            data.y().shape(),
-        ));
-    }
-    loss.check_targets(data.y().as_view())
-}
-
-/// The loss and the task's metrics (accuracy; or RMSE, MAE and R²) of `net`
-/// on all of `data`, in evaluation mode, in batches of at most 1024 rows.
-///
-/// # Errors
-/// [`Error::Shape`] when the data do not fit the network; as
-/// [`Loss::check_targets`] when the targets do not suit the loss.
-pub fn evaluate<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
-    net: &mut L,
-    data: &Dataset<T>,
-    loss: Loss,
-) -> Result<Metrics> {
-    check_data(net, data, loss)?;
-    set_training(net, false);
-    let n = data.len();
-    let (mut xb, mut yb, mut grad) = (Buf::new(), Buf::new(), Vec::new());
-    let mut sums = MetricSums::new(loss);
-    let rows: Vec<usize> = (0..n).collect();
-    for start in (0..n).step_by(1024) {
-        let end = (start + 1024).min(n);
-        gather_rows(data.x(), &rows[start..end], &mut xb);
-        gather_rows(data.y(), &rows[start..end], &mut yb);
-        net.forward(xb.view())?;
-        grad.resize(net.output().len(), T::zero());
-        let l = loss.value_and_grad(net.output(), yb.view(), &mut grad)?;
-        sums.add(loss, l.as_f64(), net.output(), yb.view());
-    }
-    Ok(sums.finish())
-}
-
-/// Copies rows `rows` of `m` into `out` (a rows.len() × m.ncols() batch).
-fn gather_rows<T: Real>(m: &nalgebra::DMatrix<T>, rows: &[usize], out: &mut Buf<T>) {
-    let (n, cols) = (m.nrows(), m.ncols());
-    out.resize(rows.len(), cols);
-    let src = m.as_slice();
-    let b = rows.len();
-    let dst = out.as_mut_slice();
-    for c in 0..cols {
-        let col = &src[c * n..(c + 1) * n];
-        for (d, &r) in dst[c * b..(c + 1) * b].iter_mut().zip(rows) {
-            *d = col[r];
-        }
     }
 }

@@ -1,0 +1,170 @@
+//! Early stopping: which score to watch, how long to wait, and the best
+//! epoch's weights kept to be put back.
+
+use crate::compute::activation::ActivationSet;
+use crate::compute::real::Real;
+use crate::layers::layer::Layer;
+use crate::layers::tensor_id::TensorId;
+use crate::train::loss::Loss;
+use crate::train::optim::Optimizer;
+
+use super::{EpochStats, Trainer};
+
+/// What early stopping watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Monitor {
+    /// Validation loss (lower is better).
+    ValidLoss,
+    /// Validation accuracy (higher is better).
+    ValidAccuracy,
+    /// Validation RMSE (lower is better).
+    ValidRmse,
+    /// Training loss (lower is better), when there is no validation set.
+    TrainLoss,
+}
+
+impl Monitor {
+    /// Why this monitor can never be measured in a fit with `loss` and
+    /// (or without) a validation set; `None` when it can.
+    pub(super) fn unmeasurable(self, loss: Loss, has_validation: bool) -> Option<String> {
+        let needs_validation = match self {
+            Monitor::ValidLoss | Monitor::ValidAccuracy | Monitor::ValidRmse => true,
+            Monitor::TrainLoss => false,
+        };
+        if needs_validation && !has_validation {
+            return Some(format!(
+                "{self:?} needs a validation set (Trainer::validate_on); without one, watch TrainLoss"
+            ));
+        }
+        match self {
+            Monitor::ValidAccuracy if !loss.has_accuracy() => Some(format!(
+                "{} has no accuracy; watch ValidLoss or ValidRmse",
+                loss.name()
+            )),
+            Monitor::ValidRmse if !loss.is_regression() => Some(format!(
+                "{} is a classification loss, RMSE is not measured; watch ValidLoss or ValidAccuracy",
+                loss.name()
+            )),
+            _ => None,
+        }
+    }
+
+    /// The watched value on a higher-is-better scale, if the epoch has it.
+    pub(super) fn score(self, s: &EpochStats) -> Option<f64> {
+        match self {
+            Monitor::ValidLoss => s.valid.map(|v| -v.loss),
+            Monitor::ValidAccuracy => s.valid.and_then(|v| v.accuracy),
+            Monitor::ValidRmse => s.valid.and_then(|v| v.rmse).map(|r| -r),
+            Monitor::TrainLoss => Some(-s.train.loss),
+        }
+    }
+}
+
+/// Stop when the monitored value has not improved for `patience` epochs,
+/// and (with `restore_best`) give back the weights of the best epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlyStopping {
+    /// What to watch.
+    pub monitor: Monitor,
+    /// Epochs without an improvement of more than `min_delta` before stopping.
+    pub patience: usize,
+    /// The smallest change that counts as an improvement.
+    pub min_delta: f64,
+    /// Put back the parameters of the best epoch when training ends.
+    pub restore_best: bool,
+}
+
+impl EarlyStopping {
+    /// Watch `monitor` with `patience`, restoring the best weights.
+    pub fn new(monitor: Monitor, patience: usize) -> Self {
+        EarlyStopping {
+            monitor,
+            patience,
+            min_delta: 0.0,
+            restore_best: true,
+        }
+    }
+}
+
+/// Early stopping's memory across epochs: the best score, when, and the
+/// weights then, for the network whose tensors `ids` names (a fit of another
+/// network starts afresh).
+#[derive(Debug, Default)]
+pub(super) struct BestSoFar<T> {
+    pub(super) ids: Vec<TensorId>,
+    pub(super) score: Option<f64>,
+    pub(super) epoch: usize,
+    pub(super) waited: usize,
+    pub(super) weights: Vec<Vec<T>>,
+}
+
+impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
+    /// Early stopping's bookkeeping after an epoch; true when it says stop.
+    pub(super) fn watch<A: ActivationSet, L: Layer<A, T> + ?Sized>(
+        &mut self,
+        net: &mut L,
+        stats: &EpochStats,
+    ) -> bool {
+        let Some(rule) = self.early_stopping else {
+            return false;
+        };
+        let Some(score) = rule.monitor.score(stats) else {
+            return false;
+        };
+        let improved = self
+            .best
+            .score
+            .is_none_or(|best| score > best + rule.min_delta);
+        if improved {
+            self.best.score = Some(score);
+            self.best.epoch = stats.epoch;
+            self.best.waited = 0;
+            if rule.restore_best {
+                let mut k = 0;
+                let weights = &mut self.best.weights;
+                net.visit_params(&mut |p| {
+                    if weights.len() <= k {
+                        weights.push(Vec::new());
+                    }
+                    weights[k].clear();
+                    weights[k].extend_from_slice(p.value);
+                    k += 1;
+                });
+                weights.truncate(k);
+            }
+            false
+        } else {
+            self.best.waited += 1;
+            self.best.waited > rule.patience
+        }
+    }
+
+    /// Puts back the best epoch's weights, when early stopping keeps them.
+    pub(super) fn restore_best<A: ActivationSet, L: Layer<A, T> + ?Sized>(&mut self, net: &mut L) {
+        let keep = self.early_stopping.is_some_and(|r| r.restore_best);
+        if !keep || self.best.score.is_none() || self.best.epoch + 1 == self.epochs_done {
+            return;
+        }
+        let mut k = 0;
+        let mut matches = true;
+        net.visit_params(&mut |p| {
+            matches &= self
+                .best
+                .weights
+                .get(k)
+                .is_some_and(|w| w.len() == p.value.len());
+            k += 1;
+        });
+        if !matches || k != self.best.weights.len() {
+            return;
+        }
+        let mut k = 0;
+        let weights = &self.best.weights;
+        net.visit_params(&mut |p| {
+            p.value.copy_from_slice(&weights[k]);
+            k += 1;
+        });
+        // The rollback copy belongs to the last update, not to these weights.
+        self.states.forget_backup();
+    }
+}
