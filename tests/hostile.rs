@@ -702,25 +702,17 @@ fn a_confusion_matrix_of_targets_of_the_wrong_width_is_an_error() {
 }
 
 #[test]
-fn a_nan_early_stopping_min_delta_is_refused_before_training() {
+fn a_nan_or_negative_early_stopping_min_delta_is_refused_when_the_rule_is_made() {
     use mixact::{EarlyStopping, Monitor};
-    let mut r = rng(5);
-    let mut net: mixact::Network<Act> =
-        mixact::Network::new(vec![Dense::new(2, 1, Act::Identity, &mut r)
-            .unwrap()
-            .into()])
-        .unwrap();
-    let mut rule = EarlyStopping::new(Monitor::TrainLoss, 2);
-    rule.min_delta = f64::NAN;
-    let mut t = Trainer::new(
-        Loss::BceWithLogits,
-        Sgd::new(0.1).unwrap(),
-        FitConfig::default(),
-    )
-    .unwrap()
-    .early_stopping(rule);
-    let e = t.fit(&mut net, &data::xor::<f32>()).unwrap_err();
-    assert!(matches!(e, Error::HyperParameter { .. }), "{e:?}");
+    for bad in [f64::NAN, -1e-3, f64::INFINITY] {
+        let e = EarlyStopping::new(Monitor::TrainLoss, 2)
+            .with_min_delta(bad)
+            .unwrap_err();
+        assert!(matches!(e, Error::HyperParameter { .. }), "{bad}: {e:?}");
+    }
+    assert!(EarlyStopping::new(Monitor::TrainLoss, 2)
+        .with_min_delta(0.01)
+        .is_ok());
 }
 
 #[test]

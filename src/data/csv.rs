@@ -76,7 +76,9 @@ impl TableBuilder {
 /// The names as one string and the end of each, or an error naming the
 /// first name that appears twice (a second `y` would otherwise be read as a
 /// feature while the first is the target: the target leaks into the inputs).
-pub(super) fn pack_names<'a>(names: impl Iterator<Item = &'a str> + Clone) -> Result<(String, Vec<usize>)> {
+pub(super) fn pack_names<'a>(
+    names: impl Iterator<Item = &'a str> + Clone,
+) -> Result<(String, Vec<usize>)> {
     // Sized exactly: a doubling buffer would hold up to twice the header.
     let (count, bytes) = names.clone().fold((0, 0), |(c, b), n| (c + 1, b + n.len()));
     let mut packed = String::with_capacity(bytes);

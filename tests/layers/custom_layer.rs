@@ -175,3 +175,19 @@ fn a_user_layer_using_the_public_shape_checks_refuses_a_wrong_input_with_an_erro
     let err = Layer::<Act, f64>::forward(&mut layer, x.as_view()).unwrap_err();
     assert!(matches!(err, Error::Shape { .. }), "{err}");
 }
+
+#[test]
+fn a_custom_registry_and_the_model_info_load_together() {
+    let original = net();
+    let info = mixact::io::ModelInfo::default()
+        .with_feature_names(&["a", "b"])
+        .with_metadata("trained_on", "nothing");
+    let bytes = original.to_model_bytes_with(&info).unwrap();
+    let (back, back_info) = mixact::io::ModelLoader::<Act, f64>::new()
+        .with_registry(Registry::new().with("scale", Scale::<f64>::build::<Act>))
+        .from_bytes(&bytes)
+        .unwrap();
+    assert_eq!(back_info, info);
+    let x = DMatrix::from_fn(3, 2, |i, j| i as f64 - j as f64);
+    assert_eq!(original.predict(&x).unwrap(), back.predict(&x).unwrap());
+}

@@ -61,21 +61,23 @@ impl Monitor {
 }
 
 /// Stop when the monitored value has not improved for `patience` epochs,
-/// and (with `restore_best`) give back the weights of the best epoch.
+/// and (unless told otherwise) give back the weights of the best epoch.
+///
+/// The fields are private so that a rule is valid from the moment it
+/// exists: [`with_min_delta`](Self::with_min_delta) refuses a NaN or
+/// negative threshold, which would otherwise stop a fit after `patience`
+/// epochs without saying why.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EarlyStopping {
-    /// What to watch.
-    pub monitor: Monitor,
-    /// Epochs without an improvement of more than `min_delta` before stopping.
-    pub patience: usize,
-    /// The smallest change that counts as an improvement.
-    pub min_delta: f64,
-    /// Put back the parameters of the best epoch when training ends.
-    pub restore_best: bool,
+    monitor: Monitor,
+    patience: usize,
+    min_delta: f64,
+    restore_best: bool,
 }
 
 impl EarlyStopping {
-    /// Watch `monitor` with `patience`, restoring the best weights.
+    /// Watch `monitor` with `patience`, restoring the best weights, with
+    /// any improvement counting (`min_delta` 0).
     pub fn new(monitor: Monitor, patience: usize) -> Self {
         EarlyStopping {
             monitor,
@@ -83,6 +85,49 @@ impl EarlyStopping {
             min_delta: 0.0,
             restore_best: true,
         }
+    }
+
+    /// Only an improvement of more than `min_delta` counts.
+    ///
+    /// # Errors
+    /// [`Error::HyperParameter`](crate::Error::HyperParameter) unless
+    /// `min_delta` is finite and at least 0.
+    pub fn with_min_delta(mut self, min_delta: f64) -> crate::Result<Self> {
+        crate::error::check_hyper(
+            "early stopping min_delta",
+            min_delta,
+            min_delta.is_finite() && min_delta >= 0.0,
+            "finite and >= 0",
+        )?;
+        self.min_delta = min_delta;
+        Ok(self)
+    }
+
+    /// Whether the best epoch's weights are put back when training ends
+    /// (default `true`).
+    pub fn with_restore_best(mut self, restore: bool) -> Self {
+        self.restore_best = restore;
+        self
+    }
+
+    /// What is watched.
+    pub fn monitor(&self) -> Monitor {
+        self.monitor
+    }
+
+    /// Epochs without an improvement before stopping.
+    pub fn patience(&self) -> usize {
+        self.patience
+    }
+
+    /// The smallest change that counts as an improvement.
+    pub fn min_delta(&self) -> f64 {
+        self.min_delta
+    }
+
+    /// Whether the best epoch's weights are put back.
+    pub fn restore_best(&self) -> bool {
+        self.restore_best
     }
 }
 
@@ -114,7 +159,7 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         let improved = self
             .best
             .score
-            .is_none_or(|best| score > best + rule.min_delta);
+            .is_none_or(|best| score > best + rule.min_delta());
         if improved {
             self.best.score = Some(score);
             self.best.epoch = stats.epoch;

@@ -271,19 +271,10 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         data: &Dataset<T>,
     ) -> Result<f64> {
         if let Some(rule) = &self.early_stopping {
-            let d = rule.min_delta;
-            // A NaN would make every epoch "no improvement", stopping after
-            // `patience` epochs without saying why.
-            crate::error::check_hyper(
-                "early stopping min_delta",
-                d,
-                d.is_finite() && d >= 0.0,
-                "finite and >= 0",
-            )?;
             // A monitor that is never measured would be skipped every epoch:
             // the fit would run to the end while the caller thinks it stops.
             if let Some(reason) = rule
-                .monitor
+                .monitor()
                 .unmeasurable(self.loss, self.validation.is_some())
             {
                 return Err(Error::Incompatible {
