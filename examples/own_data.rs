@@ -63,8 +63,8 @@ fn main() -> Result<(), mixact::Error> {
             shuffle: true,
         };
         let mut trainer = Trainer::new(Loss::SoftmaxCrossEntropy, Adam::new(0.003)?, config)?
-            .validate_on(valid.clone())
-            .early_stopping(EarlyStopping::new(Monitor::ValidLoss, 10));
+            .with_validation(valid.clone())
+            .with_early_stopping(EarlyStopping::new(Monitor::ValidLoss, 10));
         let history = trainer.fit(&mut net, &train)?;
         let m = evaluate(&mut net, &test, Loss::SoftmaxCrossEntropy)?;
         let cm = confusion_matrix(&mut net, &test, Loss::SoftmaxCrossEntropy)?;

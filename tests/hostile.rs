@@ -868,7 +868,7 @@ fn incompatible(e: Error) -> String {
 
 #[test]
 fn early_stopping_on_validation_loss_without_a_validation_set_is_refused_at_fit() {
-    let mut t = trainer(Loss::Mse).early_stopping(EarlyStopping::new(Monitor::ValidLoss, 2));
+    let mut t = trainer(Loss::Mse).with_early_stopping(EarlyStopping::new(Monitor::ValidLoss, 2));
     let e = t
         .fit(&mut linear_net(2, 1), &regression_data(8))
         .unwrap_err();
@@ -878,8 +878,8 @@ fn early_stopping_on_validation_loss_without_a_validation_set_is_refused_at_fit(
 #[test]
 fn early_stopping_on_accuracy_under_mse_is_refused_at_fit() {
     let mut t = trainer(Loss::Mse)
-        .validate_on(regression_data(4))
-        .early_stopping(EarlyStopping::new(Monitor::ValidAccuracy, 2));
+        .with_validation(regression_data(4))
+        .with_early_stopping(EarlyStopping::new(Monitor::ValidAccuracy, 2));
     let e = t
         .fit(&mut linear_net(2, 1), &regression_data(8))
         .unwrap_err();
@@ -890,8 +890,8 @@ fn early_stopping_on_accuracy_under_mse_is_refused_at_fit() {
 fn early_stopping_on_rmse_under_bce_is_refused_at_fit() {
     let ds = mixact::Dataset::new(DMatrix::zeros(8, 2), DMatrix::from_element(8, 1, 1.0)).unwrap();
     let mut t = trainer(Loss::BceWithLogits)
-        .validate_on(ds.clone())
-        .early_stopping(EarlyStopping::new(Monitor::ValidRmse, 2));
+        .with_validation(ds.clone())
+        .with_early_stopping(EarlyStopping::new(Monitor::ValidRmse, 2));
     let e = t.fit(&mut linear_net(2, 1), &ds).unwrap_err();
     assert!(incompatible(e).contains("RMSE"));
 }
@@ -900,8 +900,8 @@ fn early_stopping_on_rmse_under_bce_is_refused_at_fit() {
 fn a_trainer_with_early_stopping_reused_on_another_network_keeps_that_networks_weights() {
     let data = regression_data(16);
     let mut t = trainer(Loss::Mse)
-        .validate_on(regression_data(8))
-        .early_stopping(EarlyStopping::new(Monitor::ValidLoss, 50));
+        .with_validation(regression_data(8))
+        .with_early_stopping(EarlyStopping::new(Monitor::ValidLoss, 50));
     let mut first = linear_net(2, 1);
     t.fit(&mut first, &data).unwrap();
     let mut second = Network::new(vec![Dense::new(2, 1, Act::Identity, &mut rng(99))
@@ -947,7 +947,7 @@ fn a_schedule_of_your_own_with_bad_settings_is_checked_before_the_first_epoch() 
             })
         }
     }
-    let mut t = trainer(Loss::Mse).schedule(Broken);
+    let mut t = trainer(Loss::Mse).with_schedule(Broken);
     let mut net = linear_net(2, 1);
     let before = net.predict(&DMatrix::from_element(1, 2, 1.0)).unwrap();
     let e = t.fit(&mut net, &regression_data(8)).unwrap_err();

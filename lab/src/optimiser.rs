@@ -33,7 +33,7 @@ impl Optimiser {
                 Box::new(Adam::adamw(lr as f32, weight_decay as f32)?)
             }
             Optimiser::SgdMomentum { momentum } => {
-                Box::new(Sgd::with_momentum(lr as f32, momentum as f32)?)
+                Box::new(Sgd::new(lr as f32)?.with_momentum(momentum as f32)?)
             }
         })
     }

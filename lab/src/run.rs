@@ -128,8 +128,8 @@ fn train_seeds<A: ActivationSet>(
         let mut trainer = Trainer::new(task.loss(), opts.optimiser.make(lr)?, fit)?;
         if let Some(patience) = task.patience().or(opts.patience) {
             trainer = trainer
-                .validate_on(split.valid.clone())
-                .early_stopping(EarlyStopping::new(Monitor::ValidLoss, patience));
+                .with_validation(split.valid.clone())
+                .with_early_stopping(EarlyStopping::new(Monitor::ValidLoss, patience));
         }
         members.push((net, trainer));
         splits.push(split);

@@ -48,7 +48,7 @@ struct Member<A: ActivationSet, T: Real, O> {
 ///             Dense::new(8, 1, Act::Identity, &mut rng)?.into(),
 ///         ])?;
 ///         let config = FitConfig { epochs: 300, batch_size: 4, seed, shuffle: true };
-///         Ok((net, Trainer::new(Loss::BceWithLogits, Sgd::with_momentum(0.1, 0.9)?, config)?))
+///         Ok((net, Trainer::new(Loss::BceWithLogits, Sgd::new(0.1)?.with_momentum(0.9)?, config)?))
 ///     })
 ///     .collect::<mixact::Result<Vec<_>>>()?;
 /// let mut ensemble = Ensemble::new(members)?;

@@ -246,22 +246,23 @@ impl<T: Real> Sgd<T> {
     /// # Errors
     /// [`Error::HyperParameter`](crate::Error::HyperParameter) unless `lr` is finite and > 0.
     pub fn new(lr: T) -> Result<Self> {
-        Self::with_momentum(lr, T::zero())
-    }
-
-    /// SGD with momentum in [0, 1).
-    ///
-    /// # Errors
-    /// [`Error::HyperParameter`](crate::Error::HyperParameter) for a bad `lr` or `momentum`.
-    pub fn with_momentum(lr: T, momentum: T) -> Result<Self> {
         check_lr(lr)?;
-        let m = momentum.as_f64();
-        check_hyper("momentum", m, (0.0..1.0).contains(&m), "in [0, 1)")?;
         Ok(Sgd {
             lr,
-            momentum,
+            momentum: T::zero(),
             weight_decay: T::zero(),
         })
+    }
+
+    /// With momentum in [0, 1): `Sgd::new(0.1)?.with_momentum(0.9)?`.
+    ///
+    /// # Errors
+    /// [`Error::HyperParameter`](crate::Error::HyperParameter) for a bad `momentum`.
+    pub fn with_momentum(mut self, momentum: T) -> Result<Self> {
+        let m = momentum.as_f64();
+        check_hyper("momentum", m, (0.0..1.0).contains(&m), "in [0, 1)")?;
+        self.momentum = momentum;
+        Ok(self)
     }
 
     /// Adds L2 weight decay (to weights, not biases).
@@ -335,27 +336,31 @@ impl<T: Real> Adam<T> {
     /// # Errors
     /// [`Error::HyperParameter`](crate::Error::HyperParameter) for a bad `lr`.
     pub fn new(lr: T) -> Result<Self> {
-        Self::with_betas(lr, T::lit(0.9), T::lit(0.999), T::lit(1e-8))
+        check_lr(lr)?;
+        Ok(Adam {
+            lr,
+            beta1: T::lit(0.9),
+            beta2: T::lit(0.999),
+            eps: T::lit(1e-8),
+            weight_decay: T::zero(),
+        })
     }
 
-    /// Adam with chosen betas (each in [0, 1)) and eps (> 0).
+    /// With chosen betas (each in [0, 1)) and eps (> 0):
+    /// `Adam::new(1e-3)?.with_betas(0.9, 0.98, 1e-6)?`.
     ///
     /// # Errors
     /// [`Error::HyperParameter`](crate::Error::HyperParameter) naming the bad value.
-    pub fn with_betas(lr: T, beta1: T, beta2: T, eps: T) -> Result<Self> {
-        check_lr(lr)?;
+    pub fn with_betas(mut self, beta1: T, beta2: T, eps: T) -> Result<Self> {
         for (name, b) in [("beta1", beta1), ("beta2", beta2)] {
             let b = b.as_f64();
             check_hyper(name, b, (0.0..1.0).contains(&b), "in [0, 1)")?;
         }
         check_hyper("eps", eps.as_f64(), eps > T::zero(), "finite and > 0")?;
-        Ok(Adam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay: T::zero(),
-        })
+        self.beta1 = beta1;
+        self.beta2 = beta2;
+        self.eps = eps;
+        Ok(self)
     }
 
     /// AdamW (Loshchilov & Hutter): Adam with decoupled weight decay

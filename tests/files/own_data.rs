@@ -212,8 +212,8 @@ fn early_stopping_restores_the_best_epochs_weights_exactly() {
     // A high rate so the validation loss wanders and the best epoch is not the last.
     let mut t = Trainer::new(Loss::BceWithLogits, Adam::new(0.2).unwrap(), config)
         .unwrap()
-        .validate_on(valid.clone())
-        .early_stopping(EarlyStopping::new(Monitor::ValidLoss, 5));
+        .with_validation(valid.clone())
+        .with_early_stopping(EarlyStopping::new(Monitor::ValidLoss, 5));
     let mut snapshots = Vec::new();
     let history = t
         .fit_with(&mut net, &train, |_, n| {
@@ -284,8 +284,8 @@ fn the_trainer_applies_the_schedule_each_epoch() {
     let mut net = small_net(7);
     let mut t = Trainer::new(Loss::BceWithLogits, Sgd::new(0.1).unwrap(), config)
         .unwrap()
-        .validate_on(valid)
-        .schedule(StepDecay::new(2, 0.1).unwrap());
+        .with_validation(valid)
+        .with_schedule(StepDecay::new(2, 0.1).unwrap());
     let h = t.fit(&mut net, &train).unwrap();
     let rates: Vec<f64> = h.iter().map(|s| s.learning_rate).collect();
     for (r, want) in rates.iter().zip([0.1, 0.1, 0.01, 0.01, 0.001, 0.001]) {

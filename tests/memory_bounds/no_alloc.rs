@@ -30,7 +30,7 @@ fn steady_state_training_steps_allocate_nothing() {
     let y = DMatrix::<f32>::from_fn(32, 1, |i, _| (i % 2) as f32);
     let mut sgd = Trainer::new(
         Loss::Mse,
-        Sgd::with_momentum(0.01, 0.9).unwrap(),
+        Sgd::new(0.01).and_then(|o| o.with_momentum(0.9)).unwrap(),
         FitConfig::default(),
     )
     .unwrap();

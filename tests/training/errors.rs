@@ -174,14 +174,18 @@ fn bad_hyper_parameters_are_rejected() {
         ));
     }
     assert!(matches!(
-        Sgd::with_momentum(0.1, 1.0).unwrap_err(),
+        Sgd::new(0.1)
+            .and_then(|o| o.with_momentum(1.0))
+            .unwrap_err(),
         Error::HyperParameter {
             name: "momentum",
             ..
         }
     ));
     assert!(matches!(
-        Adam::with_betas(0.1, 0.9, 1.5, 1e-8).unwrap_err(),
+        Adam::new(0.1)
+            .and_then(|o| o.with_betas(0.9, 1.5, 1e-8))
+            .unwrap_err(),
         Error::HyperParameter { name: "beta2", .. }
     ));
     assert!(matches!(

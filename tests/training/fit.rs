@@ -40,7 +40,9 @@ fn mixed_network_learns_xor() {
     };
     let mut t = Trainer::new(
         Loss::BceWithLogits,
-        Sgd::with_momentum(0.1_f32, 0.9).unwrap(),
+        Sgd::new(0.1_f32)
+            .and_then(|o| o.with_momentum(0.9))
+            .unwrap(),
         cfg,
     )
     .unwrap();

@@ -46,7 +46,8 @@ fn assert_all_close(got: &[f64], want: &[f64], what: &str) {
 #[test]
 fn sgd_with_momentum_and_weight_decay_takes_pytorchs_two_steps() {
     // lr 0.1, momentum 0.9, weight decay 0.01 (weights only).
-    let sgd = Sgd::with_momentum(0.1, 0.9)
+    let sgd = Sgd::new(0.1)
+        .and_then(|o| o.with_momentum(0.9))
         .unwrap()
         .weight_decay(0.01)
         .unwrap();

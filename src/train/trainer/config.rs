@@ -36,7 +36,7 @@ pub struct EpochStats {
     /// measured before its update).
     pub train: Metrics,
     /// Metrics on the validation set after the epoch, when the trainer has
-    /// one ([`Trainer::validate_on`]).
+    /// one ([`Trainer::with_validation`](crate::Trainer::with_validation)).
     pub valid: Option<Metrics>,
     /// The learning rate the epoch ran with.
     pub learning_rate: f64,

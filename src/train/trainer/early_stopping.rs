@@ -33,7 +33,7 @@ impl Monitor {
         };
         if needs_validation && !has_validation {
             return Some(format!(
-                "{self:?} needs a validation set (Trainer::validate_on); without one, watch TrainLoss"
+                "{self:?} needs a validation set (Trainer::with_validation); without one, watch TrainLoss"
             ));
         }
         match self {

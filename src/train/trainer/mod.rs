@@ -43,7 +43,7 @@ use crate::train::schedule::Schedule;
 ///     Dense::new(8, 1, Act::Identity, &mut rng)?.into(),
 /// ])?;
 /// let config = FitConfig { epochs: 500, batch_size: 4, seed: 3, shuffle: true };
-/// let mut trainer = Trainer::new(Loss::BceWithLogits, Sgd::with_momentum(0.1, 0.9)?, config)?;
+/// let mut trainer = Trainer::new(Loss::BceWithLogits, Sgd::new(0.1)?.with_momentum(0.9)?, config)?;
 /// let history = trainer.fit(&mut net, &data::xor())?;
 /// assert_eq!(history.last().unwrap().train.accuracy, Some(1.0));
 /// # Ok::<(), mixact::Error>(())
@@ -113,20 +113,20 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
 
     /// Measures `data` after every epoch (`EpochStats::valid`); early
     /// stopping and plateau schedules can watch it.
-    pub fn validate_on(mut self, data: Dataset<T>) -> Self {
+    pub fn with_validation(mut self, data: Dataset<T>) -> Self {
         self.validation = Some(data);
         self
     }
 
     /// Stops training when the watched metric stops improving (see [`EarlyStopping`]).
-    pub fn early_stopping(mut self, rule: EarlyStopping) -> Self {
+    pub fn with_early_stopping(mut self, rule: EarlyStopping) -> Self {
         self.early_stopping = Some(rule);
         self
     }
 
     /// Sets the learning rate of every epoch by `schedule`, from the
     /// optimiser's rate at the first epoch.
-    pub fn schedule(mut self, schedule: impl Schedule + 'static) -> Self {
+    pub fn with_schedule(mut self, schedule: impl Schedule + 'static) -> Self {
         self.schedule = Some(Box::new(schedule));
         self
     }
