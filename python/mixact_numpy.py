@@ -51,6 +51,7 @@ ACTIVATIONS = {
     "silu": lambda z: z * sigmoid(z),
     "softplus": lambda z: np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))),
     "sin": np.sin,
+    "square": lambda z: z * z,
 }
 
 DTYPES = {"F32": ("<f4", 4, "f32"), "F64": ("<f8", 8, "f64")}

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use rand::SeedableRng;
 
-const ACTS: [Act; 11] = Act::ALL;
+const ACTS: [Act; 12] = Act::ALL;
 
 fn runner(seed: u64) -> TestRunner {
     let cases = std::env::var("MIXACT_PROPTEST_CASES")

@@ -128,11 +128,15 @@ pub enum Act {
     Softplus,
     /// sin z.
     Sin,
+    /// z², the nonlinearity of symbolic formulas (products and powers):
+    /// with identity, sin and tanh it lets a per-neuron mask write terms
+    /// like x², x·y = ((x+y)² - (x-y)²)/4 and sin(x) exactly.
+    Square,
 }
 
 impl Act {
     /// Every built-in activation, in declaration order.
-    pub const ALL: [Act; 11] = [
+    pub const ALL: [Act; 12] = [
         Act::Identity,
         Act::Relu,
         Act::LeakyRelu,
@@ -144,6 +148,7 @@ impl Act {
         Act::Silu,
         Act::Softplus,
         Act::Sin,
+        Act::Square,
     ];
 }
 
@@ -345,6 +350,15 @@ fn sin_d<T: Real>(z: T, _y: T) -> T {
     z.cos_fast()
 }
 
+#[inline(always)]
+fn square<T: Real>(z: T) -> T {
+    z * z
+}
+#[inline(always)]
+fn square_d<T: Real>(z: T, _y: T) -> T {
+    z + z
+}
+
 /// Runs `$body` with `$f` / `$df` bound to the forward / derivative functions of `$act`.
 macro_rules! with_kernels {
     ($act:expr, $t:ty, |$f:ident, $df:ident| $body:expr) => {
@@ -393,6 +407,10 @@ macro_rules! with_kernels {
                 let ($f, $df) = (sin::<$t>, sin_d::<$t>);
                 $body
             }
+            Act::Square => {
+                let ($f, $df) = (square::<$t>, square_d::<$t>);
+                $body
+            }
         }
     };
 }
@@ -419,6 +437,7 @@ impl ActivationSet for Act {
             Act::Silu => "silu",
             Act::Softplus => "softplus",
             Act::Sin => "sin",
+            Act::Square => "square",
         }
     }
 
@@ -436,7 +455,7 @@ impl ActivationSet for Act {
                 std::f64::consts::SQRT_2
             }
             Act::LeakyRelu => (2.0 / (1.0 + LEAKY_SLOPE * LEAKY_SLOPE)).sqrt(),
-            Act::Identity | Act::Sigmoid | Act::Tanh | Act::Sin => 1.0,
+            Act::Identity | Act::Sigmoid | Act::Tanh | Act::Sin | Act::Square => 1.0,
         }
     }
 

@@ -54,7 +54,7 @@
 //!
 //! The activations (`Act`): identity, relu, leaky_relu (slope 0.01), elu
 //! (α = 1), sigmoid, tanh, gelu (tanh form, PyTorch's `approximate="tanh"`),
-//! gelu_erf (`x Φ(x)`, PyTorch's default), silu, softplus, sin.
+//! gelu_erf (`x Φ(x)`, PyTorch's default), silu, softplus, sin, square (z²).
 //!
 //! Saving is atomic (temporary file in the same folder, flushed, then renamed
 //! over the target); loading validates everything and never panics.

@@ -7,5 +7,6 @@ pub(crate) mod harden;
 pub(crate) mod loss;
 pub(crate) mod metrics;
 pub(crate) mod optim;
+pub(crate) mod psnr;
 pub(crate) mod schedule;
 pub(crate) mod trainer;

@@ -189,3 +189,37 @@ fn training_through_the_threaded_gemm_is_bit_identical_across_runs() {
     };
     assert_eq!(run(), run());
 }
+
+fn weights_after(config: FitConfig) -> (Vec<f32>, usize) {
+    let mut r = ChaCha8Rng::seed_from_u64(4);
+    let ds = data::two_spirals::<f32, _>(50, 1.0, 0.05, &mut r).unwrap();
+    let mut net = mixed_net(4, 8);
+    let mut t = Trainer::new(Loss::BceWithLogits, Adam::new(0.01_f32).unwrap(), config).unwrap();
+    let history = t.fit(&mut net, &ds).unwrap();
+    let mut w = Vec::new();
+    net.visit_params(&mut |p| w.extend_from_slice(p.value));
+    (w, history.len())
+}
+
+#[test]
+fn full_batch_training_is_one_unshuffled_batch_of_the_whole_set_per_epoch() {
+    let (full, epochs) = weights_after(FitConfig::full_batch(6));
+    let whole = FitConfig {
+        epochs: 6,
+        batch_size: 100, // two_spirals(50) has 100 points
+        seed: 0,
+        shuffle: false,
+    };
+    let (reference, _) = weights_after(whole);
+    assert_eq!(epochs, 6);
+    assert!(full
+        .iter()
+        .zip(&reference)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    // and it differs from mini-batches, so the comparison can fail
+    let (mini, _) = weights_after(FitConfig {
+        batch_size: 10,
+        ..whole
+    });
+    assert_ne!(full, mini);
+}

@@ -10,3 +10,4 @@ mod ensemble;
 mod errors;
 mod fit;
 mod pinned_formulas;
+mod psnr;

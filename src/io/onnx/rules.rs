@@ -338,6 +338,7 @@ pub(crate) fn activation(g: &mut Graph, act: Act, z: String) -> Result<String> {
         Act::Tanh => g.node("Tanh", &[&z], &[]),
         Act::Softplus => g.node("Softplus", &[&z], &[]),
         Act::Sin => g.node("Sin", &[&z], &[]),
+        Act::Square => g.node("Mul", &[&z, &z], &[]),
         Act::Silu => {
             let s = g.node("Sigmoid", &[&z], &[]);
             g.node("Mul", &[&z, &s], &[])

@@ -7,13 +7,35 @@ use crate::train::metrics::Metrics;
 pub struct FitConfig {
     /// Passes over the data.
     pub epochs: usize,
-    /// Samples per step (the last batch of an epoch may be smaller).
+    /// Samples per step (the last batch of an epoch may be smaller; any
+    /// size at least the data set's is full-batch training).
     pub batch_size: usize,
     /// Seeds the shuffling (ChaCha8, a fixed algorithm: the same seed gives the
     /// same batch order on every platform and across dependency updates).
     pub seed: u64,
     /// Shuffle the samples at the start of every epoch.
     pub shuffle: bool,
+}
+
+impl FitConfig {
+    /// Full-batch training: every step sees the whole data set, in its
+    /// order (one step per epoch, nothing to shuffle), as in the
+    /// physics-informed and signal-fitting work where a data set is a few
+    /// thousand points.
+    ///
+    /// ```
+    /// use mixact::FitConfig;
+    /// let config = FitConfig::full_batch(2000);
+    /// assert_eq!((config.batch_size, config.shuffle), (usize::MAX, false));
+    /// ```
+    pub fn full_batch(epochs: usize) -> Self {
+        FitConfig {
+            epochs,
+            batch_size: usize::MAX,
+            seed: 0,
+            shuffle: false,
+        }
+    }
 }
 
 impl Default for FitConfig {
