@@ -197,7 +197,14 @@ def build(spec, prefix, src):
 
         return n_in, n_out, dense
     if kind == "slope":
-        s = src.take(prefix + "slope", [n_out])
+        # scale s and a slope shared by the layer are written only when used
+        scale = spec.get("scale", 1.0)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
+            math.isfinite(scale) and scale > 0
+        ):
+            raise ModelError("InconsistentShape", f"slope scale {scale!r}")
+        shared = spec.get("shared", False) is True and n_out > 1
+        s = scale * src.take(prefix + "slope", [1 if shared else n_out])
         return n_in, n_out, lambda x: ACTIVATIONS[names[0]](s * (x @ w.T + b))
     alpha = src.take(prefix + "alpha", [n_out, len(names)])
     temperature = spec.get("temperature")

@@ -9,7 +9,7 @@
 
 use nalgebra::DMatrix;
 use rand::Rng;
-use rand_distr::{Distribution, StandardNormal};
+use rand_distr::{Distribution, StandardNormal, Uniform};
 
 use crate::compute::activation::{ActivationSet, Fan};
 use crate::compute::real::Real;
@@ -61,6 +61,40 @@ pub fn weights_with_std<T: Real, R: Rng + ?Sized>(
         for i in 0..inputs {
             let n: f64 = StandardNormal.sample(rng);
             w[(i, j)] = T::lit(n * s);
+        }
+    }
+    Ok(w)
+}
+
+/// An `inputs × outputs` matrix drawn from U(-bound, bound), column by
+/// column (SIREN's initialisation draws uniformly).
+///
+/// # Errors
+/// [`Error::TooLarge`](crate::Error::TooLarge) beyond [`limits::MAX_ELEMENTS`];
+/// [`Error::HyperParameter`](crate::Error::HyperParameter) unless `bound`
+/// is finite and > 0.
+pub fn uniform<T: Real, R: Rng + ?Sized>(
+    inputs: usize,
+    outputs: usize,
+    bound: f64,
+    rng: &mut R,
+) -> Result<DMatrix<T>> {
+    crate::error::check_hyper(
+        "bound",
+        bound,
+        bound.is_finite() && bound > 0.0,
+        "finite and > 0",
+    )?;
+    limits::elements("weights", &[inputs, outputs])?;
+    let u = Uniform::new_inclusive(-bound, bound).map_err(|_| crate::Error::HyperParameter {
+        name: "bound",
+        value: bound,
+        requirement: "finite and > 0",
+    })?;
+    let mut w = DMatrix::zeros(inputs, outputs);
+    for j in 0..outputs {
+        for i in 0..inputs {
+            w[(i, j)] = T::lit(u.sample(rng));
         }
     }
     Ok(w)

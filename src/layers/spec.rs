@@ -229,6 +229,30 @@ impl LayerConfig {
         }
     }
 
+    /// Field `key` as a float, or `default` when the field is absent.
+    ///
+    /// # Errors
+    /// [`Error::Model`] (`Malformed`) when present but not a number.
+    pub fn f64_or(&self, key: &str, default: f64) -> Result<f64> {
+        if self.fields.iter().any(|(k, _)| k == key) {
+            self.f64(key)
+        } else {
+            Ok(default)
+        }
+    }
+
+    /// Field `key` as a boolean, or `default` when the field is absent.
+    ///
+    /// # Errors
+    /// [`Error::Model`] (`Malformed`) when present but not a boolean.
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        if self.fields.iter().any(|(k, _)| k == key) {
+            self.bool(key)
+        } else {
+            Ok(default)
+        }
+    }
+
     /// Field `key` as a boolean.
     ///
     /// # Errors

@@ -7,6 +7,7 @@
 mod common;
 
 mod activations;
+mod adaptive;
 mod custom_activation;
 mod custom_layer;
 mod equivalence;

@@ -78,6 +78,14 @@ pub(crate) fn layer<A: ActivationSet, T: Real>(
             let act = read.activation::<A>("activation")?;
             let z = affine(g, &read, &x, None)?;
             let (_, slope) = read.tensor("slope")?;
+            // The slope a neuron uses is scale · a (a shared by the layer
+            // when there is one); ONNX gets the products, one per neuron.
+            let scale = if read.spec.config.iter().any(|(k, _)| *k == "scale") {
+                read.float("scale")?
+            } else {
+                1.0
+            };
+            let slope: Vec<f64> = slope.iter().map(|a| scale * a).collect();
             let slope = g.floats("slope", &[slope.len()], &slope);
             let scaled = g.node("Mul", &[&z, &slope], &[]);
             activation(g, act, scaled)

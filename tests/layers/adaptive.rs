@@ -1,0 +1,136 @@
+//! Slope layers beyond the plain control: Jagtap's locally adaptive
+//! activations (scale factor n, per neuron or per layer) and SIREN's sine
+//! layers (fixed ω0, SIREN's initialisation).
+
+use crate::common;
+
+use mixact::{Act, Dense, Error, Layer, Network, Slope};
+use nalgebra::DMatrix;
+
+fn adaptive(per_neuron: bool) -> Slope<Act, f64> {
+    Slope::adaptive(3, 5, Act::Tanh, 10.0, per_neuron, &mut common::rng(1)).unwrap()
+}
+
+#[test]
+fn adaptive_slopes_per_neuron_and_per_layer_are_gradient_checked() {
+    for per_neuron in [true, false] {
+        let mut layer = adaptive(per_neuron);
+        // move the slopes off 1/n so that the check sees a general point
+        layer.visit_params(&mut |p| {
+            if p.name == "slope" {
+                for (k, a) in p.value.iter_mut().enumerate() {
+                    *a = 0.05 + 0.03 * k as f64;
+                }
+            }
+        });
+        common::check_layer_gradients::<Act, _>(&mut layer, 4, 2);
+    }
+}
+
+#[test]
+fn siren_layers_are_gradient_checked_with_their_slopes_fixed() {
+    let mut layer =
+        Slope::<Act, f64>::siren(3, 4, Act::Sin, 30.0, false, &mut common::rng(3)).unwrap();
+    let mut names = Vec::new();
+    layer.visit_params(&mut |p| names.push(p.name));
+    assert_eq!(names, ["weight", "bias"]);
+    assert_eq!(layer.param_count(), 3 * 4 + 4);
+    common::check_layer_gradients::<Act, _>(&mut layer, 4, 5);
+}
+
+#[test]
+fn an_adaptive_layer_starts_as_its_plain_activation() {
+    for per_neuron in [true, false] {
+        let mut layer = adaptive(per_neuron);
+        let mut plain =
+            Dense::<Act, f64>::from_parts(layer.weight(), layer.bias(), &[Act::Tanh; 5]).unwrap();
+        let x = DMatrix::from_fn(3, 3, |i, j| i as f64 * 0.4 - j as f64 * 0.3);
+        layer.forward(x.as_view()).unwrap();
+        plain.forward(x.as_view()).unwrap();
+        for (a, b) in layer.output().iter().zip(plain.output().iter()) {
+            assert!((a - b).abs() < 1e-15, "{a} vs {b}");
+        }
+        assert_eq!(layer.slopes().len(), if per_neuron { 5 } else { 1 });
+    }
+}
+
+#[test]
+fn siren_weights_are_drawn_within_sirens_bounds_and_the_layer_computes_sin_of_omega0_z() {
+    let first = Slope::<Act, f64>::siren(4, 64, Act::Sin, 30.0, true, &mut common::rng(7)).unwrap();
+    assert!(first.weight().iter().all(|w| w.abs() <= 1.0 / 4.0));
+    let hidden =
+        Slope::<Act, f64>::siren(64, 64, Act::Sin, 30.0, false, &mut common::rng(7)).unwrap();
+    let bound = (6.0f64 / 64.0).sqrt() / 30.0;
+    assert!(hidden.weight().iter().all(|w| w.abs() <= bound));
+    assert!(hidden.weight().iter().any(|w| w.abs() > 0.5 * bound));
+    assert!(hidden.bias().iter().all(|b| b.abs() <= 1.0 / 8.0));
+    let mut layer = first;
+    let x = DMatrix::from_fn(2, 4, |i, j| (i + j) as f64 * 0.1);
+    layer.forward(x.as_view()).unwrap();
+    let z = &x * layer.weight();
+    for j in 0..64 {
+        let want = (30.0 * (z[(1, j)] + layer.bias()[j])).sin();
+        assert!((layer.output()[(1, j)] - want).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn adaptive_and_siren_layers_save_and_load_with_their_scale_slopes_and_training_flag() {
+    let mut r = common::rng(11);
+    let net: Network<Act, f64> = Network::new(vec![
+        Slope::siren(2, 8, Act::Sin, 30.0, true, &mut r)
+            .unwrap()
+            .into(),
+        Slope::adaptive(8, 6, Act::Tanh, 10.0, false, &mut r)
+            .unwrap()
+            .into(),
+        Slope::adaptive(6, 4, Act::Relu, 5.0, true, &mut r)
+            .unwrap()
+            .into(),
+        Dense::new(4, 1, Act::Identity, &mut r).unwrap().into(),
+    ])
+    .unwrap();
+    let back = Network::<Act, f64>::from_model_bytes(&net.to_model_bytes().unwrap()).unwrap();
+    let x = DMatrix::from_fn(5, 2, |i, j| i as f64 * 0.2 - j as f64 * 0.5);
+    assert_eq!(net.predict(&x).unwrap(), back.predict(&x).unwrap());
+    assert_eq!(net.param_count(), back.param_count());
+    assert_eq!(back.describe(), net.describe());
+}
+
+#[test]
+fn bad_scale_factors_and_frequencies_are_errors() {
+    let mut r = common::rng(1);
+    for n in [0.5, 0.0, f64::NAN, f64::INFINITY] {
+        let e = Slope::<Act, f64>::adaptive(2, 2, Act::Tanh, n, true, &mut r).unwrap_err();
+        assert!(matches!(e, Error::HyperParameter { .. }), "n = {n}: {e}");
+    }
+    for w0 in [0.0, -30.0, f64::NAN] {
+        let e = Slope::<Act, f64>::siren(2, 2, Act::Sin, w0, true, &mut r).unwrap_err();
+        assert!(
+            matches!(e, Error::HyperParameter { .. }),
+            "omega0 = {w0}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_model_file_with_a_bad_slope_scale_is_refused() {
+    let mut r = common::rng(2);
+    let net: Network<Act, f64> =
+        Network::new(vec![Slope::adaptive(2, 3, Act::Tanh, 10.0, true, &mut r)
+            .unwrap()
+            .into()])
+        .unwrap();
+    let mut bad = net.to_model_bytes().unwrap();
+    // in the header (JSON inside a JSON string): \"scale\":10.0
+    let needle = br#"\"scale\":10.0"#;
+    let at = bad
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the scale is written");
+    bad[at + needle.len() - 4..at + needle.len()].copy_from_slice(b"-1.0");
+    assert!(matches!(
+        Network::<Act, f64>::from_model_bytes(&bad),
+        Err(Error::Model { .. })
+    ));
+}
