@@ -245,10 +245,18 @@ fn an_average_of_members_predicts_as_in_mixact() {
 fn siren_and_adaptive_slope_layers_predict_as_in_mixact() {
     let mut r = rng(12);
     let net: Network<Act> = Network::new(vec![
-        Slope::siren(3, 16, Act::Sin, 30.0, true, &mut r).unwrap().into(),
-        Slope::siren(16, 16, Act::Sin, 30.0, false, &mut r).unwrap().into(),
-        Slope::adaptive(16, 8, Act::Tanh, 10.0, false, &mut r).unwrap().into(),
-        Slope::adaptive(8, 6, Act::Square, 5.0, true, &mut r).unwrap().into(),
+        Slope::siren(3, 16, Act::Sin, 30.0, true, &mut r)
+            .unwrap()
+            .into(),
+        Slope::siren(16, 16, Act::Sin, 30.0, false, &mut r)
+            .unwrap()
+            .into(),
+        Slope::adaptive(16, 8, Act::Tanh, 10.0, false, &mut r)
+            .unwrap()
+            .into(),
+        Slope::adaptive(8, 6, Act::Square, 5.0, true, &mut r)
+            .unwrap()
+            .into(),
         Dense::new(6, 2, Act::Identity, &mut r).unwrap().into(),
     ])
     .unwrap();

@@ -145,6 +145,15 @@ pub trait Layer<A: ActivationSet, T: Real = f32>: Any + Send + Sync + CloneLayer
         None
     }
 
+    /// The trained slopes of a locally adaptive activation and their
+    /// gradients, for Jagtap's slope-recovery term
+    /// ([`slope_recovery`](crate::tree::slope_recovery)). `None` (the
+    /// default) for a layer without them; [`Slope`](crate::Slope) layers
+    /// with trained slopes return theirs.
+    fn adaptive_slopes(&mut self) -> Option<(&[T], &mut [T])> {
+        None
+    }
+
     /// Switches between training behaviour (`true`: dropout drops) and
     /// evaluation behaviour. The default ignores it; the trainer sets it on
     /// every layer of the tree ([`set_training`](crate::tree::set_training)).

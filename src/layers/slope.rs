@@ -310,6 +310,11 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Slope<A, T> {
         });
     }
 
+    fn adaptive_slopes(&mut self) -> Option<(&[T], &mut [T])> {
+        self.trained
+            .then_some((self.slope.as_slice(), self.grad_slope.as_mut_slice()))
+    }
+
     fn param_count(&self) -> usize {
         self.affine.param_count() + if self.trained { self.slope.len() } else { 0 }
     }

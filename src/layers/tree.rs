@@ -105,3 +105,53 @@ pub fn first_non_finite_grad<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>
     });
     first
 }
+
+/// Jagtap, Kawaguchi and Karniadakis's slope-recovery term over every layer
+/// of the tree with trained slopes ([`Layer::adaptive_slopes`]):
+/// `S = K / Σ_k exp(mean(a_k))` over those `K` layers, which pushes the
+/// slopes up and so speeds training early on. Adds `weight · ∂S/∂a` to the
+/// slope gradients (call it after `backward`, which overwrites them) and
+/// returns `weight · S`; 0 when no layer has adaptive slopes. Walks the tree
+/// twice and allocates nothing. [`Trainer::with_slope_recovery`](crate::Trainer::with_slope_recovery)
+/// calls it on every step.
+pub fn slope_recovery<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
+    layer: &mut L,
+    weight: f64,
+) -> f64 {
+    let (mut count, mut sum) = (0usize, 0.0f64);
+    for_each_adaptive(layer, &mut |a, _| {
+        count += 1;
+        sum += mean(a).exp();
+    });
+    if count == 0 || weight == 0.0 {
+        return 0.0;
+    }
+    let k = count as f64;
+    // dS/da_i of layer k: -K / R² · exp(m_k) / N_k
+    let factor = -weight * k / (sum * sum);
+    for_each_adaptive(layer, &mut |a, g| {
+        let d = T::lit(factor * mean(a).exp() / a.len() as f64);
+        for g in g.iter_mut() {
+            *g += d;
+        }
+    });
+    weight * k / sum
+}
+
+fn mean<T: Real>(a: &[T]) -> f64 {
+    a.iter().map(|v| v.as_f64()).sum::<f64>() / a.len().max(1) as f64
+}
+
+fn for_each_adaptive<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
+    layer: &mut L,
+    f: &mut dyn FnMut(&[T], &mut [T]),
+) {
+    if let Some((a, g)) = layer.adaptive_slopes() {
+        f(a, g);
+    }
+    if let Some(children) = layer.sublayers_mut() {
+        for c in children.iter_mut() {
+            for_each_adaptive(c.as_mut(), f);
+        }
+    }
+}

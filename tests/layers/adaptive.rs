@@ -134,3 +134,120 @@ fn a_model_file_with_a_bad_slope_scale_is_refused() {
         Err(Error::Model { .. })
     ));
 }
+
+fn slope_values(net: &mut Network<Act, f64>) -> Vec<f64> {
+    let mut v = Vec::new();
+    net.visit_params(&mut |p| {
+        if p.name == "slope" {
+            v.extend_from_slice(p.value)
+        }
+    });
+    v
+}
+
+fn slope_grads(net: &mut Network<Act, f64>) -> Vec<f64> {
+    let mut v = Vec::new();
+    net.visit_params(&mut |p| {
+        if p.name == "slope" {
+            v.extend_from_slice(p.grad)
+        }
+    });
+    v
+}
+
+fn set_slope(net: &mut Network<Act, f64>, index: usize, value: f64) {
+    let mut k = 0;
+    net.visit_params(&mut |p| {
+        if p.name == "slope" {
+            for a in p.value.iter_mut() {
+                if k == index {
+                    *a = value;
+                }
+                k += 1;
+            }
+        }
+    });
+}
+
+#[test]
+fn the_slope_recovery_term_is_jagtaps_formula_and_its_gradient_matches_finite_differences() {
+    use mixact::tree::slope_recovery;
+    let mut r = common::rng(21);
+    let mut net: Network<Act, f64> = Network::new(vec![
+        Slope::adaptive(2, 3, Act::Tanh, 10.0, true, &mut r)
+            .unwrap()
+            .into(),
+        Slope::adaptive(3, 4, Act::Tanh, 10.0, false, &mut r)
+            .unwrap()
+            .into(),
+        Dense::new(4, 1, Act::Identity, &mut r).unwrap().into(),
+    ])
+    .unwrap();
+    for (k, a) in [0.12, 0.07, 0.2, 0.15].into_iter().enumerate() {
+        set_slope(&mut net, k, a);
+    }
+    // S = K / Σ_k exp(mean a_k), K = 2 layers: means 0.13 and 0.15
+    let want = 2.0 / (0.13f64.exp() + 0.15f64.exp());
+    let before = slope_grads(&mut net);
+    let s = slope_recovery(&mut net, 1.0);
+    assert!((s - want).abs() < 1e-15, "{s} vs {want}");
+    let grad: Vec<f64> = slope_grads(&mut net)
+        .iter()
+        .zip(&before)
+        .map(|(g, b)| g - b)
+        .collect();
+    let a0 = slope_values(&mut net);
+    let h = 1e-6;
+    for (k, &g) in grad.iter().enumerate() {
+        set_slope(&mut net, k, a0[k] + h);
+        let up = slope_recovery(&mut net, 1.0);
+        set_slope(&mut net, k, a0[k] - h);
+        let down = slope_recovery(&mut net, 1.0);
+        set_slope(&mut net, k, a0[k]);
+        let fd = (up - down) / (2.0 * h);
+        assert!((g - fd).abs() < 1e-8, "slope {k}: {g} vs {fd}");
+    }
+    // layers without adaptive slopes contribute nothing
+    let mut plain: Network<Act, f64> =
+        Network::new(vec![Dense::new(2, 1, Act::Tanh, &mut r).unwrap().into()]).unwrap();
+    assert_eq!(slope_recovery(&mut plain, 1.0), 0.0);
+}
+
+#[test]
+fn training_with_slope_recovery_raises_the_slopes_more_than_without() {
+    use mixact::{data, Adam, FitConfig, Loss, Trainer};
+    let run = |recovery: f64| {
+        let mut r = common::rng(5);
+        let mut net: Network<Act, f64> = Network::new(vec![
+            Slope::adaptive(1, 8, Act::Tanh, 10.0, true, &mut r)
+                .unwrap()
+                .into(),
+            Dense::new(8, 1, Act::Identity, &mut r).unwrap().into(),
+        ])
+        .unwrap();
+        let x = DMatrix::from_fn(64, 1, |i, _| i as f64 / 32.0 - 1.0);
+        let y = x.map(|v| (6.0 * v).sin() + v.abs());
+        let ds = data::Dataset::new(x, y).unwrap();
+        let mut t = Trainer::new(
+            Loss::Mse,
+            Adam::new(1e-3).unwrap(),
+            FitConfig::full_batch(50),
+        )
+        .unwrap()
+        .with_slope_recovery(recovery)
+        .unwrap();
+        t.fit(&mut net, &ds).unwrap();
+        slope_values(&mut net).iter().sum::<f64>()
+    };
+    assert!(run(1.0) > run(0.0));
+    assert!(matches!(
+        Trainer::new(
+            Loss::Mse,
+            Adam::<f64>::new(1e-3).unwrap(),
+            FitConfig::default()
+        )
+        .unwrap()
+        .with_slope_recovery(f64::NAN),
+        Err(Error::HyperParameter { .. })
+    ));
+}

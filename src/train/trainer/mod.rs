@@ -61,6 +61,8 @@ pub struct Trainer<T: Real, O> {
     step_in_epoch: usize,
     states: ParamStates<T>,
     divergence_factor: f64,
+    /// Weight of Jagtap's slope-recovery term (0: off).
+    slope_recovery: f64,
     /// The loss of the first batch this trainer saw, before any update.
     reference_loss: Option<f64>,
     /// Epochs run over all fits so far.
@@ -100,6 +102,7 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
             step_in_epoch: 0,
             states: ParamStates::new(),
             divergence_factor: Self::DEFAULT_DIVERGENCE_FACTOR,
+            slope_recovery: 0.0,
             reference_loss: None,
             epochs_done: 0,
             validation: None,
@@ -153,6 +156,25 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
             });
         }
         self.divergence_factor = factor;
+        Ok(self)
+    }
+
+    /// Adds `weight ×` Jagtap's slope-recovery term to the loss every step
+    /// ([`tree::slope_recovery`](crate::tree::slope_recovery)), for networks
+    /// with adaptive slopes ([`Slope::adaptive`](crate::Slope::adaptive));
+    /// Jagtap et al. use weight 1. The losses the trainer reports stay the
+    /// data loss, so runs with and without the term compare directly.
+    ///
+    /// # Errors
+    /// [`Error::HyperParameter`] unless `weight` is finite and >= 0.
+    pub fn with_slope_recovery(mut self, weight: f64) -> Result<Self> {
+        crate::error::check_hyper(
+            "slope recovery weight",
+            weight,
+            weight.is_finite() && weight >= 0.0,
+            "finite and >= 0",
+        )?;
+        self.slope_recovery = weight;
         Ok(self)
     }
 
@@ -213,6 +235,9 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         self.guard_loss(net, loss.as_f64())?;
         let dy = MatRef::from_slice(&self.grad, shape.0, shape.1);
         net.backward(x, dy, false)?;
+        if self.slope_recovery > 0.0 {
+            crate::layers::tree::slope_recovery(net, self.slope_recovery);
+        }
         Ok(loss)
     }
 
