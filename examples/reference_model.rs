@@ -37,6 +37,10 @@ fn main() -> Result<(), mixact::Error> {
             .with_temperature(0.7)?
             .into(),
         Slope::new(6, 8, Act::Tanh, &mut r)?.into(),
+        // Jagtap's adaptive slope shared by the layer, and a SIREN layer:
+        // the optional scale, shared and trained fields every reader must know
+        Slope::adaptive(8, 8, Act::Tanh, 10.0, false, &mut r)?.into(),
+        Slope::siren(8, 8, Act::Sin, 3.0, false, &mut r)?.into(),
         Average::new(vec![
             Dense::new(8, 8, Act::Relu, &mut r)?.into(),
             Dense::new(8, 8, Act::Sigmoid, &mut r)?.into(),
