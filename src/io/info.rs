@@ -109,28 +109,48 @@ pub struct HistorySummary {
 /// than a small multiple of their text.
 const MAX_INFO_LIST: usize = 1 << 20;
 
-fn bounded_floats<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<f64>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<f64>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a list of numbers")
-        }
-        fn visit_seq<S: SeqAccess<'de>>(
-            self,
-            mut seq: S,
-        ) -> std::result::Result<Vec<f64>, S::Error> {
-            let mut out = Vec::new();
-            while let Some(v) = seq.next_element::<f64>()? {
-                if out.len() == MAX_INFO_LIST {
-                    return Err(de::Error::custom("list longer than 2^20 entries"));
-                }
-                out.push(v);
-            }
-            Ok(out)
-        }
+/// A list read element by element that refuses its `limit + 1`-th entry:
+/// the one bounded list reader behind every list of [`ModelInfo`].
+struct BoundedList<T> {
+    limit: usize,
+    what: &'static str,
+    element: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for BoundedList<T> {
+    type Value = Vec<T>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a list of {}", self.what)
     }
-    d.deserialize_seq(V)
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> std::result::Result<Vec<T>, S::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element::<T>()? {
+            if out.len() == self.limit {
+                return Err(de::Error::custom(format!(
+                    "more than {} {}",
+                    self.limit, self.what
+                )));
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+}
+
+fn bounded_list<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+    limit: usize,
+    what: &'static str,
+) -> std::result::Result<Vec<T>, D::Error> {
+    d.deserialize_seq(BoundedList {
+        limit,
+        what,
+        element: std::marker::PhantomData,
+    })
+}
+
+fn bounded_floats<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<f64>, D::Error> {
+    bounded_list(d, MAX_INFO_LIST, "numbers")
 }
 
 /// The most class names or metadata entries a file may hold: each costs
@@ -166,27 +186,7 @@ fn bounded_map<'de, D: Deserializer<'de>>(
 fn bounded_strings<'de, D: Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<Vec<String>>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a list of names")
-        }
-        fn visit_seq<S: SeqAccess<'de>>(
-            self,
-            mut seq: S,
-        ) -> std::result::Result<Vec<String>, S::Error> {
-            let mut out = Vec::new();
-            while let Some(v) = seq.next_element::<String>()? {
-                if out.len() == MAX_INFO_NAMES {
-                    return Err(de::Error::custom("more than 4096 class names"));
-                }
-                out.push(v);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_seq(V).map(Some)
+    bounded_list(d, MAX_INFO_NAMES, "names").map(Some)
 }
 
 impl ModelInfo {
