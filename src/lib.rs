@@ -37,6 +37,25 @@
 //! # Ok::<(), mixact::Error>(())
 //! ```
 //!
+//! ## What is where
+//! - The root: what programs build with. Layer kinds ([`Dense`], [`Concat`],
+//!   [`Average`], [`Mixture`], [`Slope`] with its adaptive and SIREN forms,
+//!   [`LayerNorm`], [`Dropout`]) inside a [`Network`]; [`Act`] and
+//!   [`ActivationSet`]; [`Trainer`] with [`FitConfig`], [`EarlyStopping`],
+//!   schedules, [`Loss`] and the optimisers; [`Dataset`], [`evaluate`],
+//!   [`Ensemble`]; [`Error`].
+//! - [`data`]: generators, CSV, splits, k-fold, scalers. [`io`] (feature
+//!   `io`): model files, [`io::ModelLoader`], ONNX export. [`metrics`]:
+//!   confusion matrices, fold summaries, PSNR. [`mask`] and [`init`]:
+//!   activation patterns and initialisation.
+//! - [`extend`]: writing your own layer kind, activation set or optimiser.
+//!   [`tree`]: walks of a layer tree. [`settings`]: kernel paths and the
+//!   product library at run time. [`limits`]: the size limits.
+//!
+//! Cargo features: `io` (default: model files, CSV, ONNX; serde,
+//! safetensors, csv, flate2) and `faer` (default: large products through
+//! faer's x86-64 kernels).
+//!
 //! ## Your own activations
 //! Implement [`ActivationSet`] for a small `Copy` enum (value, derivative,
 //! name, gain) and use it in every layer kind; see
