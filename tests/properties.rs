@@ -295,7 +295,13 @@ fn model_loading_returns_errors_or_working_networks() {
         )
         .unwrap()
         .into(),
-        Slope::new(5, 2, Act::Tanh, &mut r).unwrap().into(),
+        Slope::adaptive(5, 4, Act::Tanh, 10.0, false, &mut r)
+            .unwrap()
+            .into(),
+        Slope::siren(4, 3, Act::Sin, 30.0, false, &mut r)
+            .unwrap()
+            .into(),
+        Slope::new(3, 2, Act::Tanh, &mut r).unwrap().into(),
     ])
     .unwrap();
     let bytes = valid.to_model_bytes().unwrap();
