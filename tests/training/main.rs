@@ -9,5 +9,6 @@ mod common;
 mod ensemble;
 mod errors;
 mod fit;
+mod own_data_training;
 mod pinned_formulas;
 mod psnr;
