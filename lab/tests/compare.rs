@@ -480,3 +480,79 @@ fn the_suite_verdict_is_the_pooled_effects_verdict_not_a_second_rule() {
         );
     }
 }
+
+/// An activation set of a user's own: the lab's runner, statistics and
+/// report are generic over `ActivationSet`, so it compares these layouts
+/// as it compares the built-in ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Own {
+    /// z + sin²(z) (snake).
+    Snake,
+    /// e^{-z²}.
+    Bump,
+    /// z, for the output layer (found by its name, "identity").
+    Identity,
+}
+
+impl mixact::ActivationSet for Own {
+    fn value<T: mixact::Real>(self, z: T) -> T {
+        match self {
+            Own::Snake => z + z.sin() * z.sin(),
+            Own::Bump => (-z * z).exp(),
+            Own::Identity => z,
+        }
+    }
+    fn derivative<T: mixact::Real>(self, z: T, y: T) -> T {
+        match self {
+            Own::Snake => T::one() + (z + z).sin(),
+            Own::Bump => T::lit(-2.0) * z * y,
+            Own::Identity => T::one(),
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Own::Snake => "snake",
+            Own::Bump => "bump",
+            Own::Identity => "identity",
+        }
+    }
+    fn from_name(name: &str) -> Option<Self> {
+        [Own::Snake, Own::Bump, Own::Identity]
+            .into_iter()
+            .find(|a| a.name() == name)
+    }
+}
+
+#[test]
+fn the_suite_compares_layouts_of_an_activation_set_of_your_own() {
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 60)];
+    let configs = vec![
+        Config::new(Hidden::Dense(Own::Snake), 1),
+        Config::new(Hidden::Dense(Own::Bump), 1),
+        Config::new(Hidden::Interleaved(vec![Own::Snake, Own::Bump]), 1),
+    ];
+    let opts = SuiteOptions {
+        seeds: vec![0, 1, 2],
+        tuning_seeds: vec![10],
+        lr_grid: vec![0.01],
+        optimiser: mixact_lab::Optimiser::Adam,
+        epochs: 3,
+        patience: None,
+        lr_extensions: 0,
+        batch_size: 16,
+        base_width: 8,
+        workers: 2,
+    };
+    let results = run_suite(&tasks, &configs, &opts, Shard::ALL, &|_, _| {}).unwrap();
+    let names: std::collections::BTreeSet<&str> =
+        results.runs.iter().map(|r| r.config.as_str()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(
+        results.runs.len(),
+        3 * 3,
+        "three layouts x three scored seeds"
+    );
+    assert!(results.runs.iter().all(|r| r.test_metric.is_finite()));
+    let analysis = analyse(&results);
+    assert!(!analysis.comparisons.is_empty());
+}
