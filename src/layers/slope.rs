@@ -105,16 +105,11 @@ impl<A: ActivationSet, T: Real> Slope<A, T> {
         per_neuron: bool,
         rng: &mut R,
     ) -> Result<Self> {
-        crate::error::check_hyper(
-            "scale factor n",
-            n,
-            n.is_finite() && n >= 1.0,
-            "finite and >= 1",
-        )?;
+        let scale = scale_in::<T>("scale factor n", n, n >= 1.0, "finite and >= 1")?;
         let mut layer = Self::new(inputs, outputs, act, rng)?;
         layer.slope = vec![T::lit(1.0 / n); if per_neuron { outputs } else { 1 }];
         layer.grad_slope = vec![T::zero(); layer.slope.len()];
-        layer.scale = T::lit(n);
+        layer.scale = scale;
         Ok(layer)
     }
 
@@ -135,12 +130,7 @@ impl<A: ActivationSet, T: Real> Slope<A, T> {
         first: bool,
         rng: &mut R,
     ) -> Result<Self> {
-        crate::error::check_hyper(
-            "omega0",
-            omega0,
-            omega0.is_finite() && omega0 > 0.0,
-            "finite and > 0",
-        )?;
+        let scale = scale_in::<T>("omega0", omega0, omega0 > 0.0, "finite and > 0")?;
         if inputs == 0 {
             return Err(Error::ZeroWidth { what: "inputs" });
         }
@@ -156,7 +146,7 @@ impl<A: ActivationSet, T: Real> Slope<A, T> {
         let weight = init::uniform(inputs, outputs, bound, rng)?;
         let bias = init::uniform::<T, R>(1, outputs, 1.0 / n.sqrt(), rng)?;
         let mut layer = Self::from_parts(weight, bias.as_slice().to_vec(), act, vec![T::one(); 1])?;
-        layer.scale = T::lit(omega0);
+        layer.scale = scale;
         layer.trained = false;
         Ok(layer)
     }
@@ -364,6 +354,25 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Slope<A, T> {
     }
 }
 
+/// `value` as the layer's float, refused unless `ok` and finite in that type
+/// too: 1e300 is a finite `f64` but infinite in `f32`, where it would turn
+/// every output into NaN without a word.
+fn scale_in<T: Real>(
+    name: &'static str,
+    value: f64,
+    ok: bool,
+    requirement: &'static str,
+) -> Result<T> {
+    let s = T::lit(value);
+    crate::error::check_hyper(
+        name,
+        value,
+        ok && value.is_finite() && s.is_finite(),
+        requirement,
+    )?;
+    Ok(s)
+}
+
 /// Rebuilds a slope layer from its spec (see [`Registry`](crate::Registry)).
 pub(crate) fn build<A: ActivationSet, T: Real>(
     config: &LayerConfig,
@@ -382,13 +391,8 @@ pub(crate) fn build<A: ActivationSet, T: Real>(
     let (inputs, outputs) = (config.usize("inputs")?, config.usize("outputs")?);
     let act = config.activation::<A>("activation")?;
     let scale = config.f64_or("scale", 1.0)?;
-    if !(scale.is_finite() && scale > 0.0) {
-        return Err(inconsistent(config)(Error::HyperParameter {
-            name: "scale",
-            value: scale,
-            requirement: "finite and > 0",
-        }));
-    }
+    let scale = scale_in::<T>("scale", scale, scale > 0.0, "finite and > 0")
+        .map_err(inconsistent(config))?;
     let trained = config.bool_or("trained", true)?;
     let shared = config.bool_or("shared", false)?;
     let weight = src.take("weight", &[outputs, inputs])?;
@@ -396,7 +400,7 @@ pub(crate) fn build<A: ActivationSet, T: Real>(
     let slope = src.take("slope", &[if shared { 1 } else { outputs }])?;
     let weight = DMatrix::from_vec(inputs, outputs, weight);
     let mut layer = Slope::from_parts(weight, bias, act, slope).map_err(inconsistent(config))?;
-    layer.scale = T::lit(scale);
+    layer.scale = scale;
     layer.trained = trained;
     Ok(layer.into())
 }

@@ -104,6 +104,15 @@ fn bad_scale_factors_and_frequencies_are_errors() {
         let e = Slope::<Act, f64>::adaptive(2, 2, Act::Tanh, n, true, &mut r).unwrap_err();
         assert!(matches!(e, Error::HyperParameter { .. }), "n = {n}: {e}");
     }
+    // finite in f64 but infinite in f32: refused, not NaN outputs later
+    assert!(matches!(
+        Slope::<Act, f32>::adaptive(2, 2, Act::Tanh, 1e300, true, &mut r),
+        Err(Error::HyperParameter { .. })
+    ));
+    assert!(matches!(
+        Slope::<Act, f32>::siren(2, 2, Act::Sin, 1e300, true, &mut r),
+        Err(Error::HyperParameter { .. })
+    ));
     for w0 in [0.0, -30.0, f64::NAN] {
         let e = Slope::<Act, f64>::siren(2, 2, Act::Sin, w0, true, &mut r).unwrap_err();
         assert!(
