@@ -58,6 +58,7 @@ pub mod role;
 mod run;
 pub mod stats;
 mod store;
+pub mod study;
 pub mod suite_effects;
 pub mod sweep;
 pub mod sweep_effects;

@@ -21,6 +21,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use mixact::data::Target1d;
 use mixact::{Act, ActivationSet};
+use mixact_lab::study::{read_cells, run_study, write_study_report, Study};
 use mixact_lab::sweep::{run_sweep_into, sweep_cells, SweepOptions};
 use mixact_lab::sweep_report::{dedup_sweep_records, read_sweep_dir, sweep_csv};
 use mixact_lab::units::{assign, merge_dirs, shard_from_env, WorkUnit};
@@ -79,8 +80,44 @@ enum Command {
     /// The pre-registered confirmation of the sweep's two strongest signals (H1: depth-1 losses
     /// are a training artefact; H2: deep mixes help on sin(6x)+|x|), decided by rules fixed in code.
     Confirm(ConfirmArgs),
-    /// Merge the shard folders of a suite, a sweep or a confirmation into one report (no training).
+    /// Symbolic formulas (KAN's one winning setting): per-neuron mixes of sin, tanh, relu, x² and
+    /// identity against the best single activation at equal parameters; docs/symbolic-report/.
+    Symbolic(StudyArgs),
+    /// Merge the shard folders of a suite, a sweep, a confirmation or a study into one report (no
+    /// training).
     Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct StudyArgs {
+    /// A documented smaller version (fewer cells, seeds and epochs): the same code in a few
+    /// minutes, no claims.
+    #[arg(long)]
+    quick: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// The literature studies, by subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StudyKind {
+    Symbolic,
+}
+
+impl StudyKind {
+    const ALL: [StudyKind; 1] = [StudyKind::Symbolic];
+
+    fn name(self) -> &'static str {
+        match self {
+            StudyKind::Symbolic => "symbolic",
+        }
+    }
+
+    fn build(self, quick: bool) -> Box<dyn Study> {
+        match self {
+            StudyKind::Symbolic => Box::new(mixact_lab::study::symbolic::Symbolic { quick }),
+        }
+    }
 }
 
 /// What every training mode takes.
@@ -439,6 +476,7 @@ fn run() -> Result<(), String> {
             }),
             ..Args::from_common(a.common)
         },
+        Command::Symbolic(a) => return study_command(StudyKind::Symbolic, a),
         Command::Merge(a) => {
             ensure_writable_dir(&a.out).map_err(|e| e.to_string())?;
             let plan = read_plan(&a.dirs)?;
@@ -450,6 +488,7 @@ fn run() -> Result<(), String> {
                 ..Args::default()
             };
             return match plan {
+                Some(Plan::Study(kind, quick)) => merge_study(&args, kind.build(quick).as_ref()),
                 Some(Plan::Sweep(mode)) => sweep(&args, mode),
                 Some(Plan::Suite(mode)) => merge_suite(&args, Some(mode)),
                 None => merge_suite(&args, None),
@@ -566,6 +605,8 @@ pass --seeds 20 (at least 6) for a verdict",
 enum Plan {
     Suite(Mode),
     Sweep(SweepMode),
+    /// A literature study, and whether it is the quick version.
+    Study(StudyKind, bool),
 }
 
 impl Plan {
@@ -579,6 +620,9 @@ impl Plan {
             Plan::Sweep(SweepMode::Confirm) => "confirm standard".into(),
             Plan::Sweep(SweepMode::ConfirmQuick) => "confirm quick".into(),
             Plan::Sweep(m) => format!("sweep {}", name(m.to_possible_value())),
+            Plan::Study(k, quick) => {
+                format!("{} {}", k.name(), if quick { "quick" } else { "full" })
+            }
         }
     }
 
@@ -593,9 +637,79 @@ impl Plan {
                 "quick" => Some(Plan::Sweep(SweepMode::ConfirmQuick)),
                 _ => None,
             },
-            _ => None,
+            other => {
+                let kind = StudyKind::ALL.into_iter().find(|k| k.name() == other)?;
+                match mode {
+                    "quick" => Some(Plan::Study(kind, true)),
+                    "full" => Some(Plan::Study(kind, false)),
+                    _ => None,
+                }
+            }
         }
     }
+}
+
+/// Runs a literature study (its cells of `--shard`, resuming from the
+/// cells stored in `--out`) and writes its report from every cell stored
+/// there, marked partial while cells are missing.
+fn study_command(kind: StudyKind, a: StudyArgs) -> Result<(), String> {
+    let args = Args::from_common(a.common);
+    if args.seeds.is_some() {
+        return Err(format!(
+            "--seeds: the {} study's seeds are part of its declared protocol (selection and scored \
+             seeds are printed in its report); run it without --seeds",
+            kind.name()
+        ));
+    }
+    let study = kind.build(a.quick);
+    ensure_writable_dir(&args.out).map_err(|e| e.to_string())?;
+    write_plan(&args.out, Plan::Study(kind, a.quick))?;
+    let shard = shard_of(&args)?.unwrap_or(Shard::ALL);
+    let workers = args.workers as usize;
+    let start = Instant::now();
+    run_study(
+        study.as_ref(),
+        &args.out,
+        shard,
+        workers,
+        &|name, done, total| {
+            eprintln!(
+                "[{done}/{total}] {name} ({:.0} s)",
+                start.elapsed().as_secs_f64()
+            )
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let (records, missing) =
+        read_cells(study.as_ref(), std::slice::from_ref(&args.out)).map_err(|e| e.to_string())?;
+    let wall = Some((start.elapsed().as_secs_f64(), workers));
+    let lines = write_study_report(&args.out, study.as_ref(), &records, &missing, wall)
+        .map_err(|e| e.to_string())?;
+    print!("{lines}");
+    println!(
+        "report: {} ({:.0} s)",
+        args.out.join("report.md").display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Merges a study's shard folders into one report.
+fn merge_study(args: &Args, study: &dyn Study) -> Result<(), String> {
+    let (records, missing) = read_cells(study, &args.merge).map_err(|e| e.to_string())?;
+    if !missing.is_empty() && !args.allow_partial {
+        return Err(format!(
+            "{} of {} cells are missing ({}): pass --allow-partial to write a partial report",
+            missing.len(),
+            study.cells().len(),
+            missing.join(", ")
+        ));
+    }
+    let lines = write_study_report(&args.out, study, &records, &missing, None)
+        .map_err(|e| e.to_string())?;
+    print!("{lines}");
+    println!("report: {}", args.out.join("report.md").display());
+    Ok(())
 }
 
 fn write_plan(out: &std::path::Path, plan: Plan) -> Result<(), String> {
