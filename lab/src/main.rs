@@ -83,6 +83,16 @@ enum Command {
     /// Symbolic formulas (KAN's one winning setting): per-neuron mixes of sin, tanh, relu, x² and
     /// identity against the best single activation at equal parameters; docs/symbolic-report/.
     Symbolic(StudyArgs),
+    /// Locally adaptive activations (Jagtap et al.): layer- and neuron-wise adaptive tanh, with and
+    /// without slope recovery, against the best fixed activation, in steps to a training-loss
+    /// threshold; docs/laaf-report/.
+    Laaf(StudyArgs),
+    /// Implicit neural representations: relu, Fourier features, gelu, SIREN and sine/relu mixes fitting
+    /// a 1-D signal and two 64x64 images from coordinates, scored by PSNR; docs/inr-report/.
+    Inr(StudyArgs),
+    /// Mid-scale: MNIST-1D regenerated at 40 000 samples, MLP 2 x 256, the best-two mix, the learned
+    /// mixture and a learned slope against the best single on test log-loss; docs/midscale-report/.
+    Midscale(StudyArgs),
     /// Merge the shard folders of a suite, a sweep, a confirmation or a study into one report (no
     /// training).
     Merge(MergeArgs),
@@ -102,20 +112,34 @@ struct StudyArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StudyKind {
     Symbolic,
+    Laaf,
+    Inr,
+    Midscale,
 }
 
 impl StudyKind {
-    const ALL: [StudyKind; 1] = [StudyKind::Symbolic];
+    const ALL: [StudyKind; 4] = [
+        StudyKind::Inr,
+        StudyKind::Laaf,
+        StudyKind::Symbolic,
+        StudyKind::Midscale,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             StudyKind::Symbolic => "symbolic",
+            StudyKind::Laaf => "laaf",
+            StudyKind::Inr => "inr",
+            StudyKind::Midscale => "midscale",
         }
     }
 
     fn build(self, quick: bool) -> Box<dyn Study> {
         match self {
             StudyKind::Symbolic => Box::new(mixact_lab::study::symbolic::Symbolic { quick }),
+            StudyKind::Laaf => Box::new(mixact_lab::study::laaf::Laaf { quick }),
+            StudyKind::Inr => Box::new(mixact_lab::study::inr::Inr { quick }),
+            StudyKind::Midscale => Box::new(mixact_lab::study::midscale::Midscale { quick }),
         }
     }
 }
@@ -477,6 +501,9 @@ fn run() -> Result<(), String> {
             ..Args::from_common(a.common)
         },
         Command::Symbolic(a) => return study_command(StudyKind::Symbolic, a),
+        Command::Laaf(a) => return study_command(StudyKind::Laaf, a),
+        Command::Inr(a) => return study_command(StudyKind::Inr, a),
+        Command::Midscale(a) => return study_command(StudyKind::Midscale, a),
         Command::Merge(a) => {
             ensure_writable_dir(&a.out).map_err(|e| e.to_string())?;
             let plan = read_plan(&a.dirs)?;

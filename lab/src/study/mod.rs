@@ -19,11 +19,15 @@
 
 mod analysis;
 mod fit;
+pub mod inr;
+pub mod laaf;
+pub mod midscale;
+pub mod mnist1d;
 mod report;
 mod runner;
 pub mod symbolic;
 
-pub use analysis::{bootstrap_stat, cell_effects, CellEffect, Estimate, Statistic};
+pub use analysis::{bootstrap_stat, cell_effects, pooled, CellEffect, Estimate, Statistic};
 pub use report::write_study_report;
 pub use runner::{read_cells, run_study, CellRecord, RunRow, Stage};
 
@@ -57,8 +61,8 @@ pub struct RunScore {
     pub select: f64,
     /// The primary endpoint on the test data (NaN: the run diverged).
     pub endpoint: f64,
-    /// A secondary endpoint (NaN when the study has none).
-    pub secondary: f64,
+    /// Up to two secondary endpoints (NaN where the study has none).
+    pub secondary: [f64; 2],
 }
 
 /// What a rule concluded about one claim.
@@ -86,9 +90,9 @@ pub trait Study: Sync {
     fn rules(&self) -> &'static str;
     /// The primary endpoint.
     fn endpoint(&self) -> Endpoint;
-    /// The secondary endpoint's name, if any.
-    fn secondary(&self) -> Option<&'static str> {
-        None
+    /// The secondary endpoints' names, where the study has them.
+    fn secondary(&self) -> [Option<&'static str>; 2] {
+        [None, None]
     }
     /// The cells (tasks), by name.
     fn cells(&self) -> Vec<String>;

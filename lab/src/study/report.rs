@@ -83,12 +83,13 @@ fn selection_table(records: &[CellRecord], study: &dyn Study) -> String {
 }
 
 fn runs_csv(records: &[CellRecord]) -> String {
-    let mut s = String::from("cell,stage,arm,lr,seed,select,endpoint,secondary,seconds\n");
+    let mut s =
+        String::from("cell,stage,arm,lr,seed,select,endpoint,secondary1,secondary2,seconds\n");
     for rec in records {
         for r in &rec.rows {
             let _ = writeln!(
                 s,
-                "{},{},{},{:e},{},{:e},{:e},{:e},{:.3}",
+                "{},{},{},{:e},{},{:e},{:e},{:e},{:e},{:.3}",
                 rec.cell,
                 if r.stage == Stage::Selection {
                     "selection"
@@ -100,7 +101,8 @@ fn runs_csv(records: &[CellRecord]) -> String {
                 r.seed,
                 r.score.select,
                 r.score.endpoint,
-                r.score.secondary,
+                r.score.secondary[0],
+                r.score.secondary[1],
                 r.seconds
             );
         }
@@ -129,15 +131,15 @@ fn effects_csv(effects: &[CellEffect]) -> String {
     s
 }
 
-/// The secondary endpoint's per-arm means per cell (scored seeds).
-fn secondary_table(records: &[CellRecord], name: &str) -> String {
-    let mut s = format!("| cell | arm | mean {name} (scored seeds) |\n|---|---|---|\n");
+/// Secondary endpoint `k`'s per-arm means per cell (scored seeds).
+fn secondary_table(records: &[CellRecord], k: usize, name: &str) -> String {
+    let mut s = format!("| cell | arm | {name}: mean over scored seeds |\n|---|---|---|\n");
     for rec in records {
         for arm in rec.scored_arms() {
             let v: Vec<f64> = rec
                 .scored(&arm)
                 .iter()
-                .map(|r| r.score.secondary)
+                .map(|r| r.score.secondary[k])
                 .filter(|v| v.is_finite())
                 .collect();
             let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
@@ -200,12 +202,14 @@ pub fn write_study_report(
          intervals. A diverged run counts at its cell's worst finite score.\n\n{}",
         effects_table(&effects, study)
     );
-    if let Some(name) = study.secondary() {
-        let _ = writeln!(
-            md,
-            "## Secondary endpoint: {name}\n\n{}",
-            secondary_table(records, name)
-        );
+    for (k, name) in study.secondary().into_iter().enumerate() {
+        if let Some(name) = name {
+            let _ = writeln!(
+                md,
+                "## Secondary endpoint: {name}\n\n{}",
+                secondary_table(records, k, name)
+            );
+        }
     }
     let _ = writeln!(
         md,

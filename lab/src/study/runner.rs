@@ -154,7 +154,7 @@ fn fingerprint(study: &dyn Study, cell: &str) -> String {
     )
 }
 
-const COLUMNS: &str = "stage,arm,lr,seed,select,endpoint,secondary,seconds";
+const COLUMNS: &str = "stage,arm,lr,seed,select,endpoint,secondary1,secondary2,seconds";
 
 fn cell_path(dir: &Path, index: usize, cell: &str) -> PathBuf {
     dir.join("cells")
@@ -162,6 +162,10 @@ fn cell_path(dir: &Path, index: usize, cell: &str) -> PathBuf {
 }
 
 fn save(path: &Path, study: &dyn Study, rec: &CellRecord) -> Result<()> {
+    assert!(
+        rec.rows.iter().all(|r| !r.arm.contains(',')),
+        "a study's arm names are fixed in code and hold no comma"
+    );
     let mut s = fingerprint(study, &rec.cell);
     s.push('\n');
     s += COLUMNS;
@@ -169,14 +173,15 @@ fn save(path: &Path, study: &dyn Study, rec: &CellRecord) -> Result<()> {
     for r in &rec.rows {
         let _ = writeln!(
             s,
-            "{},{},{:e},{},{:e},{:e},{:e},{:.3}",
+            "{},{},{:e},{},{:e},{:e},{:e},{:e},{:.3}",
             r.stage.label(),
             r.arm,
             r.lr,
             r.seed,
             r.score.select,
             r.score.endpoint,
-            r.score.secondary,
+            r.score.secondary[0],
+            r.score.secondary[1],
             r.seconds
         );
     }
@@ -209,8 +214,8 @@ fn load(path: &Path, study: &dyn Study, index: usize, cell: &str) -> Result<Cell
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate() {
         let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 8 {
-            return Err(bad(i + 2, format!("expected 8 fields, found {}", f.len())));
+        if f.len() != 9 {
+            return Err(bad(i + 2, format!("expected 9 fields, found {}", f.len())));
         }
         let num = |k: usize| -> Result<f64> {
             f[k].parse::<f64>().map_err(|_| {
@@ -235,9 +240,9 @@ fn load(path: &Path, study: &dyn Study, index: usize, cell: &str) -> Result<Cell
             score: RunScore {
                 select: num(4)?,
                 endpoint: num(5)?,
-                secondary: num(6)?,
+                secondary: [num(6)?, num(7)?],
             },
-            seconds: num(7)?,
+            seconds: num(8)?,
         });
     }
     Ok(CellRecord {

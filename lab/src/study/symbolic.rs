@@ -278,7 +278,7 @@ from adaptive scaling rather than from mixing."
         Ok(RunScore {
             select,
             endpoint,
-            secondary: f64::NAN,
+            secondary: [f64::NAN; 2],
         })
     }
     fn decide(&self, effects: &[CellEffect]) -> Vec<RuleOutcome> {
