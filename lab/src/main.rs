@@ -694,7 +694,7 @@ fn study_command(kind: StudyKind, a: StudyArgs) -> Result<(), String> {
     let shard = shard_of(&args)?.unwrap_or(Shard::ALL);
     let workers = args.workers as usize;
     let start = Instant::now();
-    run_study(
+    let (_, ran) = run_study(
         study.as_ref(),
         &args.out,
         shard,
@@ -709,7 +709,8 @@ fn study_command(kind: StudyKind, a: StudyArgs) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let (records, missing) =
         read_cells(study.as_ref(), std::slice::from_ref(&args.out)).map_err(|e| e.to_string())?;
-    let wall = Some((start.elapsed().as_secs_f64(), workers));
+    // A call that only loaded stored cells has no wall time worth stating.
+    let wall = (ran > 0).then(|| (start.elapsed().as_secs_f64(), workers));
     let lines = write_study_report(&args.out, study.as_ref(), &records, &missing, wall)
         .map_err(|e| e.to_string())?;
     print!("{lines}");

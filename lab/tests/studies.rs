@@ -186,8 +186,10 @@ fn a_quick_study_runs_end_to_end_and_resumes_from_its_stored_cells() {
     // One cell of two (shard 1/2 holds the second): enough to exercise
     // selection, derived arms, scoring and the store.
     let shard = mixact_lab::Shard::parse("1/2").unwrap();
-    let first = mixact_lab::study::run_study(&study, &dir, shard, 2, &|_, _, _| {}).unwrap();
-    let again = mixact_lab::study::run_study(&study, &dir, shard, 2, &|_, _, _| {}).unwrap();
+    let (first, ran) = mixact_lab::study::run_study(&study, &dir, shard, 2, &|_, _, _| {}).unwrap();
+    let (again, ran_again) =
+        mixact_lab::study::run_study(&study, &dir, shard, 2, &|_, _, _| {}).unwrap();
+    assert_eq!((ran, ran_again), (1, 0));
     // The second call loads what the first stored: the same runs and scores
     // (wall times are stored to the millisecond).
     let key = |r: &Vec<mixact_lab::study::CellRecord>| -> Vec<_> {

@@ -207,6 +207,29 @@ pub fn cell_effects(study: &dyn Study, records: &[CellRecord]) -> Vec<CellEffect
     out
 }
 
+/// Per cell (in `cells` order, cells lacking either arm left out), the
+/// per-seed paired values of arm `a` against arm `b`: both were paired
+/// with the same baseline on the same seeds, so the difference of their
+/// paired values is `ln(a / b)` (or `a - b`). An arm that is the cell's
+/// baseline has paired values 0.
+pub fn between(effects: &[CellEffect], cells: &[String], a: &str, b: &str) -> Vec<Vec<f64>> {
+    cells
+        .iter()
+        .filter_map(|c| {
+            let any = effects.iter().find(|e| &e.cell == c)?;
+            let get = |arm: &str| -> Option<Vec<f64>> {
+                match effects.iter().find(|e| &e.cell == c && e.arm == arm) {
+                    Some(e) => Some(e.paired.clone()),
+                    None if any.baseline == arm => Some(vec![0.0; any.paired.len()]),
+                    None => None,
+                }
+            };
+            let (x, y) = (get(a)?, get(b)?);
+            Some(x.iter().zip(&y).map(|(p, q)| p - q).collect())
+        })
+        .collect()
+}
+
 /// The pooled effect of the arms `keep` selects, one per cell, by `stat`,
 /// in the reporting unit.
 pub fn pooled(

@@ -329,24 +329,7 @@ the best single by the rule; reported as three tests, no correction (each is als
         let mut out = Vec::new();
         // SIREN - relu: both against the same baseline per seed, so the
         // difference of their paired values is SIREN's PSNR minus relu's.
-        let cells: Vec<String> = self.cells();
-        let per_cell: Vec<Vec<f64>> = cells
-            .iter()
-            .filter_map(|c| {
-                let get = |arm: &str| -> Option<Vec<f64>> {
-                    let any = effects.iter().find(|e| &e.cell == c)?;
-                    Some(
-                        match effects.iter().find(|e| &e.cell == c && e.arm == arm) {
-                            Some(e) => e.paired.clone(),
-                            None if any.baseline == arm => vec![0.0; any.paired.len()],
-                            None => return None,
-                        },
-                    )
-                };
-                let (s, r) = (get("SIREN")?, get("relu")?);
-                Some(s.iter().zip(&r).map(|(a, b)| a - b).collect())
-            })
-            .collect();
+        let per_cell = super::analysis::between(effects, &self.cells(), "SIREN", "relu");
         let refs: Vec<&[f64]> = per_cell.iter().map(|v| v.as_slice()).collect();
         let e = super::bootstrap_stat(&refs, Statistic::Mean, 41);
         let siren = win_rule(e.as_ref());

@@ -27,7 +27,9 @@ mod report;
 mod runner;
 pub mod symbolic;
 
-pub use analysis::{bootstrap_stat, cell_effects, pooled, CellEffect, Estimate, Statistic};
+pub use analysis::{
+    between, bootstrap_stat, cell_effects, pooled, CellEffect, Estimate, Statistic,
+};
 pub use report::write_study_report;
 pub use runner::{read_cells, run_study, CellRecord, RunRow, Stage};
 

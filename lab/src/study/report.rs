@@ -227,7 +227,7 @@ pub fn write_study_report(
         "## Cost\n\n{runs} training runs, {:.1} min of training summed over runs{}.\n",
         cpu / 60.0,
         wall.map_or(String::new(), |(w, workers)| format!(
-            "; this invocation's wall time {:.1} min on {workers} worker threads",
+            "; wall time of the last invocation that trained cells: {:.1} min on {workers} worker threads",
             w / 60.0
         ))
     );

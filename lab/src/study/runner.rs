@@ -329,7 +329,8 @@ fn run_cell(study: &dyn Study, index: usize, workers: usize) -> Result<CellRecor
 
 /// Runs the cells of `shard` (cell `k` belongs to shard `k mod n`), each
 /// loaded from `dir/cells/` when stored there and otherwise run and stored
-/// at once; `progress(cell name, done, total)` after each.
+/// at once; `progress(cell name, done, total)` after each. Returns the
+/// cells and how many of them this call trained (the rest were loaded).
 ///
 /// # Errors
 /// [`Error::Io`] when `dir` cannot be written; [`Error::Format`] for a
@@ -340,16 +341,18 @@ pub fn run_study(
     shard: Shard,
     workers: usize,
     progress: &dyn Fn(&str, usize, usize),
-) -> Result<Vec<CellRecord>> {
+) -> Result<(Vec<CellRecord>, usize)> {
     let cells_dir = dir.join("cells");
     std::fs::create_dir_all(&cells_dir).map_err(|e| crate::io_error(&cells_dir, e))?;
     let mine: Vec<usize> = (0..study.cells().len())
         .filter(|k| k % shard.count == shard.index)
         .collect();
     let mut out = Vec::with_capacity(mine.len());
+    let mut ran = 0;
     for (done, &k) in mine.iter().enumerate() {
         let name = study.cells()[k].clone();
         let path = cell_path(dir, k, &name);
+        ran += usize::from(!path.exists());
         let rec = resume_or_run(
             Some(&path),
             |p| load(p, study, k, &name),
@@ -359,7 +362,7 @@ pub fn run_study(
         progress(&name, done + 1, mine.len());
         out.push(rec);
     }
-    Ok(out)
+    Ok((out, ran))
 }
 
 /// The cells stored in the `dirs` (shard folders, or one folder), in cell
