@@ -10,6 +10,8 @@
 //! mixact-lab suite --csv data/digits8x8.csv.gz --target label
 //! mixact-lab sweep                      # width x depth x data map, quick
 //! mixact-lab sweep standard             # the full map (hours on 2 cores)
+//! mixact-lab confirm                    # the pre-registered H1/H2 confirmation
+//! mixact-lab inr|laaf|symbolic|midscale # a published claim, tested head-on (--quick: minutes)
 //! ```
 //! From the repository: `cargo run --release -p mixact-lab -- suite`; installed:
 //! `cargo install --path lab`. `mixact-lab COMMAND --help` lists every option.

@@ -308,7 +308,9 @@ fn the_command_line_lists_its_modes() {
         .output()
         .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for mode in ["suite", "sweep", "confirm", "merge"] {
+    for mode in [
+        "suite", "sweep", "confirm", "merge", "inr", "laaf", "symbolic", "midscale",
+    ] {
         assert!(help.contains(mode), "{help}");
     }
 }
@@ -372,5 +374,40 @@ fn a_sweep_row_with_an_unknown_role_is_refused_naming_the_line() {
     assert!(
         e.to_string().contains("line 3") && e.to_string().contains("role"),
         "{e}"
+    );
+}
+
+#[test]
+fn a_study_refuses_seeds_that_would_change_its_declared_protocol() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixact-lab"))
+        .args(["symbolic", "--quick", "--seeds", "3", "--out"])
+        .arg(temp_dir("study-seeds"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a clean error, not a crash");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--seeds") && err.contains("declared protocol"),
+        "{err}"
+    );
+}
+
+#[test]
+fn merging_a_study_with_missing_cells_needs_allow_partial() {
+    let d = temp_dir("study-partial");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("lab-plan.txt"), "laaf quick\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixact-lab"))
+        .arg("merge")
+        .arg(&d)
+        .arg("--out")
+        .arg(temp_dir("study-partial-out"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 of 2 cells are missing") && err.contains("--allow-partial"),
+        "{err}"
     );
 }
