@@ -18,14 +18,12 @@ pub(crate) struct Budget {
     pub slope_recovery: f64,
 }
 
-/// Trains `net` on `train` with Adam at `lr`; returns the fitted network's
+/// Trains `net` on `train` with `loss` and Adam at `lr` (the batch order from `seed`); returns the fitted network's
 /// loss on `valid` (or on `train` without validation data), NaN when the
 /// run diverged. `on_epoch` sees each epoch's statistics.
 pub(crate) fn train(
     net: &mut Network<Act, f32>,
-    loss: Loss,
-    lr: f64,
-    seed: u64,
+    (loss, lr, seed): (Loss, f64, u64),
     budget: Budget,
     train: &Dataset<f32>,
     valid: Option<&Dataset<f32>>,

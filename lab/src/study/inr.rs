@@ -302,7 +302,14 @@ the best single by the rule; reported as three tests, no correction (each is als
             patience: None,
             slope_recovery: 0.0,
         };
-        let done = train(&mut net, Loss::Mse, lr, seed, budget, &fit, None, |_, _| {})?;
+        let done = train(
+            &mut net,
+            (Loss::Mse, lr, seed),
+            budget,
+            &fit,
+            None,
+            |_, _| {},
+        )?;
         if done.is_nan() {
             return Ok(RunScore {
                 select: f64::NAN,

@@ -244,9 +244,7 @@ the test MSE after a small budget of steps."
         };
         let done = train(
             &mut net,
-            Loss::Mse,
-            lr,
-            seed,
+            (Loss::Mse, lr, seed),
             budget,
             &train_set,
             None,

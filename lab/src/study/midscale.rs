@@ -176,9 +176,7 @@ mixing).\n\
         let loss = Loss::SoftmaxCrossEntropy;
         let select = train(
             &mut net,
-            loss,
-            lr,
-            seed,
+            (loss, lr, seed),
             self.budget(),
             &fit,
             Some(&valid),

@@ -262,9 +262,7 @@ from adaptive scaling rather than from mixing."
         let mut net = config.build(inputs, 1, width, seed)?;
         let select = train(
             &mut net,
-            Loss::Mse,
-            lr,
-            seed,
+            (Loss::Mse, lr, seed),
             self.budget(),
             &fit,
             Some(&valid),
