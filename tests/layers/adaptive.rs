@@ -74,6 +74,35 @@ fn siren_weights_are_drawn_within_sirens_bounds_and_the_layer_computes_sin_of_om
     }
 }
 
+/// The share of `w` below each quartile of U(-c, c), and the variance
+/// against c²/3: a drawn layer that is not uniform on SIREN's interval (a
+/// normal, a wrong bound, a one-sided draw) fails one of them.
+fn assert_uniform_on(w: &[f64], c: f64) {
+    let n = w.len() as f64;
+    for (q, share) in [(-0.5 * c, 0.25), (0.0, 0.5), (0.5 * c, 0.75)] {
+        let below = w.iter().filter(|&&v| v < q).count() as f64 / n;
+        assert!(
+            (below - share).abs() < 0.02,
+            "{below} below {q}, want {share}"
+        );
+    }
+    let mean = w.iter().sum::<f64>() / n;
+    let var = w.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    assert!(mean.abs() < 0.02 * c, "mean {mean}");
+    assert!((var / (c * c / 3.0) - 1.0).abs() < 0.05, "variance {var}");
+}
+
+#[test]
+fn siren_weights_are_uniform_on_sirens_intervals_for_first_and_hidden_layers() {
+    // First layer: U(-1/fan_in, 1/fan_in); hidden: U(-sqrt(6/fan_in)/ω0, +).
+    let first =
+        Slope::<Act, f64>::siren(4, 4096, Act::Sin, 30.0, true, &mut common::rng(3)).unwrap();
+    assert_uniform_on(first.weight().as_slice(), 1.0 / 4.0);
+    let hidden =
+        Slope::<Act, f64>::siren(256, 256, Act::Sin, 30.0, false, &mut common::rng(4)).unwrap();
+    assert_uniform_on(hidden.weight().as_slice(), (6.0f64 / 256.0).sqrt() / 30.0);
+}
+
 #[test]
 fn adaptive_and_siren_layers_save_and_load_with_their_scale_slopes_and_training_flag() {
     let mut r = common::rng(11);
