@@ -65,3 +65,11 @@ pub(crate) fn loss_on(net: &mut Network<Act, f32>, data: &Dataset<f32>, loss: Lo
     let m = evaluate(net, data, loss)?;
     Ok(if m.loss.is_finite() { m.loss } else { f64::NAN })
 }
+
+/// A standard normal draw (Box-Muller), so the studies need no
+/// distribution crate.
+pub(crate) fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = rng.random::<f64>().max(1e-300);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}

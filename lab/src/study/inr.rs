@@ -7,10 +7,9 @@ use mixact::extend::BoxedLayer;
 use mixact::metrics::psnr;
 use mixact::prelude::*;
 use mixact::Result;
-use rand_distr_free::normal;
 
 use super::analysis::{pooled, CellEffect, Statistic};
-use super::fit::{loss_on, train, Budget};
+use super::fit::{loss_on, standard_normal, train, Budget};
 use super::{Endpoint, Estimate, RuleOutcome, RunScore, Scale, Study};
 
 /// SIREN's frequency scale.
@@ -280,7 +279,7 @@ the best single by the rule; reported as three tests, no correction (each is als
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = if arm == "relu + Fourier features" {
             let b = DMatrix::from_fn(FOURIER_FEATURES, coords.ncols(), |_, _| {
-                FOURIER_SCALE * normal(&mut rng)
+                FOURIER_SCALE * standard_normal(&mut rng)
             });
             fourier(&coords, &b)
         } else {
@@ -368,16 +367,5 @@ pub fn win_rule(e: Option<&Estimate>) -> &'static str {
         Some(e) if e.value >= 1.0 && e.low > 0.0 => "win",
         Some(e) if e.high < 0.0 => "loss",
         _ => "no win",
-    }
-}
-
-/// A standard normal draw without another crate (Box-Muller).
-mod rand_distr_free {
-    use mixact::prelude::*;
-
-    pub fn normal(rng: &mut ChaCha8Rng) -> f64 {
-        let u1: f64 = rng.random::<f64>().max(1e-300);
-        let u2: f64 = rng.random();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
 }

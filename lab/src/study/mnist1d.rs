@@ -10,6 +10,8 @@
 
 use mixact::prelude::*;
 
+use super::fit::standard_normal;
+
 /// The ten 12-point digit templates of `get_templates()`.
 const TEMPLATES: [[f64; 12]; 10] = [
     [5.0, 6.0, 6.5, 6.75, 7.0, 7.0, 7.0, 7.0, 6.75, 6.5, 6.0, 5.0],
@@ -86,12 +88,6 @@ fn gaussian_filter(x: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = rng.random::<f64>().max(1e-300);
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
-
 /// One sample of digit `k` (`transform` in the package).
 fn transform(k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let long = 12 + PADDING.1;
@@ -103,7 +99,9 @@ fn transform(k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
     x.iter_mut().for_each(|v| *v *= scale);
     let shift = rng.random_range(0..MAX_TRANSLATION);
     x.rotate_right(shift);
-    let noise: Vec<f64> = (0..long).map(|_| CORR_NOISE_SCALE * normal(rng)).collect();
+    let noise: Vec<f64> = (0..long)
+        .map(|_| CORR_NOISE_SCALE * standard_normal(rng))
+        .collect();
     let corr = gaussian_filter(&noise);
     for (v, c) in x.iter_mut().zip(&corr) {
         if *v == 0.0 {
@@ -111,7 +109,7 @@ fn transform(k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
         }
     }
     for v in x.iter_mut() {
-        *v += IID_NOISE_SCALE * normal(rng);
+        *v += IID_NOISE_SCALE * standard_normal(rng);
     }
     let coeff = SHEAR_SCALE * (rng.random::<f64>() - 0.5);
     for (i, v) in x.iter_mut().enumerate() {
