@@ -317,7 +317,10 @@ fn run_cell(study: &dyn Study, index: usize, workers: usize) -> Result<CellRecor
     let rates = rec.chosen_rates();
     let mut jobs = Vec::new();
     for arm in first.iter().chain(&derived) {
-        let lr = rates[arm];
+        // Every arm ran its selection; an empty rate grid leaves it none.
+        let lr = *rates.get(arm).ok_or(Error::Empty {
+            what: "a learning-rate grid (a study arm has no rate to choose from)",
+        })?;
         for &seed in &study.scored_seeds() {
             jobs.push((arm.clone(), lr, seed));
         }
