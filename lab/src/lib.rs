@@ -225,7 +225,12 @@ pub fn write_sweep_report(
         md += first;
         md += "\n\n**Everything below is computed on the finished cells only.**\n\n";
     }
-    md += &sweep_effects::answer(&group_effects, &cell_effects, margin);
+    md += &sweep_effects::answer(
+        &group_effects,
+        &cell_effects,
+        margin,
+        sweep_effects::BaselineSource::of(records),
+    );
     md += &format!("\n![{forest}]({forest})\n");
     md += "\nEvery cell and arm, with its interval, p, Holm p and detectable effect: \
 [`comparisons.csv`](comparisons.csv).\n\n";
@@ -333,7 +338,12 @@ pre-registered result, which needs every cell.**\n\n";
     md += protocol;
     md += "\n\n";
     let groups = sweep_effects::group_effects(records);
-    md += &sweep_effects::answer(&groups, &cell_effects, margin);
+    md += &sweep_effects::answer(
+        &groups,
+        &cell_effects,
+        margin,
+        sweep_effects::BaselineSource::of(records),
+    );
     md += "\nEvery cell and arm, with its interval, p, Holm p (within the sweep-style families) and detectable \
 effect: [`comparisons.csv`](comparisons.csv); every run: [`results.csv`](results.csv).\n";
     write("report.md", &md)?;

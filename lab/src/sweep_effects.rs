@@ -11,8 +11,10 @@
 //!   best activation, and the interleave of every candidate.
 //!
 //! The baseline of a cell is its best single activation by mean validation
-//! score over the same seeds that are scored (the sweeps run so far have no
-//! separate selection seeds; this favours the baseline slightly).
+//! score on separate selection seeds when every candidate has one (the
+//! current protocol), else over the same seeds that are scored (sweeps run
+//! before selection seeds; this favours the baseline slightly). The report
+//! says which, from the records.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -343,7 +345,12 @@ pub fn comparisons_csv(effects: &[CellEffect], margin: f64) -> String {
 }
 
 /// The opening of the report: the answer, in effect sizes, written from the data.
-pub fn answer(groups: &[GroupEffect], cells: &[CellEffect], margin: f64) -> String {
+pub fn answer(
+    groups: &[GroupEffect],
+    cells: &[CellEffect],
+    margin: f64,
+    baseline: BaselineSource,
+) -> String {
     let mut s = String::from("## The answer, in effect sizes\n\n");
     let find = |name: &str| {
         groups
@@ -412,7 +419,40 @@ than that, not that there are none."
             g.effect.verdict(margin).label()
         );
     }
-    s += "\nThe baseline of each cell is its best single activation by mean validation score on the \
-scored seeds (no separate selection seeds in this sweep): a small winner's curse in the baseline's favour.\n";
+    s += match baseline {
+        BaselineSource::SelectionSeeds => {
+            "\nThe baseline of each cell is its best single activation by mean validation score on the \
+selection seeds, which are never scored: no winner's curse in the baseline's favour.\n"
+        }
+        BaselineSource::ScoredSeeds => {
+            "\nThe baseline of each cell is its best single activation by mean validation score on the \
+scored seeds (no separate selection seeds in this sweep): a small winner's curse in the baseline's favour.\n"
+        }
+    };
     s
+}
+
+/// Where the cells' baselines were chosen, as the records show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaselineSource {
+    /// Every single-activation record carries a selection-seed score.
+    SelectionSeeds,
+    /// Some do not (a sweep from before selection seeds): the scored seeds' validation split.
+    ScoredSeeds,
+}
+
+impl BaselineSource {
+    /// Reads it off the records: selection seeds only when every
+    /// single-activation record has a selection score, as `baseline::choose` requires.
+    pub fn of(records: &[SweepRecord]) -> Self {
+        let all_scored = records
+            .iter()
+            .filter(|r| r.role == HOMOGENEOUS)
+            .all(|r| !r.selection_score.is_nan());
+        if all_scored {
+            BaselineSource::SelectionSeeds
+        } else {
+            BaselineSource::ScoredSeeds
+        }
+    }
 }

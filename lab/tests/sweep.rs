@@ -388,3 +388,18 @@ fn sweep_shards_partition_the_cells_and_balance_their_cost() {
     };
     assert!(wider.cost(100) > c.cost(100));
 }
+
+#[test]
+fn the_report_says_the_baselines_came_from_selection_seeds_only_when_every_single_run_has_a_selection_score(
+) {
+    use mixact_lab::sweep_effects::BaselineSource;
+    let mut records: Vec<SweepRecord> = (0..3)
+        .map(|seed| SweepRecord {
+            selection_score: 0.9,
+            ..record("relu", HOMOGENEOUS, seed, 0.8, 0.8)
+        })
+        .collect();
+    assert_eq!(BaselineSource::of(&records), BaselineSource::SelectionSeeds);
+    records.push(record("tanh", HOMOGENEOUS, 0, 0.7, 0.7));
+    assert_eq!(BaselineSource::of(&records), BaselineSource::ScoredSeeds);
+}
