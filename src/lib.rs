@@ -116,6 +116,7 @@ pub use layers::slope::Slope;
 pub use layers::{init, mask, tree};
 pub use train::ensemble::Ensemble;
 pub use train::harden::HardeningReport;
+pub use train::lanes::LaneEnsemble;
 pub use train::loss::Loss;
 pub use train::optim::{Adam, Optimizer, Sgd};
 pub use train::schedule::{Cosine, ReduceOnPlateau, Schedule, StepDecay};

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mixact::{
-    mask, Act, ActivationSet, Dense, Ensemble, FitConfig, Loss, Mixture, Network, Sgd, Trainer,
+    mask, Act, ActivationSet, Dense, Ensemble, FitConfig, LaneEnsemble, Loss, Mixture, Network,
+    Sgd, Trainer,
 };
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
@@ -286,7 +287,9 @@ fn tiny_train_step(c: &mut Criterion) {
 }
 
 /// W4 of `../shared/peers/WORKLOADS.md`: 20 tiny networks (own weights, own
-/// batches), one step each per iteration, as an [`Ensemble`] on every core.
+/// batches), one step each per iteration. `mixed4_x20` trains them in SIMD
+/// lanes ([`LaneEnsemble`]: two blocks of ten, one per core);
+/// `mixed4_x20_threads` as an [`Ensemble`] of solo steps on every core.
 /// Throughput is in member-steps: criterion's time per iteration / 20 is
 /// the time per member-step.
 fn ensemble_train_step(c: &mut Criterion) {
@@ -295,14 +298,16 @@ fn ensemble_train_step(c: &mut Criterion) {
     let data: Vec<(DMatrix<f32>, DMatrix<f32>)> = (0..MEMBERS)
         .map(|_| (random(32, 2, &mut rng), random(32, 1, &mut rng)))
         .collect();
-    let members = (0..MEMBERS)
-        .map(|_| {
-            let net = mlp(&[2, 32, 32, 1], mixed4_mask, &mut rng);
-            let t = Trainer::new(Loss::Mse, Sgd::new(0.01).unwrap(), FitConfig::default());
-            (net, t.unwrap())
-        })
-        .collect();
-    let mut ensemble = Ensemble::new(members).unwrap();
+    let members = || {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        (0..MEMBERS)
+            .map(|_| {
+                let net = mlp(&[2, 32, 32, 1], mixed4_mask, &mut rng);
+                let t = Trainer::new(Loss::Mse, Sgd::new(0.01).unwrap(), FitConfig::default());
+                (net, t.unwrap())
+            })
+            .collect::<Vec<_>>()
+    };
     let batches: Vec<_> = data
         .iter()
         .map(|(x, y)| (x.as_view(), y.as_view()))
@@ -314,7 +319,15 @@ fn ensemble_train_step(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Elements(MEMBERS as u64));
+    let mut lanes = LaneEnsemble::new(members()).unwrap();
     group.bench_function("mixed4_x20", |b| {
+        b.iter(|| {
+            lanes.step(&batches, &mut losses).unwrap();
+            black_box(losses[0].is_ok())
+        })
+    });
+    let mut ensemble = Ensemble::new(members()).unwrap();
+    group.bench_function("mixed4_x20_threads", |b| {
         b.iter(|| {
             ensemble.step(&batches, &mut losses).unwrap();
             black_box(losses[0].is_ok())

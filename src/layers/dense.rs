@@ -188,6 +188,16 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
         self.to_user(&self.affine.grad_bias)
     }
 
+    /// The storage order and activation blocks (for the lane kernels).
+    pub(crate) fn plan(&self) -> &Plan<A> {
+        &self.plan
+    }
+
+    /// Weights (inputs x outputs) and biases in storage order, mutably.
+    pub(crate) fn params_mut(&mut self) -> (&mut [T], &mut [T]) {
+        (self.affine.weight.as_mut_slice(), &mut self.affine.bias)
+    }
+
     fn to_user_cols(&self, m: &DMatrix<T>) -> DMatrix<T> {
         let mut out = m.clone();
         for s in 0..m.ncols() {

@@ -10,10 +10,12 @@
 //! parallel over rayon's pool, before epoch `e + 1` of any; a member that
 //! diverges or stops early leaves the lockstep alone, and the others go on.
 //!
-//! Members run as separate small kernels, not as one batched kernel spanning
-//! members: batching would change each member's summation order (and so its
-//! bits) unless the batched kernel reproduced the solo kernel's order per
-//! member, which is what running the solo kernel does.
+//! When the members are small chains of dense layers that can share SIMD
+//! lanes ([`LaneEnsemble`]: same architecture, loss and optimiser settings,
+//! every product on the small-product path), [`fit_each`](Ensemble::fit_each)
+//! trains them in lanes, sixteen to a vector; the lane kernels reproduce the
+//! solo kernels' per-element order, so the results are the same bits.
+//! Otherwise members run as separate solo kernels on rayon's pool.
 
 use rayon::prelude::*;
 
@@ -24,6 +26,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::layers::layer::Layer;
 use crate::layers::network::Network;
+use crate::train::lanes::{exact_in_lanes, LaneEnsemble};
 use crate::train::optim::Optimizer;
 use crate::train::trainer::{EpochStats, Trainer};
 
@@ -240,6 +243,9 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Ensemble<A, T, O> {
                 got: data.len(),
             });
         }
+        if let Some(outcomes) = self.fit_in_lanes(data) {
+            return Ok(outcomes);
+        }
         let mut slots: Vec<(Progress, Result<Vec<EpochStats>>)> = self
             .members
             .par_iter_mut()
@@ -305,6 +311,31 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Ensemble<A, T, O> {
                 });
         }
         Ok(slots.into_iter().map(|(_, outcome)| outcome).collect())
+    }
+
+    /// [`fit_each`](Self::fit_each) in SIMD lanes when that gives every
+    /// member exactly its solo result (see [`LaneEnsemble`]); `None` (and
+    /// nothing changed) otherwise.
+    fn fit_in_lanes(&mut self, data: &[&Dataset<T>]) -> Option<Vec<Result<Vec<EpochStats>>>> {
+        let mut pairs: Vec<(Network<A, T>, Trainer<T, O>)> = std::mem::take(&mut self.members)
+            .into_iter()
+            .map(|m| (m.net, m.trainer))
+            .collect();
+        let Some(steps) = exact_in_lanes(&mut pairs, data) else {
+            self.members = pairs
+                .into_iter()
+                .map(|(net, trainer)| Member { net, trainer })
+                .collect();
+            return None;
+        };
+        let mut lanes = LaneEnsemble::from_checked(pairs, steps);
+        let outcomes = lanes.fit_each(data);
+        self.members = lanes
+            .into_members()
+            .into_iter()
+            .map(|(net, trainer)| Member { net, trainer })
+            .collect();
+        Some(outcomes.expect("one data set per member, checked by fit_each"))
     }
 
     /// One training step of every member on its own batch, in parallel:

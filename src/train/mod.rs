@@ -4,6 +4,7 @@
 pub(crate) mod ensemble;
 pub(crate) mod fold_summary;
 pub(crate) mod harden;
+pub(crate) mod lanes;
 pub(crate) mod loss;
 pub(crate) mod metrics;
 pub(crate) mod optim;

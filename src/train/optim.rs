@@ -55,6 +55,20 @@ pub trait Optimizer<T: Real>: Send {
     /// # Errors
     /// [`Error::HyperParameter`](crate::Error::HyperParameter) unless finite and > 0.
     fn set_learning_rate(&mut self, lr: T) -> Result<()>;
+
+    /// Whether this optimiser can update many networks at once in vector
+    /// lanes ([`LaneEnsemble`](crate::LaneEnsemble)), and with which settings.
+    ///
+    /// Return `Some(settings)` only when [`update_tensor`](Self::update_tensor)
+    /// is element-wise: value `i` is updated from value `i`, gradient `i` and
+    /// state elements `j * n + i` (`j < state_per_value`, `n` the tensor's
+    /// length) alone, by a rule fixed by `settings`, the tensor's `decay` and
+    /// `lr_scale` and the step number. Two optimisers with equal settings
+    /// must then update identically. The default, `None`, keeps an optimiser
+    /// of your own on the one-network-at-a-time path.
+    fn lane_settings(&self) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
@@ -69,6 +83,9 @@ impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
     }
     fn set_learning_rate(&mut self, lr: T) -> Result<()> {
         (**self).set_learning_rate(lr)
+    }
+    fn lane_settings(&self) -> Option<Vec<f64>> {
+        (**self).lane_settings()
     }
 }
 
@@ -216,6 +233,52 @@ impl<T: Real> ParamStates<T> {
         true
     }
 
+    /// Whether a rollback copy is held (the last call was an update).
+    pub(crate) fn can_restore(&self) -> bool {
+        self.can_restore
+    }
+
+    /// Tensor `k`'s optimiser state, rollback copy and step count, when
+    /// this state belongs to `model` (same tensors, `per_value` state values each).
+    pub(crate) fn entry_of<A: ActivationSet, L: Layer<A, T> + ?Sized>(
+        &self,
+        model: &mut L,
+        per_value: usize,
+    ) -> Option<Vec<(&[T], &[T], u64)>> {
+        if !self.matches(model)
+            || self
+                .entries
+                .iter()
+                .any(|e| e.state.len() != e.backup.len() * per_value)
+        {
+            return None;
+        }
+        Some(
+            self.entries
+                .iter()
+                .map(|e| (&e.state[..], &e.backup[..], e.steps))
+                .collect(),
+        )
+    }
+
+    /// Replaces every entry: (tensor, steps, state, rollback copy), in the
+    /// order [`update`](Self::update) visits the tensors.
+    pub(crate) fn set_entries(
+        &mut self,
+        entries: impl Iterator<Item = (TensorId, u64, Vec<T>, Vec<T>)>,
+        can_restore: bool,
+    ) {
+        self.entries.clear();
+        self.entries
+            .extend(entries.map(|(id, steps, state, backup)| Entry {
+                id,
+                steps,
+                state,
+                backup,
+            }));
+        self.can_restore = can_restore;
+    }
+
     fn matches<A: ActivationSet, L: Layer<A, T> + ?Sized>(&self, model: &mut L) -> bool {
         let mut k = 0;
         let mut ok = true;
@@ -304,6 +367,14 @@ impl<T: Real> Optimizer<T> for Sgd<T> {
             finite &= w.is_finite();
         }
         finite
+    }
+
+    fn lane_settings(&self) -> Option<Vec<f64>> {
+        Some(vec![
+            self.lr.as_f64(),
+            self.momentum.as_f64(),
+            self.weight_decay.as_f64(),
+        ])
     }
 
     fn learning_rate(&self) -> T {
@@ -413,6 +484,16 @@ impl<T: Real> Optimizer<T> for Adam<T> {
             finite &= w.is_finite();
         }
         finite
+    }
+
+    fn lane_settings(&self) -> Option<Vec<f64>> {
+        Some(vec![
+            self.lr.as_f64(),
+            self.beta1.as_f64(),
+            self.beta2.as_f64(),
+            self.eps.as_f64(),
+            self.weight_decay.as_f64(),
+        ])
     }
 
     fn learning_rate(&self) -> T {

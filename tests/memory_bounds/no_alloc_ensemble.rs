@@ -43,3 +43,40 @@ fn steady_state_ensemble_steps_allocate_nothing_on_any_thread() {
         "allocations in 20 steady-state ensemble steps of 20 members"
     );
 }
+
+#[test]
+fn steady_state_lane_ensemble_steps_allocate_nothing_on_any_thread() {
+    let _turn = alone();
+    let m = mask::pattern(&[Act::Relu, Act::Tanh, Act::Sigmoid, Act::Gelu], 32).unwrap();
+    let members = (0..20u64)
+        .map(|s| {
+            let mut r = ChaCha8Rng::seed_from_u64(s);
+            let net: Network<Act> = Network::new(vec![
+                Dense::per_neuron(2, &m, &mut r).unwrap().into(),
+                Dense::per_neuron(32, &m, &mut r).unwrap().into(),
+                Dense::new(32, 1, Act::Identity, &mut r).unwrap().into(),
+            ])
+            .unwrap();
+            let t = Trainer::new(Loss::Mse, Adam::new(0.01).unwrap(), FitConfig::default());
+            (net, t.unwrap())
+        })
+        .collect();
+    let mut lanes = mixact::LaneEnsemble::new(members).unwrap();
+    let x = DMatrix::<f32>::from_fn(32, 2, |i, j| (i as f32 * 0.37 + j as f32).sin());
+    let y = DMatrix::<f32>::from_fn(32, 1, |i, _| (i % 2) as f32);
+    let batches = vec![(x.as_view(), y.as_view()); 20];
+    let mut losses: Vec<mixact::Result<f32>> = (0..20).map(|_| Ok(0.0)).collect();
+    for _ in 0..5 {
+        lanes.step(&batches, &mut losses).unwrap();
+    }
+    let n = process_allocations_during(|| {
+        for _ in 0..20 {
+            lanes.step(&batches, &mut losses).unwrap();
+        }
+    });
+    assert!(losses.iter().all(|l| l.is_ok()));
+    assert_eq!(
+        n, 0,
+        "allocations in 20 steady-state lane steps of 20 members"
+    );
+}

@@ -9,6 +9,7 @@ mod common;
 mod ensemble;
 mod errors;
 mod fit;
+mod lanes;
 mod own_data_training;
 mod pinned_formulas;
 mod psnr;

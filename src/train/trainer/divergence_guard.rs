@@ -23,12 +23,7 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         net: &mut L,
         loss: f64,
     ) -> Result<()> {
-        let cause = if !loss.is_finite() {
-            Some(Divergence::NonFiniteLoss)
-        } else {
-            let reference = *self.reference_loss.get_or_insert(loss);
-            (loss > self.divergence_factor * reference.max(1e-8)).then_some(Divergence::LossGrowth)
-        };
+        let cause = self.loss_divergence(loss);
         match cause {
             None => Ok(()),
             Some(cause) => {
@@ -38,7 +33,17 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         }
     }
 
-    pub(super) fn diverged(&self, layer: Option<usize>, cause: Divergence) -> Error {
+    /// Why a step with this loss diverged, if it did: non-finite, or grown
+    /// past the divergence factor times the first loss seen (the reference).
+    pub(crate) fn loss_divergence(&mut self, loss: f64) -> Option<Divergence> {
+        if !loss.is_finite() {
+            return Some(Divergence::NonFiniteLoss);
+        }
+        let reference = *self.reference_loss.get_or_insert(loss);
+        (loss > self.divergence_factor * reference.max(1e-8)).then_some(Divergence::LossGrowth)
+    }
+
+    pub(crate) fn diverged(&self, layer: Option<usize>, cause: Divergence) -> Error {
         Error::Diverged {
             epoch: self.epoch,
             step: self.step_in_epoch,

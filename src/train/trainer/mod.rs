@@ -6,6 +6,7 @@ mod config;
 mod divergence_guard;
 mod early_stopping;
 mod evaluate;
+mod lane_hooks;
 
 pub use config::{Control, EpochStats, FitConfig};
 use early_stopping::BestSoFar;
@@ -345,15 +346,7 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         base_lr: f64,
     ) -> Result<(EpochStats, bool)> {
         let n = data.len();
-        let epoch = self.epochs_done;
-        self.epoch = epoch;
-        if let Some(s) = self.schedule.as_mut() {
-            let lr = s.learning_rate(epoch, base_lr, self.last_stats.as_ref());
-            self.optimizer.set_learning_rate(T::lit(lr))?;
-        }
-        if self.config.shuffle {
-            shuffle(&mut self.order, &mut self.rng);
-        }
+        self.begin_epoch(base_lr)?;
         let mut sums = MetricSums::new(self.loss);
         for (step, start) in (0..n).step_by(self.config.batch_size).enumerate() {
             self.step_in_epoch = step;
@@ -371,6 +364,32 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
             result?;
             self.update(net)?;
         }
+        self.finish_epoch(net, &sums)
+    }
+
+    /// The start of an epoch: its number, the schedule's learning rate, the
+    /// shuffled row order.
+    pub(crate) fn begin_epoch(&mut self, base_lr: f64) -> Result<()> {
+        let epoch = self.epochs_done;
+        self.epoch = epoch;
+        if let Some(s) = self.schedule.as_mut() {
+            let lr = s.learning_rate(epoch, base_lr, self.last_stats.as_ref());
+            self.optimizer.set_learning_rate(T::lit(lr))?;
+        }
+        if self.config.shuffle {
+            shuffle(&mut self.order, &mut self.rng);
+        }
+        Ok(())
+    }
+
+    /// The end of an epoch whose steps added to `sums`: validation, the
+    /// epoch's statistics, early stopping's verdict (true: stop).
+    pub(crate) fn finish_epoch<A: ActivationSet, L: Layer<A, T> + ?Sized>(
+        &mut self,
+        net: &mut L,
+        sums: &MetricSums,
+    ) -> Result<(EpochStats, bool)> {
+        let epoch = self.epoch;
         self.epochs_done += 1;
         let valid = match &self.validation {
             Some(v) => Some(evaluate(net, v, self.loss)?),

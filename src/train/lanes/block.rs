@@ -1,0 +1,374 @@
+//! One lane block: up to [`LANES`] networks of one architecture (a chain of
+//! [`Dense`] layers with equal activation masks), their parameters,
+//! gradients, optimiser state and activations widened to one lane each.
+//!
+//! A block knows nothing of members or trainers: it loads and stores a
+//! lane, runs forward, backward and the optimiser update over every lane,
+//! and says which lanes went non-finite. A lane that holds no member has
+//! zero parameters, zero state, zero input and zero upstream gradient, so
+//! it stays finite and never trips the update's finiteness check.
+
+use crate::compute::activation::ActivationSet;
+use crate::compute::real::Real;
+use crate::error::Divergence;
+use crate::layers::dense::Dense;
+use crate::layers::layer::{Layer, Param};
+use crate::layers::plan::Plan;
+use crate::layers::tensor_id::OwnedTensorId;
+use crate::train::optim::{Optimizer, TensorUpdate};
+
+use super::kernels::{self, LANES};
+
+/// Writes `solo` into lane `l` of `lanes` (element `i` to `i · LANES + l`).
+pub(crate) fn put_lane<T: Copy>(lanes: &mut [T], l: usize, solo: &[T]) {
+    for (i, &v) in solo.iter().enumerate() {
+        lanes[i * LANES + l] = v;
+    }
+}
+
+/// Reads lane `l` of `lanes` into `solo`.
+pub(crate) fn get_lane<T: Copy>(lanes: &[T], l: usize, solo: &mut [T]) {
+    for (i, v) in solo.iter_mut().enumerate() {
+        *v = lanes[i * LANES + l];
+    }
+}
+
+fn fill_lane<T: Copy>(lanes: &mut [T], l: usize, value: T) {
+    for run in lanes.chunks_exact_mut(LANES) {
+        run[l] = value;
+    }
+}
+
+fn lane_finite<T: Real>(lanes: &[T], l: usize) -> bool {
+    lanes.chunks_exact(LANES).all(|run| run[l].is_finite())
+}
+
+/// One dense layer, widened.
+#[derive(Debug, Clone)]
+struct LaneLayer<A, T> {
+    plan: Plan<A>,
+    inputs: usize,
+    outputs: usize,
+    /// Weights `[s][p][lane]` (the solo storage order, inputs fastest), biases `[s][lane]`.
+    w: Vec<T>,
+    b: Vec<T>,
+    gw: Vec<T>,
+    gb: Vec<T>,
+    /// Pre-activations `[s][b][lane]` (storage order), outputs `[u][b][lane]` (user order).
+    z: Vec<T>,
+    y: Vec<T>,
+    dz: Vec<T>,
+    /// Input gradient `[p][b][lane]`.
+    dx: Vec<T>,
+}
+
+/// The optimiser's state and rollback copy of one widened tensor.
+#[derive(Debug)]
+struct LaneState<T> {
+    id: OwnedTensorId,
+    state: Vec<T>,
+    backup: Vec<T>,
+}
+
+/// Up to [`LANES`] networks, widened (see the module docs).
+#[derive(Debug)]
+pub(crate) struct LaneBlock<A, T> {
+    layers: Vec<LaneLayer<A, T>>,
+    /// Two per layer: weight, then bias (the order `ParamStates` keeps).
+    states: Vec<LaneState<T>>,
+    per_value: usize,
+    /// Updates so far (one count for every lane, as each member's optimiser
+    /// would have counted them).
+    steps: u64,
+    batch: usize,
+    /// The batch's inputs, `[p][b][lane]`.
+    x: Vec<T>,
+    /// The loss gradient, `[o][b][lane]`.
+    dy: Vec<T>,
+}
+
+impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
+    /// An empty block shaped like `layers` (every lane zero), for an
+    /// optimiser with `per_value` state values per parameter.
+    pub(crate) fn new(layers: &[&Dense<A, T>], per_value: usize, steps: u64) -> Self {
+        let layers: Vec<LaneLayer<A, T>> = layers
+            .iter()
+            .map(|d| {
+                let (inputs, outputs) = (d.input_width(), d.output_width());
+                LaneLayer {
+                    plan: d.plan().clone(),
+                    inputs,
+                    outputs,
+                    w: vec![T::zero(); inputs * outputs * LANES],
+                    b: vec![T::zero(); outputs * LANES],
+                    gw: vec![T::zero(); inputs * outputs * LANES],
+                    gb: vec![T::zero(); outputs * LANES],
+                    z: Vec::new(),
+                    y: Vec::new(),
+                    dz: Vec::new(),
+                    dx: Vec::new(),
+                }
+            })
+            .collect();
+        let states = layers
+            .iter()
+            .flat_map(|layer| [layer.w.len(), layer.b.len()])
+            .map(|n| LaneState {
+                id: OwnedTensorId::new(),
+                state: vec![T::zero(); n * per_value],
+                backup: vec![T::zero(); n],
+            })
+            .collect();
+        LaneBlock {
+            layers,
+            states,
+            per_value,
+            steps,
+            batch: 0,
+            x: Vec::new(),
+            dy: Vec::new(),
+        }
+    }
+
+    pub(crate) fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn tensor(&self, k: usize) -> &[T] {
+        let layer = &self.layers[k / 2];
+        if k % 2 == 0 {
+            &layer.w
+        } else {
+            &layer.b
+        }
+    }
+
+    fn tensor_mut(&mut self, k: usize) -> &mut [T] {
+        let layer = &mut self.layers[k / 2];
+        if k % 2 == 0 {
+            &mut layer.w
+        } else {
+            &mut layer.b
+        }
+    }
+
+    /// Copies the parameters of `net`'s dense layers into lane `l`.
+    pub(crate) fn load_params(&mut self, l: usize, dense: &mut [&mut Dense<A, T>]) {
+        for (layer, d) in self.layers.iter_mut().zip(dense) {
+            let (w, b) = d.params_mut();
+            put_lane(&mut layer.w, l, w);
+            put_lane(&mut layer.b, l, b);
+        }
+    }
+
+    /// Copies lane `l`'s parameters into `net`'s dense layers.
+    pub(crate) fn store_params(&self, l: usize, dense: &mut [&mut Dense<A, T>]) {
+        for (layer, d) in self.layers.iter().zip(dense) {
+            let (w, b) = d.params_mut();
+            get_lane(&layer.w, l, w);
+            get_lane(&layer.b, l, b);
+        }
+    }
+
+    /// Sets lane `l`'s optimiser state and rollback copy, tensor by tensor.
+    pub(crate) fn load_states(&mut self, l: usize, entries: &[(&[T], &[T], u64)]) {
+        for (st, (state, backup, _)) in self.states.iter_mut().zip(entries) {
+            put_lane(&mut st.state, l, state);
+            put_lane(&mut st.backup, l, backup);
+        }
+    }
+
+    /// Lane `l`'s optimiser state and rollback copy, tensor by tensor.
+    pub(crate) fn store_states(&self, l: usize) -> Vec<(Vec<T>, Vec<T>)> {
+        self.states
+            .iter()
+            .map(|st| {
+                let mut state = vec![T::zero(); st.state.len() / LANES];
+                let mut backup = vec![T::zero(); st.backup.len() / LANES];
+                get_lane(&st.state, l, &mut state);
+                get_lane(&st.backup, l, &mut backup);
+                (state, backup)
+            })
+            .collect()
+    }
+
+    /// Empties lane `l`: zero parameters, state, rollback copy, input and
+    /// upstream gradient, so it stays finite while the other lanes train.
+    pub(crate) fn clear_lane(&mut self, l: usize) {
+        let zero = T::zero();
+        for layer in &mut self.layers {
+            for buf in [&mut layer.w, &mut layer.b, &mut layer.gw, &mut layer.gb] {
+                fill_lane(buf, l, zero);
+            }
+        }
+        for st in &mut self.states {
+            fill_lane(&mut st.state, l, zero);
+            fill_lane(&mut st.backup, l, zero);
+        }
+        fill_lane(&mut self.x, l, zero);
+        fill_lane(&mut self.dy, l, zero);
+    }
+
+    /// Puts back lane `l`'s parameters from before the last update.
+    pub(crate) fn restore_lane(&mut self, l: usize) {
+        for k in 0..self.states.len() {
+            let n = self.states[k].backup.len() / LANES;
+            let mut old = vec![T::zero(); n];
+            get_lane(&self.states[k].backup, l, &mut old);
+            put_lane(self.tensor_mut(k), l, &old);
+        }
+    }
+
+    /// Shapes the activation buffers for a batch of `batch` rows. Buffers
+    /// keep their capacity, so a repeated batch size allocates nothing; a
+    /// lane's entries stay in that lane across sizes (a zeroed lane stays zero).
+    pub(crate) fn set_batch(&mut self, batch: usize) {
+        if batch == self.batch {
+            return;
+        }
+        self.batch = batch;
+        let zero = T::zero();
+        let inputs = self.layers[0].inputs;
+        let outputs = self.layers[self.layers.len() - 1].outputs;
+        self.x.resize(inputs * batch * LANES, zero);
+        self.dy.resize(outputs * batch * LANES, zero);
+        for layer in &mut self.layers {
+            let (o, i) = (layer.outputs * batch * LANES, layer.inputs * batch * LANES);
+            layer.z.resize(o, zero);
+            layer.y.resize(o, zero);
+            layer.dz.resize(o, zero);
+            layer.dx.resize(i, zero);
+        }
+    }
+
+    /// Lane `l`'s input: rows `rows` of the column-major `n x inputs` data `x`.
+    pub(crate) fn scatter_rows(&mut self, l: usize, x: &[T], n: usize, rows: &[usize]) {
+        let batch = self.batch;
+        for (p, col) in x.chunks_exact(n).enumerate() {
+            for (b, &r) in rows.iter().enumerate() {
+                self.x[(p * batch + b) * LANES + l] = col[r];
+            }
+        }
+    }
+
+    /// Lane `l`'s input from a matrix view of `batch x inputs`.
+    pub(crate) fn scatter_view(&mut self, l: usize, x: &crate::compute::matrix::MatRef<'_, T>) {
+        let batch = self.batch;
+        for p in 0..x.ncols() {
+            for b in 0..batch {
+                self.x[(p * batch + b) * LANES + l] = x[(b, p)];
+            }
+        }
+    }
+
+    /// Every lane through every layer: affine map, then each activation
+    /// block over its neurons' contiguous runs (as `Dense::forward`).
+    pub(crate) fn forward(&mut self) {
+        let batch = self.batch;
+        for i in 0..self.layers.len() {
+            let (done, rest) = self.layers.split_at_mut(i);
+            let layer = &mut rest[0];
+            let input = done.last().map_or(&self.x[..], |prev| &prev.y[..]);
+            let shape = (batch, layer.inputs, layer.outputs);
+            kernels::forward(input, &layer.w, &layer.b, &mut layer.z, shape);
+            let run = batch * LANES;
+            for blk in layer.plan.blocks() {
+                for s in blk.start..blk.start + blk.len {
+                    let u = layer.plan.user_index(s);
+                    blk.act.forward(
+                        &layer.z[s * run..(s + 1) * run],
+                        &mut layer.y[u * run..(u + 1) * run],
+                    );
+                }
+            }
+        }
+    }
+
+    /// Lane `l`'s network output, column-major `batch x outputs`.
+    pub(crate) fn output(&self, l: usize, out: &mut [T]) {
+        get_lane(&self.layers[self.layers.len() - 1].y, l, out);
+    }
+
+    /// Sets lane `l`'s loss gradient (column-major `batch x outputs`).
+    pub(crate) fn set_output_grad(&mut self, l: usize, grad: &[T]) {
+        put_lane(&mut self.dy, l, grad);
+    }
+
+    /// Every lane back through every layer: activation derivatives, then
+    /// the parameter gradients and (below the first layer) the input gradient.
+    pub(crate) fn backward(&mut self) {
+        let batch = self.batch;
+        let run = batch * LANES;
+        for i in (0..self.layers.len()).rev() {
+            let (before, rest) = self.layers.split_at_mut(i);
+            let (current, after) = rest.split_at_mut(1);
+            let layer = &mut current[0];
+            let input = before.last().map_or(&self.x[..], |prev| &prev.y[..]);
+            let dy = after.first().map_or(&self.dy[..], |next| &next.dx[..]);
+            for blk in layer.plan.blocks() {
+                for s in blk.start..blk.start + blk.len {
+                    let u = layer.plan.user_index(s);
+                    blk.act.backward(
+                        &layer.z[s * run..(s + 1) * run],
+                        &layer.y[u * run..(u + 1) * run],
+                        &dy[u * run..(u + 1) * run],
+                        &mut layer.dz[s * run..(s + 1) * run],
+                    );
+                }
+            }
+            let shape = (batch, layer.inputs, layer.outputs);
+            kernels::param_grads(input, &layer.dz, &mut layer.gw, &mut layer.gb, shape);
+            if i > 0 {
+                kernels::input_grad(&layer.dz, &layer.w, &mut layer.dx, shape);
+            }
+        }
+    }
+
+    /// One optimiser update of every lane (the optimiser is element-wise, so
+    /// each lane gets exactly its solo update). True when every value is finite.
+    pub(crate) fn update<O: Optimizer<T> + ?Sized>(&mut self, optimizer: &O) -> bool {
+        debug_assert_eq!(optimizer.state_per_value(), self.per_value);
+        self.steps += 1;
+        let step = self.steps;
+        let mut finite = true;
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let tensors = [
+                ("weight", &mut layer.w, &layer.gw, true),
+                ("bias", &mut layer.b, &layer.gb, false),
+            ];
+            for (j, (name, value, grad, decay)) in tensors.into_iter().enumerate() {
+                let st = &mut self.states[2 * i + j];
+                finite &= optimizer.update_tensor(TensorUpdate {
+                    param: Param {
+                        name,
+                        id: st.id.id(),
+                        value,
+                        grad,
+                        decay,
+                        lr_scale: T::one(),
+                    },
+                    state: &mut st.state,
+                    step,
+                    backup: &mut st.backup,
+                });
+            }
+        }
+        finite
+    }
+
+    /// After an update that was not finite: lane `l`'s failure, if it has
+    /// one, as the solo guard reports it (the first layer with a non-finite
+    /// gradient, else the first with a non-finite parameter).
+    pub(crate) fn lane_failure(&self, l: usize) -> Option<(usize, Divergence)> {
+        let bad_value = (0..self.layers.len())
+            .find(|&i| !(0..2).all(|j| lane_finite(self.tensor(2 * i + j), l)))?;
+        let bad_grad = self
+            .layers
+            .iter()
+            .position(|layer| !lane_finite(&layer.gw, l) || !lane_finite(&layer.gb, l));
+        Some(match bad_grad {
+            Some(i) => (i, Divergence::NonFiniteGradient),
+            None => (bad_value, Divergence::NonFiniteParameter),
+        })
+    }
+}
