@@ -673,11 +673,7 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
     ) -> Result<()> {
         self.check_count("lane ensemble batches", batches.len())?;
         self.check_count("lane ensemble losses", losses.len())?;
-        self.groups
-            .par_iter_mut()
-            .zip(batches.par_chunks(self.per_group))
-            .zip(losses.par_chunks_mut(self.per_group))
-            .for_each(|((group, batches), losses)| group.step(batches, losses));
+        step_groups(&mut self.groups, batches, losses, self.per_group);
         Ok(())
     }
 
@@ -698,6 +694,32 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
             .zip(data.par_chunks(self.per_group))
             .flat_map_iter(|(group, data)| group.fit(data))
             .collect())
+    }
+}
+
+/// Steps `groups` (member batches and losses in chunks of `per_group`) by
+/// recursive halving with `rayon::join`, which keeps its jobs on the stack:
+/// no allocation per step.
+fn step_groups<A: ActivationSet, T: Real, O: Optimizer<T>>(
+    groups: &mut [Group<A, T, O>],
+    batches: &[(MatRef<'_, T>, MatRef<'_, T>)],
+    losses: &mut [Result<T>],
+    per_group: usize,
+) {
+    match groups {
+        [] => {}
+        [group] => group.step(batches, losses),
+        _ => {
+            let half = groups.len() / 2;
+            let (left, right) = groups.split_at_mut(half);
+            let at = (half * per_group).min(batches.len());
+            let (lb, rb) = batches.split_at(at);
+            let (ll, rl) = losses.split_at_mut(at);
+            rayon::join(
+                || step_groups(left, lb, ll, per_group),
+                || step_groups(right, rb, rl, per_group),
+            );
+        }
     }
 }
 
