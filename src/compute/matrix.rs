@@ -179,6 +179,32 @@ pub(crate) fn gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &m
         return;
     }
     if is_small_product(a.rows, a.cols, b.cols) {
+        #[cfg(target_arch = "x86_64")]
+        if a.rs == 1 && crate::compute::cpu::use_avx512() {
+            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+                // T is f32, so this is beta itself.
+                let beta = beta.as_f64() as f32;
+                {
+                    // SAFETY: T is f32 (so are the operands and c); the
+                    // operands borrow live storage with their own shapes and
+                    // strides, c has rows x cols elements (asserted above),
+                    // and the CPU has AVX-512 F.
+                    unsafe {
+                        let c = std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len());
+                        crate::compute::small_gemm_avx512::small_gemm(
+                            (a.rows, a.cols, b.cols),
+                            a.ptr as *const f32,
+                            a.cs,
+                            b.ptr as *const f32,
+                            (b.rs, b.cs),
+                            beta,
+                            c,
+                        );
+                    }
+                    return;
+                }
+            }
+        }
         small_gemm(a, b, beta, c);
         return;
     }
@@ -541,5 +567,70 @@ mod tests {
             }
         }
         assert_eq!(cases, 8 * 8 * 5 * 4 * 2 * 3);
+    }
+
+    /// The f32 small products have their own AVX-512 loop: the same bits as
+    /// the generic loop on every shape, stride and beta, as the lane
+    /// kernels and the solo path's bit-identity rely on.
+    #[test]
+    fn f32_small_products_give_the_same_bits_on_every_kernel_path() {
+        let mut cases = 0;
+        for &m in &[1usize, 2, 7, 15, 16, 17, 31, 32, 33, 45] {
+            for &k in &[1usize, 2, 9, 32] {
+                for &n in &[1usize, 3, 4, 5, 32] {
+                    for (at, bt) in [(false, false), (true, false), (false, true)] {
+                        for beta in [0.0f32, 1.0, 0.5] {
+                            let pad = 3;
+                            let (ar, ac) = if at { (k, m) } else { (m, k) };
+                            let (br, bc) = if bt { (n, k) } else { (k, n) };
+                            let a: Vec<f32> =
+                                (0..(ar + pad) * ac).map(|i| value(i, 1) as f32).collect();
+                            let b: Vec<f32> =
+                                (0..(br + pad) * bc).map(|i| value(i, 2) as f32).collect();
+                            fn view(d: &[f32], r: usize, c: usize, pad: usize) -> MatRef<'_, f32> {
+                                MatRef::from_slice_with_strides_generic(
+                                    &d[..(r + pad) * c],
+                                    nalgebra::Dyn(r),
+                                    nalgebra::Dyn(c),
+                                    nalgebra::Const::<1>,
+                                    nalgebra::Dyn(r + pad),
+                                )
+                            }
+                            let (av, bv) = (view(&a, ar, ac, pad), view(&b, br, bc, pad));
+                            let c0: Vec<f32> = (0..m * n).map(|i| value(i, 3) as f32).collect();
+                            let mut results = Vec::new();
+                            for path in [KernelPath::Baseline, KernelPath::Avx2, KernelPath::Avx512]
+                            {
+                                set_kernel_limit(path);
+                                let oa = if at {
+                                    Operand::of(&av).t()
+                                } else {
+                                    Operand::of(&av)
+                                };
+                                let ob = if bt {
+                                    Operand::of(&bv).t()
+                                } else {
+                                    Operand::of(&bv)
+                                };
+                                let mut c = c0.clone();
+                                gemm(oa, ob, beta, &mut c);
+                                results.push(c.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+                            }
+                            set_kernel_limit(KernelPath::Avx512);
+                            assert_eq!(
+                                results[0], results[1],
+                                "m {m} k {k} n {n} at {at} bt {bt} beta {beta}"
+                            );
+                            assert_eq!(
+                                results[0], results[2],
+                                "m {m} k {k} n {n} at {at} bt {bt} beta {beta}"
+                            );
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 10 * 4 * 5 * 3 * 3);
     }
 }

@@ -8,3 +8,5 @@ pub(crate) mod fastmath;
 pub(crate) mod matrix;
 pub mod product;
 pub(crate) mod real;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod small_gemm_avx512;
