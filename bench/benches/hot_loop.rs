@@ -287,16 +287,23 @@ fn tiny_train_step(c: &mut Criterion) {
 }
 
 /// W4 of `../shared/peers/WORKLOADS.md`: 20 tiny networks (own weights, own
-/// batches), one step each per iteration. `mixed4_x20` trains them in SIMD
-/// lanes ([`LaneEnsemble`]: two blocks of ten, one per core);
-/// `mixed4_x20_threads` as an [`Ensemble`] of solo steps on every core.
-/// Throughput is in member-steps: criterion's time per iteration / 20 is
-/// the time per member-step.
+/// batches) trained together for 100 steps in one call, as W4 defines it.
+/// `mixed4_x20` trains them in SIMD lanes ([`LaneEnsemble::step_sequence`]:
+/// two blocks of ten, one per core, each member with its own 100 batches);
+/// `mixed4_x20_single_step` makes one lane step per call (the threads meet
+/// every step); `mixed4_x20_threads` one [`Ensemble::step`] of solo steps on
+/// every core per call. Throughput is in member-steps, so criterion's
+/// `elem/s` inverts to the time per member-step.
 fn ensemble_train_step(c: &mut Criterion) {
     const MEMBERS: usize = 20;
+    const STEPS: usize = 100;
     let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let data: Vec<(DMatrix<f32>, DMatrix<f32>)> = (0..MEMBERS)
-        .map(|_| (random(32, 2, &mut rng), random(32, 1, &mut rng)))
+    let data: Vec<Vec<(DMatrix<f32>, DMatrix<f32>)>> = (0..MEMBERS)
+        .map(|_| {
+            (0..STEPS)
+                .map(|_| (random(32, 2, &mut rng), random(32, 1, &mut rng)))
+                .collect()
+        })
         .collect();
     let members = || {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
@@ -308,28 +315,42 @@ fn ensemble_train_step(c: &mut Criterion) {
             })
             .collect::<Vec<_>>()
     };
-    let batches: Vec<_> = data
+    let views: Vec<Vec<_>> = data
         .iter()
-        .map(|(x, y)| (x.as_view(), y.as_view()))
+        .map(|seq| {
+            seq.iter()
+                .map(|(x, y)| (x.as_view(), y.as_view()))
+                .collect()
+        })
         .collect();
+    let sequences: Vec<&[_]> = views.iter().map(|v| v.as_slice()).collect();
+    let first: Vec<_> = views.iter().map(|v| v[0]).collect();
     let mut losses: Vec<mixact::Result<f32>> = (0..MEMBERS).map(|_| Ok(0.0)).collect();
     let mut group = c.benchmark_group("ensemble_train_step");
     group
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .throughput(Throughput::Elements(MEMBERS as u64));
+        .measurement_time(Duration::from_secs(3));
     let mut lanes = LaneEnsemble::new(members()).unwrap();
+    group.throughput(Throughput::Elements((MEMBERS * STEPS) as u64));
     group.bench_function("mixed4_x20", |b| {
         b.iter(|| {
-            lanes.step(&batches, &mut losses).unwrap();
+            lanes.step_sequence(&sequences, &mut losses).unwrap();
+            black_box(losses[0].is_ok())
+        })
+    });
+    group.throughput(Throughput::Elements(MEMBERS as u64));
+    let mut lanes = LaneEnsemble::new(members()).unwrap();
+    group.bench_function("mixed4_x20_single_step", |b| {
+        b.iter(|| {
+            lanes.step(&first, &mut losses).unwrap();
             black_box(losses[0].is_ok())
         })
     });
     let mut ensemble = Ensemble::new(members()).unwrap();
     group.bench_function("mixed4_x20_threads", |b| {
         b.iter(|| {
-            ensemble.step(&batches, &mut losses).unwrap();
+            ensemble.step(&first, &mut losses).unwrap();
             black_box(losses[0].is_ok())
         })
     });

@@ -180,30 +180,28 @@ pub(crate) fn gemm<T: Real>(a: Operand<'_, T>, b: Operand<'_, T>, beta: T, c: &m
     }
     if is_small_product(a.rows, a.cols, b.cols) {
         #[cfg(target_arch = "x86_64")]
-        if a.rs == 1 && crate::compute::cpu::use_avx512() {
-            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
-                // T is f32, so this is beta itself.
-                let beta = beta.as_f64() as f32;
-                {
-                    // SAFETY: T is f32 (so are the operands and c); the
-                    // operands borrow live storage with their own shapes and
-                    // strides, c has rows x cols elements (asserted above),
-                    // and the CPU has AVX-512 F.
-                    unsafe {
-                        let c = std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len());
-                        crate::compute::small_gemm_avx512::small_gemm(
-                            (a.rows, a.cols, b.cols),
-                            a.ptr as *const f32,
-                            a.cs,
-                            b.ptr as *const f32,
-                            (b.rs, b.cs),
-                            beta,
-                            c,
-                        );
-                    }
-                    return;
-                }
+        if a.rs == 1
+            && crate::compute::cpu::use_avx512()
+            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        {
+            // T is f32, so this is beta itself.
+            let beta = beta.as_f64() as f32;
+            // SAFETY: T is f32 (so are the operands and c); the operands
+            // borrow live storage with their own shapes and strides, c has
+            // rows x cols elements (asserted above), and the CPU has AVX-512 F.
+            unsafe {
+                let c = std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut f32, c.len());
+                crate::compute::small_gemm_avx512::small_gemm(
+                    (a.rows, a.cols, b.cols),
+                    a.ptr as *const f32,
+                    a.cs,
+                    b.ptr as *const f32,
+                    (b.rs, b.cs),
+                    beta,
+                    c,
+                );
             }
+            return;
         }
         small_gemm(a, b, beta, c);
         return;

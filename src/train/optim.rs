@@ -108,6 +108,12 @@ fn check_lr<T: Real>(lr: T) -> Result<()> {
 }
 
 /// One tensor's optimiser state and rollback copy.
+/// One tensor's optimiser state, rollback copy and step count, borrowed.
+pub(crate) type EntryView<'a, T> = (&'a [T], &'a [T], u64);
+
+/// One tensor's entry, owned: (tensor, steps, state, rollback copy).
+pub(crate) type EntryParts<T> = (TensorId, u64, Vec<T>, Vec<T>);
+
 #[derive(Debug, Clone)]
 struct Entry<T> {
     id: TensorId,
@@ -244,7 +250,7 @@ impl<T: Real> ParamStates<T> {
         &self,
         model: &mut L,
         per_value: usize,
-    ) -> Option<Vec<(&[T], &[T], u64)>> {
+    ) -> Option<Vec<EntryView<'_, T>>> {
         if !self.matches(model)
             || self
                 .entries
@@ -265,7 +271,7 @@ impl<T: Real> ParamStates<T> {
     /// order [`update`](Self::update) visits the tensors.
     pub(crate) fn set_entries(
         &mut self,
-        entries: impl Iterator<Item = (TensorId, u64, Vec<T>, Vec<T>)>,
+        entries: impl Iterator<Item = EntryParts<T>>,
         can_restore: bool,
     ) {
         self.entries.clear();

@@ -128,14 +128,19 @@ fn a_member_that_diverges_in_lanes_ends_as_its_solo_fit_and_leaves_the_others_ex
     }
 }
 
+type Member = (Network<Act>, Trainer<f32, Adam<f32>>);
+
+/// Each member's loss bits per step (None for an error) and final parameter bits.
+type Trace = (Vec<Option<u32>>, Vec<u32>);
+
 /// Steps `members` in lanes `lane_steps` times, takes them out, steps them
-/// `solo_steps` more times alone; returns each member's losses and parameters.
+/// `solo_steps` more times alone; returns each member's trace.
 fn lane_then_solo(
-    members: Vec<(Network<Act>, Trainer<f32, Adam<f32>>)>,
+    members: Vec<Member>,
     batches: &[(DMatrix<f32>, DMatrix<f32>)],
     lane_steps: usize,
     solo_steps: usize,
-) -> Vec<(Vec<Option<u32>>, Vec<u32>)> {
+) -> Vec<Trace> {
     let k = members.len();
     let mut lanes = LaneEnsemble::new(members).unwrap();
     let views: Vec<_> = batches
@@ -184,7 +189,7 @@ fn lane_steps_then_solo_steps_equal_solo_steps_throughout_on_every_kernel_path()
     // 37 members: three blocks (13, 12, 12), none full.
     let k = 37;
     let data = batches(k, 32);
-    let solo: Vec<(Vec<Option<u32>>, Vec<u32>)> = (0..k as u64)
+    let solo: Vec<Trace> = (0..k as u64)
         .map(|s| {
             let (mut n, mut t) = (net(s, 16), adam(s));
             let (x, y) = &data[s as usize];
@@ -354,4 +359,57 @@ fn a_wrong_number_of_batches_or_data_sets_is_an_error() {
     ));
     let d = task(0, 1.0);
     assert!(matches!(lanes.fit_each(&[&d]), Err(Error::Length { .. })));
+}
+
+#[test]
+fn a_step_sequence_equals_solo_steps_and_a_failing_member_stops_at_its_failure() {
+    let k = 6;
+    let steps = 12;
+    // Member 4's targets explode after a few steps under plain SGD.
+    let seqs: Vec<Vec<(DMatrix<f32>, DMatrix<f32>)>> = (0..k)
+        .map(|m| {
+            (0..steps)
+                .map(|t| {
+                    let x = DMatrix::from_fn(16, 2, |i, j| {
+                        ((i * 5 + j + t * 3 + m) as f32 * 0.31).sin()
+                    });
+                    let scale = if m == 4 { 1e7 } else { 1.0 };
+                    let y = DMatrix::from_fn(16, 1, |i, _| scale * (((i + t) % 3) as f32 - 1.0));
+                    (x, y)
+                })
+                .collect()
+        })
+        .collect();
+    let sgd = |s: u64| Trainer::new(Loss::Mse, Sgd::new(0.3).unwrap(), config(s, 1)).unwrap();
+    let mut lanes =
+        LaneEnsemble::new((0..k as u64).map(|s| (net(s, 8), sgd(s))).collect()).unwrap();
+    let views: Vec<Vec<_>> = seqs
+        .iter()
+        .map(|seq| {
+            seq.iter()
+                .map(|(x, y)| (x.as_view(), y.as_view()))
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[_]> = views.iter().map(|v| v.as_slice()).collect();
+    let mut losses: Vec<mixact::Result<f32>> = (0..k).map(|_| Ok(0.0)).collect();
+    lanes.step_sequence(&refs, &mut losses).unwrap();
+    let members = lanes.into_members();
+    for (m, (mut got, _)) in members.into_iter().enumerate() {
+        let (mut n, mut t) = (net(m as u64, 8), sgd(m as u64));
+        let mut last: mixact::Result<f32> = Ok(0.0);
+        for (x, y) in &seqs[m] {
+            last = t.step(&mut n, x.as_view(), y.as_view());
+            if last.is_err() {
+                break;
+            }
+        }
+        assert_eq!(params(&mut got), params(&mut n), "member {m}");
+        match (&losses[m], &last) {
+            (Ok(a), Ok(b)) => assert_eq!(a.to_bits(), b.to_bits(), "member {m}"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "member {m}"),
+            (a, b) => panic!("member {m}: lanes {a:?}, solo {b:?}"),
+        }
+        assert_eq!(losses[m].is_err(), m == 4, "only member 4 fails");
+    }
 }

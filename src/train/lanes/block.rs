@@ -33,6 +33,27 @@ pub(crate) fn get_lane<T: Copy>(lanes: &[T], l: usize, solo: &mut [T]) {
     }
 }
 
+/// Spare elements at the end of every buffer: 64 bytes or more, so two
+/// blocks on different cores never write to one cache line (the allocator
+/// packs small buffers of different blocks side by side; sharing lines cost
+/// a fifth of a two-block step).
+const PAD: usize = 64;
+
+/// `v` resized to `len`, with at least [`PAD`] spare elements of capacity.
+fn resize_padded<T: Copy>(v: &mut Vec<T>, len: usize, value: T) {
+    if v.capacity() < len + PAD {
+        v.reserve_exact(len + PAD - v.len());
+    }
+    v.resize(len, value);
+}
+
+/// A zeroed buffer of `len` elements with spare capacity (see [`PAD`]).
+fn padded<T: Copy>(len: usize, zero: T) -> Vec<T> {
+    let mut v = Vec::new();
+    resize_padded(&mut v, len, zero);
+    v
+}
+
 fn fill_lane<T: Copy>(lanes: &mut [T], l: usize, value: T) {
     for run in lanes.chunks_exact_mut(LANES) {
         run[l] = value;
@@ -99,10 +120,10 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
                     plan: d.plan().clone(),
                     inputs,
                     outputs,
-                    w: vec![T::zero(); inputs * outputs * LANES],
-                    b: vec![T::zero(); outputs * LANES],
-                    gw: vec![T::zero(); inputs * outputs * LANES],
-                    gb: vec![T::zero(); outputs * LANES],
+                    w: padded(inputs * outputs * LANES, T::zero()),
+                    b: padded(outputs * LANES, T::zero()),
+                    gw: padded(inputs * outputs * LANES, T::zero()),
+                    gb: padded(outputs * LANES, T::zero()),
                     z: Vec::new(),
                     y: Vec::new(),
                     dz: Vec::new(),
@@ -115,8 +136,8 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
             .flat_map(|layer| [layer.w.len(), layer.b.len()])
             .map(|n| LaneState {
                 id: OwnedTensorId::new(),
-                state: vec![T::zero(); n * per_value],
-                backup: vec![T::zero(); n],
+                state: padded(n * per_value, T::zero()),
+                backup: padded(n, T::zero()),
             })
             .collect();
         LaneBlock {
@@ -136,7 +157,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
 
     fn tensor(&self, k: usize) -> &[T] {
         let layer = &self.layers[k / 2];
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             &layer.w
         } else {
             &layer.b
@@ -145,7 +166,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
 
     fn tensor_mut(&mut self, k: usize) -> &mut [T] {
         let layer = &mut self.layers[k / 2];
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             &mut layer.w
         } else {
             &mut layer.b
@@ -230,14 +251,14 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
         let zero = T::zero();
         let inputs = self.layers[0].inputs;
         let outputs = self.layers[self.layers.len() - 1].outputs;
-        self.x.resize(inputs * batch * LANES, zero);
-        self.dy.resize(outputs * batch * LANES, zero);
+        resize_padded(&mut self.x, inputs * batch * LANES, zero);
+        resize_padded(&mut self.dy, outputs * batch * LANES, zero);
         for layer in &mut self.layers {
             let (o, i) = (layer.outputs * batch * LANES, layer.inputs * batch * LANES);
-            layer.z.resize(o, zero);
-            layer.y.resize(o, zero);
-            layer.dz.resize(o, zero);
-            layer.dx.resize(i, zero);
+            resize_padded(&mut layer.z, o, zero);
+            resize_padded(&mut layer.y, o, zero);
+            resize_padded(&mut layer.dz, o, zero);
+            resize_padded(&mut layer.dx, i, zero);
         }
     }
 

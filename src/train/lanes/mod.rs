@@ -68,7 +68,7 @@ fn dense_layers<A: ActivationSet, T: Real>(
 
 /// Why these members cannot share lanes, or the optimiser step count they share.
 fn lane_compatibility<A: ActivationSet, T: Real, O: Optimizer<T>>(
-    members: &mut [(Network<A, T>, Trainer<T, O>)],
+    members: &mut [Pair<A, T, O>],
 ) -> std::result::Result<u64, String> {
     let Some(((first_net, first_trainer), rest)) = members.split_first_mut() else {
         return Err("no members".into());
@@ -135,6 +135,9 @@ fn lane_compatibility<A: ActivationSet, T: Real, O: Optimizer<T>>(
     Ok(steps)
 }
 
+/// A member as users hand it over: its network and trainer.
+type Pair<A, T, O> = (Network<A, T>, Trainer<T, O>);
+
 /// One member: its network and trainer, and whether it trains in its lane.
 struct Member<A: ActivationSet, T: Real, O> {
     net: Network<A, T>,
@@ -143,6 +146,9 @@ struct Member<A: ActivationSet, T: Real, O> {
 }
 
 /// A lane block and the members in its lanes (member `j` in lane `j`).
+/// Aligned to two cache lines so that the blocks' bookkeeping, written
+/// every step by different cores, never shares a line.
+#[repr(align(128))]
 struct Group<A: ActivationSet, T: Real, O> {
     lanes: LaneBlock<A, T>,
     members: Vec<Member<A, T, O>>,
@@ -162,6 +168,8 @@ enum Progress {
     Done,
 }
 
+// Lane numbers index several per-lane arrays at once here.
+#[allow(clippy::needless_range_loop)]
 impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
     fn new(members: Vec<(Network<A, T>, Trainer<T, O>)>, steps: u64) -> Self {
         let mut members: Vec<Member<A, T, O>> = members
@@ -189,14 +197,18 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
                 can_restore[l] = m.trainer.states().can_restore();
             }
         }
+        // Loss scratch with spare room, so these small buffers, written
+        // every step, never share a cache line with another block's.
+        let mut target = Buf::new();
+        target.resize(64, 1);
         Group {
             lanes,
             members,
             can_restore,
             left_now: [false; LANES],
-            pred: Vec::new(),
-            target: Buf::new(),
-            grad: Vec::new(),
+            pred: Vec::with_capacity(64),
+            target,
+            grad: Vec::with_capacity(64),
         }
     }
 
@@ -300,40 +312,83 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
     }
 
     fn step(&mut self, batches: &[(MatRef<'_, T>, MatRef<'_, T>)], losses: &mut [Result<T>]) {
-        let first = self.members.iter().position(|m| m.in_lanes);
+        self.step_with(|l| batches[l], [true; LANES], losses);
+    }
+
+    /// Members' step sequences (`batches[l]` for member `l`), one step at a
+    /// time; a member stops at its first failing step.
+    fn step_sequence(
+        &mut self,
+        batches: &[&[(MatRef<'_, T>, MatRef<'_, T>)]],
+        losses: &mut [Result<T>],
+    ) {
+        let mut going = [false; LANES];
+        going[..self.members.len()].fill(true);
+        let steps = batches.first().map_or(0, |b| b.len());
+        for t in 0..steps {
+            self.step_with(|l| batches[l][t], going, losses);
+            for (g, loss) in going.iter_mut().zip(losses.iter()) {
+                *g &= loss.is_ok();
+            }
+        }
+    }
+
+    /// One step of the members `going` says step, member `l` on `batch(l)`.
+    fn step_with<'b>(
+        &mut self,
+        batch: impl Fn(usize) -> (MatRef<'b, T>, MatRef<'b, T>),
+        going: [bool; LANES],
+        losses: &mut [Result<T>],
+    ) where
+        T: 'b,
+    {
+        let m = self.members.len();
+        let lanes_step = |g: &Self, l: usize| going[l] && g.members[l].in_lanes;
+        let first = (0..m).find(|&l| lanes_step(self, l));
         let shape = first.map(|f| {
             let net = &self.members[f].net;
-            (batches[f].0.nrows(), net.input_width(), net.output_width())
+            (batch(f).0.nrows(), net.input_width(), net.output_width())
         });
         if let Some((rows, inputs, outputs)) = shape {
-            for (l, (x, y)) in batches.iter().enumerate() {
+            for l in 0..m {
+                let (x, y) = batch(l);
                 let fits = x.shape() == (rows, inputs) && y.shape() == (rows, outputs) && rows > 0;
-                if self.members[l].in_lanes && !fits {
+                if lanes_step(self, l) && !fits {
                     self.retire(l);
                     self.left_now[l] = false;
                 }
             }
         }
-        for ((m, (x, y)), loss) in self.members.iter_mut().zip(batches).zip(losses.iter_mut()) {
-            if !m.in_lanes {
-                *loss = m.trainer.step(&mut m.net, *x, *y);
+        for (l, (m, loss)) in self.members.iter_mut().zip(losses.iter_mut()).enumerate() {
+            if going[l] && !m.in_lanes {
+                let (x, y) = batch(l);
+                *loss = m.trainer.step(&mut m.net, x, y);
             }
         }
-        let Some((rows, _, outputs)) = shape.filter(|_| self.members.iter().any(|m| m.in_lanes))
-        else {
+        let in_step = (0..m).filter(|&l| lanes_step(self, l)).count();
+        let Some((rows, _, outputs)) = shape.filter(|_| in_step > 0) else {
             return;
         };
+        // Members in lanes that sit this step out would still be moved by
+        // the shared update (momentum, Adam's moments): they leave first.
+        for l in 0..m {
+            if !going[l] && self.members[l].in_lanes {
+                self.retire(l);
+                self.left_now[l] = false;
+            }
+        }
         self.lanes.set_batch(rows);
-        for (l, (x, _)) in batches.iter().enumerate() {
+        for l in 0..m {
             if self.members[l].in_lanes {
-                self.lanes.scatter_view(l, x);
+                self.lanes.scatter_view(l, &batch(l).0);
             }
         }
         self.lanes.forward();
-        for (l, (_, y)) in batches.iter().enumerate() {
+        for l in 0..m {
             if !self.members[l].in_lanes {
                 continue;
             }
+            let y = batch(l).1;
             self.target.resize(rows, outputs);
             for j in 0..outputs {
                 for (i, t) in self.target.cols_mut(j, 1).iter_mut().enumerate() {
@@ -677,6 +732,52 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
         Ok(())
     }
 
+    /// Many steps in one call: member `i` takes one step on each of
+    /// `batches[i]` in turn (as that many [`Trainer::step`] calls would, up to
+    /// its first failing step, where it stops), and `losses[i]` gets the
+    /// result of its last step taken. The lane blocks run their sequences in
+    /// parallel, so the threads meet once per call instead of once per step
+    /// (on a 2-core VM a hand-off between threads cost about as much as a
+    /// step). Allocates nothing per step.
+    ///
+    /// # Errors
+    /// [`Error::Length`] when `batches` or `losses` do not have one entry
+    /// per member, or the members' sequences differ in length.
+    pub fn step_sequence(
+        &mut self,
+        batches: &[&[(MatRef<'_, T>, MatRef<'_, T>)]],
+        losses: &mut [Result<T>],
+    ) -> Result<()> {
+        self.check_count("lane ensemble batch sequences", batches.len())?;
+        self.check_count("lane ensemble losses", losses.len())?;
+        let steps = batches[0].len();
+        if let Some(other) = batches.iter().find(|b| b.len() != steps) {
+            return Err(Error::Length {
+                what: "lane ensemble batch sequence",
+                expected: steps,
+                got: other.len(),
+            });
+        }
+        // The calling thread runs the first block itself while the pool
+        // takes the others (one task per other block, per call).
+        let per_group = self.per_group;
+        let mut work = self
+            .groups
+            .iter_mut()
+            .zip(batches.chunks(per_group))
+            .zip(losses.chunks_mut(per_group));
+        let first = work.next();
+        rayon::in_place_scope(|scope| {
+            for ((group, batches), losses) in work {
+                scope.spawn(move |_| group.step_sequence(batches, losses));
+            }
+            if let Some(((group, batches), losses)) = first {
+                group.step_sequence(batches, losses);
+            }
+        });
+        Ok(())
+    }
+
     /// Trains member `i` on `data[i]` for its trainer's epochs, as
     /// [`Trainer::fit`] would (validation, early stopping, divergence
     /// guard, final check), all members in lockstep in their lanes; returns
@@ -728,7 +829,7 @@ fn step_groups<A: ActivationSet, T: Real, O: Optimizer<T>>(
 /// one data length and batch size, every product on the small-product
 /// path), and the optimiser step count they share.
 pub(crate) fn exact_in_lanes<A: ActivationSet, T: Real, O: Optimizer<T>>(
-    members: &mut [(Network<A, T>, Trainer<T, O>)],
+    members: &mut [Pair<A, T, O>],
     data: &[&Dataset<T>],
 ) -> Option<u64> {
     let n = data.first()?.len();

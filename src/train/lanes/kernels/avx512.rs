@@ -11,7 +11,10 @@ use std::arch::x86_64::{
     __m512, _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_setzero_ps, _mm512_storeu_ps,
 };
 
-use super::{LANES, ROWS};
+use super::LANES;
+
+/// Batch rows per pass of the weight gradient (its sums carried through `gw` between passes).
+const GRAD_ROWS: usize = 32;
 
 /// Lane run `i` of `s`.
 #[inline(always)]
@@ -151,8 +154,8 @@ pub(super) unsafe fn param_grads(
             store(gb, s, sum);
         }
         let s_full = outputs - outputs % T;
-        for b0 in (0..batch).step_by(ROWS) {
-            let rows = (b0, ROWS.min(batch - b0));
+        for b0 in (0..batch).step_by(GRAD_ROWS) {
+            let rows = (b0, GRAD_ROWS.min(batch - b0));
             for s0 in (0..s_full).step_by(T) {
                 weight_grad_inputs::<T>(x, dz, gw, s0, rows, shape);
             }
