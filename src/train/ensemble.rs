@@ -12,9 +12,10 @@
 //!
 //! When the members are small chains of dense layers that can share SIMD
 //! lanes ([`LaneEnsemble`]: same architecture, loss and optimiser settings,
-//! every product on the small-product path), [`fit_each`](Ensemble::fit_each)
-//! trains them in lanes, sixteen to a vector; the lane kernels reproduce the
-//! solo kernels' per-element order, so the results are the same bits.
+//! every product on the small-product path) and there are enough of them
+//! for lanes to be faster, [`fit_each`](Ensemble::fit_each) trains them in
+//! lanes, sixteen to a vector; the lane kernels reproduce the solo kernels'
+//! per-element order, so the results are the same bits.
 //! Otherwise members run as separate solo kernels on rayon's pool.
 
 use rayon::prelude::*;

@@ -413,3 +413,30 @@ fn a_step_sequence_equals_solo_steps_and_a_failing_member_stops_at_its_failure()
         assert_eq!(losses[m].is_err(), m == 4, "only member 4 fails");
     }
 }
+
+#[test]
+fn an_ensemble_large_enough_for_lanes_still_fits_every_member_exactly_as_alone() {
+    // 24 members: on 2 threads, two lane blocks of 12 (Ensemble::fit_each
+    // picks lanes by itself when they pay off); on more threads, solo fits.
+    let seeds: Vec<u64> = (0..24).collect();
+    let data: Vec<Dataset<f32>> = seeds.iter().map(|&s| task(s, 1.0)).collect();
+    let mut ensemble = mixact::Ensemble::new(
+        seeds
+            .iter()
+            .map(|&s| (net(s, 12), stopping_trainer(s)))
+            .collect(),
+    )
+    .unwrap();
+    let refs: Vec<&Dataset<f32>> = data.iter().collect();
+    let outcomes = ensemble.fit_each(&refs).unwrap();
+    for (i, &seed) in seeds.iter().enumerate() {
+        let mut solo = net(seed, 12);
+        let want = stopping_trainer(seed).fit(&mut solo, &data[i]).unwrap();
+        assert_eq!(
+            history_bits(outcomes[i].as_ref().unwrap()),
+            history_bits(&want)
+        );
+        let mut member = ensemble.network(i).unwrap().clone();
+        assert_eq!(params(&mut member), params(&mut solo), "seed {seed}");
+    }
+}

@@ -31,8 +31,11 @@
 //! element-wise updates with equal settings ([`Optimizer::lane_settings`]:
 //! [`Sgd`](crate::Sgd) and [`Adam`](crate::Adam)), without a learning-rate
 //! schedule or slope recovery. [`Ensemble::fit_each`](crate::Ensemble::fit_each)
-//! uses lanes by itself when its members qualify and the results are
-//! exact; [`LaneEnsemble`] is the explicit form, which also steps.
+//! uses lanes by itself when its members qualify, the results are exact and
+//! there are enough members for lanes to be faster than one network per
+//! thread (about 20 on 2 threads: a block costs about nine solo steps however
+//! few lanes it fills); [`LaneEnsemble`] is the explicit form, which also
+//! steps.
 
 mod block;
 mod kernels;
@@ -824,6 +827,20 @@ fn step_groups<A: ActivationSet, T: Real, O: Optimizer<T>>(
     }
 }
 
+/// Whether `k` members train faster in lane blocks than one network per
+/// thread on `threads` threads. A lane block's step costs about as much as
+/// nine solo steps of its members' network, whether it holds 2 members or 16
+/// (measured on the W3 network, AVX-512, where a solo step uses vectors
+/// over the batch half as well as a block uses them over members): lanes win
+/// when each round of blocks replaces more than nine solo steps per thread.
+/// With 2 threads that is from 20 members on; at 10 members one block would
+/// run on one core while the other idles, slower than solo fits on both.
+pub(crate) fn lanes_pay_off(k: usize, threads: usize) -> bool {
+    let threads = threads.max(1);
+    let rounds = k.div_ceil(LANES).div_ceil(threads);
+    9 * rounds * threads < k
+}
+
 /// For [`Ensemble::fit_each`](crate::Ensemble::fit_each): whether lanes give
 /// these members exactly their solo results on `data` (lane-compatible,
 /// one data length and batch size, every product on the small-product
@@ -843,7 +860,7 @@ pub(crate) fn exact_in_lanes<A: ActivationSet, T: Real, O: Optimizer<T>>(
         .layers()
         .iter()
         .all(|layer| is_small_product(rows, layer.input_width(), layer.output_width()));
-    if !small || members.len() < 2 {
+    if !small || !lanes_pay_off(members.len(), rayon::current_num_threads()) {
         return None;
     }
     lane_compatibility(members).ok()
@@ -853,5 +870,24 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
     /// A lane ensemble of members already checked by [`exact_in_lanes`].
     pub(crate) fn from_checked(members: Vec<(Network<A, T>, Trainer<T, O>)>, steps: u64) -> Self {
         Self::build(members, steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lanes_pay_off;
+
+    #[test]
+    fn lanes_pay_off_only_when_every_thread_gets_a_well_filled_block() {
+        assert!(!lanes_pay_off(10, 2), "one block, one idle core");
+        assert!(!lanes_pay_off(16, 2));
+        assert!(lanes_pay_off(20, 2), "two blocks of ten, one per core");
+        assert!(lanes_pay_off(40, 2));
+        assert!(
+            !lanes_pay_off(20, 8),
+            "eight threads run twenty solo fits at once"
+        );
+        assert!(lanes_pay_off(20, 1));
+        assert!(!lanes_pay_off(9, 1));
     }
 }
