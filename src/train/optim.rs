@@ -6,6 +6,8 @@
 //! the walk, the state's allocation and lifetime, the rollback copy and the
 //! divergence check are shared.
 
+use rayon::prelude::*;
+
 use crate::compute::activation::ActivationSet;
 use crate::compute::real::Real;
 use crate::error::{check_hyper, Result};
@@ -89,6 +91,15 @@ impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
     }
 }
 
+/// Tensors of at least this many values are updated in parallel chunks on
+/// rayon's pool. An update is element-wise (the same bits in any split) and
+/// memory-bound: on a large tensor a second core adds bandwidth, which a
+/// single-threaded update left idle while the products used both cores.
+const PARALLEL_UPDATE: usize = 1 << 16;
+
+/// Values per parallel chunk (64 KiB of f32).
+const UPDATE_CHUNK: usize = 1 << 14;
+
 fn check_weight_decay<T: Real>(wd: T) -> Result<()> {
     check_hyper(
         "weight decay",
@@ -107,13 +118,13 @@ fn check_lr<T: Real>(lr: T) -> Result<()> {
     )
 }
 
-/// One tensor's optimiser state and rollback copy.
 /// One tensor's optimiser state, rollback copy and step count, borrowed.
 pub(crate) type EntryView<'a, T> = (&'a [T], &'a [T], u64);
 
 /// One tensor's entry, owned: (tensor, steps, state, rollback copy).
 pub(crate) type EntryParts<T> = (TensorId, u64, Vec<T>, Vec<T>);
 
+/// One tensor's optimiser state and rollback copy.
 #[derive(Debug, Clone)]
 struct Entry<T> {
     id: TensorId,
@@ -359,20 +370,26 @@ impl<T: Real> Optimizer<T> for Sgd<T> {
             T::zero()
         };
         let lr = self.lr * p.lr_scale;
-        let mut finite = true;
-        for (((w, &g), v), old) in p
-            .value
-            .iter_mut()
-            .zip(p.grad)
-            .zip(u.state.iter_mut())
-            .zip(u.backup.iter_mut())
-        {
-            *old = *w;
-            *v = mu * *v + g + decay * *w;
-            *w -= lr * *v;
-            finite &= w.is_finite();
+        let chunk = |w: &mut [T], g: &[T], v: &mut [T], backup: &mut [T]| {
+            let mut finite = true;
+            for (((w, &g), v), old) in w.iter_mut().zip(g).zip(v).zip(backup) {
+                *old = *w;
+                *v = mu * *v + g + decay * *w;
+                *w -= lr * *v;
+                finite &= w.is_finite();
+            }
+            finite
+        };
+        if p.value.len() < PARALLEL_UPDATE {
+            return chunk(p.value, p.grad, u.state, u.backup);
         }
-        finite
+        p.value
+            .par_chunks_mut(UPDATE_CHUNK)
+            .zip(p.grad.par_chunks(UPDATE_CHUNK))
+            .zip(u.state.par_chunks_mut(UPDATE_CHUNK))
+            .zip(u.backup.par_chunks_mut(UPDATE_CHUNK))
+            .map(|(((w, g), v), b)| chunk(w, g, v, b))
+            .reduce(|| true, |a, b| a & b)
     }
 
     fn lane_settings(&self) -> Option<Vec<f64>> {
@@ -473,23 +490,29 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         };
         let n = p.value.len();
         let (ms, vs) = u.state.split_at_mut(n);
-        let mut finite = true;
-        for ((((w, &g), m), v), old) in p
-            .value
-            .iter_mut()
-            .zip(p.grad)
-            .zip(ms.iter_mut())
-            .zip(vs.iter_mut())
-            .zip(u.backup.iter_mut())
-        {
-            *old = *w;
-            *m = b1 * *m + (T::one() - b1) * g;
-            *v = b2 * *v + (T::one() - b2) * g * g;
-            *w -= decay * *w;
-            *w -= step * *m / ((*v / c2).sqrt() + eps);
-            finite &= w.is_finite();
+        let chunk = |w: &mut [T], g: &[T], ms: &mut [T], vs: &mut [T], backup: &mut [T]| {
+            let mut finite = true;
+            for ((((w, &g), m), v), old) in w.iter_mut().zip(g).zip(ms).zip(vs).zip(backup) {
+                *old = *w;
+                *m = b1 * *m + (T::one() - b1) * g;
+                *v = b2 * *v + (T::one() - b2) * g * g;
+                *w -= decay * *w;
+                *w -= step * *m / ((*v / c2).sqrt() + eps);
+                finite &= w.is_finite();
+            }
+            finite
+        };
+        if n < PARALLEL_UPDATE {
+            return chunk(p.value, p.grad, ms, vs, u.backup);
         }
-        finite
+        p.value
+            .par_chunks_mut(UPDATE_CHUNK)
+            .zip(p.grad.par_chunks(UPDATE_CHUNK))
+            .zip(ms.par_chunks_mut(UPDATE_CHUNK))
+            .zip(vs.par_chunks_mut(UPDATE_CHUNK))
+            .zip(u.backup.par_chunks_mut(UPDATE_CHUNK))
+            .map(|((((w, g), m), v), b)| chunk(w, g, m, v, b))
+            .reduce(|| true, |a, b| a & b)
     }
 
     fn lane_settings(&self) -> Option<Vec<f64>> {

@@ -15,6 +15,7 @@
 mod common;
 
 mod csv;
+mod lanes;
 mod losses;
 mod model_files;
 mod numerics;

@@ -240,6 +240,16 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
         }
     }
 
+    /// Whether a batch of `batch` rows keeps every widened buffer within
+    /// [`MAX_ELEMENTS`](crate::limits::MAX_ELEMENTS) (sixteen times a solo
+    /// layer's buffers; a batch too large for lanes trains alone instead).
+    pub(crate) fn fits_batch(&self, batch: usize) -> bool {
+        self.layers.iter().all(|layer| {
+            let width = layer.inputs.max(layer.outputs);
+            crate::limits::elements("lane activations", &[batch, width, LANES]).is_ok()
+        })
+    }
+
     /// Shapes the activation buffers for a batch of `batch` rows. Buffers
     /// keep their capacity, so a repeated batch size allocates nothing; a
     /// lane's entries stay in that lane across sizes (a zeroed lane stays zero).

@@ -95,6 +95,15 @@ fn lane_compatibility<A: ActivationSet, T: Real, O: Optimizer<T>>(
             })
     };
     let shape = shape_of(first_net, 0)?;
+    for (i, (inputs, outputs, _)) in shape.iter().enumerate() {
+        if crate::limits::elements("lane weights", &[*inputs, *outputs, LANES]).is_err() {
+            return Err(format!(
+                "layer {i} ({inputs} x {outputs}) is too large for lanes: sixteen copies of its \
+                 weights would pass the {} element limit",
+                crate::limits::MAX_ELEMENTS
+            ));
+        }
+    }
     let steps_of = |net: &mut Network<A, T>, trainer: &Trainer<T, O>| {
         trainer
             .states()
@@ -353,9 +362,13 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
             (batch(f).0.nrows(), net.input_width(), net.output_width())
         });
         if let Some((rows, inputs, outputs)) = shape {
+            let lanes_fit = self.lanes.fits_batch(rows);
             for l in 0..m {
                 let (x, y) = batch(l);
-                let fits = x.shape() == (rows, inputs) && y.shape() == (rows, outputs) && rows > 0;
+                let fits = x.shape() == (rows, inputs)
+                    && y.shape() == (rows, outputs)
+                    && rows > 0
+                    && lanes_fit;
                 if lanes_step(self, l) && !fits {
                     self.retire(l);
                     self.left_now[l] = false;
@@ -411,9 +424,10 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
             .iter()
             .position(|m| m.in_lanes)
             .map(|f| (data[f].len(), self.members[f].trainer.batch_size()));
+        let lanes_fit = reference.is_some_and(|(n, b)| self.lanes.fits_batch(b.min(n)));
         for l in 0..m {
             let own = (data[l].len(), self.members[l].trainer.batch_size());
-            if self.members[l].in_lanes && Some(own) != reference {
+            if self.members[l].in_lanes && (Some(own) != reference || !lanes_fit) {
                 self.retire(l);
                 self.left_now[l] = false;
             }
