@@ -391,6 +391,20 @@ crate::compute::cpu::multiversion! {
     pub(crate) fn column_sum<T: Real>(x: &[T]) -> T => column_sum_lanes
 }
 
+crate::compute::cpu::multiversion! {
+    /// [`column_sum`] of each `rows`-long column of `x` into `out`, with one
+    /// kernel dispatch for all of them (small batches: a call per column
+    /// cost more than its sum).
+    pub(crate) fn column_sums<T: Real>(x: &[T], rows: usize, out: &mut [T]) => column_sums_loops
+}
+
+#[inline(always)]
+fn column_sums_loops<T: Real>(x: &[T], rows: usize, out: &mut [T]) {
+    for (col, o) in x.chunks_exact(rows).zip(out.iter_mut()) {
+        *o = column_sum_lanes(col);
+    }
+}
+
 #[inline(always)]
 fn column_sum_lanes<T: Real>(x: &[T]) -> T {
     let mut acc = [T::zero(); 8];

@@ -5,7 +5,7 @@
 use nalgebra::DMatrix;
 
 use crate::compute::matrix::{
-    column_sum, gemm, is_small_product, transpose_into, Buf, MatRef, Operand,
+    column_sum, column_sums, gemm, is_small_product, transpose_into, Buf, MatRef, Operand,
 };
 use crate::compute::real::Real;
 use crate::error::{Error, Result};
@@ -143,6 +143,19 @@ impl<T: Real> Affine<T> {
     #[inline]
     pub(crate) fn set_bias_grad(&mut self, s: usize, dz_col: &[T]) {
         self.grad_bias[s] = column_sum(dz_col);
+    }
+
+    /// Every neuron's bias gradient from the whole `dz` (storage order), in one pass.
+    pub(crate) fn set_bias_grads(&mut self, dz: &Buf<T>) {
+        column_sums(dz.as_slice(), dz.nrows(), &mut self.grad_bias);
+    }
+
+    /// Adds every neuron's bias to its column of `z`.
+    pub(crate) fn add_biases(&mut self) {
+        let rows = self.z.nrows();
+        for (col, &b) in self.z.as_mut_slice().chunks_exact_mut(rows).zip(&self.bias) {
+            col.iter_mut().for_each(|v| *v += b);
+        }
     }
 
     /// The weight and (if asked) input gradients; the bias gradient is the caller's.

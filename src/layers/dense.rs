@@ -59,7 +59,18 @@ pub struct Dense<A, T: Real = f32> {
     /// The upstream gradient, copied when it arrives as a strided view.
     dy: Buf<T>,
     dz: Buf<T>,
+    /// Outputs and upstream gradient in storage order, for small batches of
+    /// a permuted mask (see [`SMALL_BATCH`]).
+    ys: Buf<T>,
+    dys: Buf<T>,
 }
+
+/// Below this many rows a layer applies each activation once per block of
+/// neurons instead of once per neuron: with a short column, a call per
+/// neuron (kernel dispatch, loop set-up) cost more than its arithmetic.
+/// From here on, the per-neuron pass keeps each column in L1 while it is
+/// biased, activated and summed. Both give the same bits.
+const SMALL_BATCH: usize = 64;
 
 impl<A: ActivationSet, T: Real> Dense<A, T> {
     /// A dense layer: every neuron has activation `act`.
@@ -154,6 +165,8 @@ impl<A: ActivationSet, T: Real> Dense<A, T> {
             y: Buf::new(),
             dy: Buf::new(),
             dz: Buf::new(),
+            ys: Buf::new(),
+            dys: Buf::new(),
         })
     }
 
@@ -232,6 +245,31 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
         // then activation, written straight into the user's column (so a
         // grouped mask needs no gather pass).
         let order = self.plan.order();
+        if batch < SMALL_BATCH {
+            self.affine.add_biases();
+            let z = &self.affine.z;
+            match order {
+                None => {
+                    for blk in self.plan.blocks() {
+                        let (start, len) = (blk.start, blk.len);
+                        blk.act
+                            .forward(z.cols(start, len), self.y.cols_mut(start, len));
+                    }
+                }
+                Some(order) => {
+                    self.ys.resize(batch, outputs);
+                    for blk in self.plan.blocks() {
+                        let (start, len) = (blk.start, blk.len);
+                        blk.act
+                            .forward(z.cols(start, len), self.ys.cols_mut(start, len));
+                    }
+                    for (s, &u) in order.iter().enumerate() {
+                        self.y.cols_mut(u, 1).copy_from_slice(self.ys.cols(s, 1));
+                    }
+                }
+            }
+            return Ok(());
+        }
         for blk in self.plan.blocks() {
             for s in blk.start..blk.start + blk.len {
                 let u = order.map_or(s, |o| o[s]);
@@ -256,9 +294,46 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
         let batch = self.affine.check_backward(&x, dy.shape(), outputs)?;
         let dy = contiguous_or_copy(&dy, &mut self.dy);
         self.dz.resize(batch, outputs);
+        let order = self.plan.order();
+        if batch < SMALL_BATCH {
+            // One call per activation block (see SMALL_BATCH), in storage order.
+            let z = &self.affine.z;
+            match order {
+                None => {
+                    for blk in self.plan.blocks() {
+                        let (start, len) = (blk.start, blk.len);
+                        blk.act.backward(
+                            z.cols(start, len),
+                            self.y.cols(start, len),
+                            &dy[start * batch..(start + len) * batch],
+                            self.dz.cols_mut(start, len),
+                        );
+                    }
+                }
+                Some(order) => {
+                    self.dys.resize(batch, outputs);
+                    for (s, &u) in order.iter().enumerate() {
+                        self.dys
+                            .cols_mut(s, 1)
+                            .copy_from_slice(&dy[u * batch..(u + 1) * batch]);
+                    }
+                    for blk in self.plan.blocks() {
+                        let (start, len) = (blk.start, blk.len);
+                        blk.act.backward(
+                            z.cols(start, len),
+                            self.ys.cols(start, len),
+                            self.dys.cols(start, len),
+                            self.dz.cols_mut(start, len),
+                        );
+                    }
+                }
+            }
+            self.affine.set_bias_grads(&self.dz);
+            self.affine.backward_products(&x, &self.dz, need_input_grad);
+            return Ok(());
+        }
         // One pass per neuron: derivative, then the bias gradient (the
         // column's sum) while the column is in L1.
-        let order = self.plan.order();
         for blk in self.plan.blocks() {
             for s in blk.start..blk.start + blk.len {
                 let u = order.map_or(s, |o| o[s]);

@@ -105,3 +105,53 @@ fn a_layer_used_in_f32_and_f64_agrees_to_f32_precision() {
         assert!((a - *b as f64).abs() < 1e-5, "{a} vs {b}");
     }
 }
+
+/// Batches under 64 rows apply each activation once per block of neurons,
+/// larger ones once per neuron: the rows of a large batch and the same rows
+/// split into small batches must give the same bits (outputs and input
+/// gradients are per row), for a permuted mask and an unpermuted layer.
+#[test]
+fn small_and_large_batches_give_each_row_the_same_bits() {
+    use mixact::prelude::*;
+    let masks = [
+        mixact::mask::pattern(&[Act::Relu, Act::Tanh, Act::Sin, Act::Gelu], 12).unwrap(),
+        vec![Act::Sigmoid; 12],
+    ];
+    for mask in masks {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut layer: Dense<Act> = Dense::per_neuron(5, &mask, &mut rng).unwrap();
+        let rows = 100;
+        let x = DMatrix::<f32>::from_fn(rows, 5, |i, j| ((i * 7 + j * 3) % 23) as f32 / 11.0 - 1.0);
+        let dy = DMatrix::<f32>::from_fn(rows, 12, |i, j| ((i * 5 + j) % 19) as f32 / 9.0 - 1.0);
+        layer.forward(x.as_view()).unwrap();
+        let big_y = layer.output().clone_owned();
+        layer.backward(x.as_view(), dy.as_view(), true).unwrap();
+        let big_dx = layer.input_grad().clone_owned();
+        for (start, len) in [(0, 50), (50, 50)] {
+            let xs = x.rows(start, len).clone_owned();
+            let dys = dy.rows(start, len).clone_owned();
+            layer.forward(xs.as_view()).unwrap();
+            let y = layer.output().clone_owned();
+            layer.backward(xs.as_view(), dys.as_view(), true).unwrap();
+            let dx = layer.input_grad().clone_owned();
+            for i in 0..len {
+                for j in 0..12 {
+                    assert_eq!(
+                        y[(i, j)].to_bits(),
+                        big_y[(start + i, j)].to_bits(),
+                        "y row {}",
+                        start + i
+                    );
+                }
+                for j in 0..5 {
+                    assert_eq!(
+                        dx[(i, j)].to_bits(),
+                        big_dx[(start + i, j)].to_bits(),
+                        "dx row {}",
+                        start + i
+                    );
+                }
+            }
+        }
+    }
+}
