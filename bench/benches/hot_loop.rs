@@ -289,7 +289,8 @@ fn tiny_train_step(c: &mut Criterion) {
 /// W4 of `../shared/peers/WORKLOADS.md`: 20 tiny networks (own weights, own
 /// batches) trained together for 100 steps in one call, as W4 defines it.
 /// `mixed4_x20` trains them in SIMD lanes ([`LaneEnsemble::step_sequence`]:
-/// two blocks of ten, one per core, each member with its own 100 batches);
+/// a block of sixteen on one core, the other four solo on the other, each member
+/// with its own 100 batches);
 /// `mixed4_x20_single_step` makes one lane step per call (the threads meet
 /// every step); `mixed4_x20_threads` one [`Ensemble::step`] of solo steps on
 /// every core per call. Throughput is in member-steps, so criterion's

@@ -50,13 +50,19 @@ enum Progress {
 // Lane numbers index several per-lane arrays at once here.
 #[allow(clippy::needless_range_loop)]
 impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
-    pub(super) fn new(members: Vec<(Network<A, T>, Trainer<T, O>)>, steps: u64) -> Self {
+    /// A group of `members`, in lanes or (`in_lanes` false) stepped and
+    /// fitted one by one with their own trainers.
+    pub(super) fn new(
+        members: Vec<(Network<A, T>, Trainer<T, O>)>,
+        steps: u64,
+        in_lanes: bool,
+    ) -> Self {
         let mut members: Vec<Member<A, T, O>> = members
             .into_iter()
             .map(|(net, trainer)| Member {
                 net,
                 trainer,
-                in_lanes: true,
+                in_lanes,
             })
             .collect();
         let per_value = members[0].trainer.optimizer().state_per_value();
@@ -66,7 +72,7 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
             LaneBlock::new(&refs, per_value, steps)
         };
         let mut can_restore = [false; LANES];
-        for (l, m) in members.iter_mut().enumerate() {
+        for (l, m) in members.iter_mut().enumerate().filter(|(_, m)| m.in_lanes) {
             lanes.load_params(
                 l,
                 &mut dense_layers(&mut m.net).expect("checked: dense layers"),

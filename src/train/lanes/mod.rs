@@ -33,7 +33,7 @@
 //! schedule or slope recovery. [`Ensemble::fit_each`](crate::Ensemble::fit_each)
 //! uses lanes by itself when its members qualify, the results are exact and
 //! there are enough members for lanes to be faster than one network per
-//! thread (about 20 on 2 threads: a block costs about nine solo steps however
+//! thread (from about 22 on 2 threads: a block costs about ten solo steps however
 //! few lanes it fills); [`LaneEnsemble`] is the explicit form, which also
 //! steps.
 
@@ -54,7 +54,7 @@ use crate::train::optim::Optimizer;
 use crate::train::trainer::{EpochStats, Trainer};
 
 pub(crate) use compat::exact_in_lanes;
-use compat::lane_compatibility;
+use compat::{lane_compatibility, BLOCK_COST};
 use group::Group;
 pub(crate) use kernels::LANES;
 
@@ -77,7 +77,7 @@ pub(crate) use kernels::LANES;
 ///         Ok((net, Trainer::new(Loss::BceWithLogits, Adam::new(0.05)?, config)?))
 ///     })
 ///     .collect::<mixact::Result<Vec<_>>>()?;
-/// // Twenty members: two lane blocks of ten, one per core.
+/// // Twenty members: a block of sixteen in lanes, four trained one by one beside it.
 /// let mut lanes = LaneEnsemble::new(members)?;
 /// let xor = data::xor();
 /// let histories = lanes.fit_each(&vec![&xor; 20])?;
@@ -95,9 +95,12 @@ pub struct LaneEnsemble<A: ActivationSet, T: Real, O> {
 
 impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
     /// Puts `members` (network, trainer) in lanes: as few blocks of at most
-    /// 16 as hold them, filled evenly so that blocks on different cores take
-    /// the same time. Each member's parameters and optimiser state are
-    /// taken as they are.
+    /// 16 as hold them, filled evenly (blocks on different cores then take
+    /// the same time), except that a remainder of fewer than ten members
+    /// beside full blocks trains one member at a time (a block costs about
+    /// ten solo steps however few lanes it fills). Each member's parameters
+    /// and optimiser state are taken as they are. Which members share lanes
+    /// changes no result: each is trained exactly as alone.
     ///
     /// # Errors
     /// [`Error::Empty`] without members; [`Error::Incompatible`] naming the
@@ -122,12 +125,22 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
     fn build(members: Vec<(Network<A, T>, Trainer<T, O>)>, steps: u64) -> Self {
         let len = members.len();
         let blocks = len.div_ceil(LANES);
-        let per_group = len.div_ceil(blocks);
+        let full = len / LANES;
+        let remainder = len % LANES;
+        // Full blocks of 16; a remainder too small to pay for a block of its
+        // own (it would cost as much as BLOCK_COST solo steps) trains solo.
+        let solo_rest = full > 0 && remainder > 0 && remainder < BLOCK_COST;
+        let per_group = if solo_rest {
+            LANES
+        } else {
+            len.div_ceil(blocks)
+        };
         let mut groups = Vec::with_capacity(blocks);
         let mut rest = members.into_iter();
-        for _ in 0..blocks {
+        for g in 0..blocks {
             let chunk: Vec<_> = rest.by_ref().take(per_group).collect();
-            groups.push(Group::new(chunk, steps));
+            let in_lanes = !(solo_rest && g == blocks - 1);
+            groups.push(Group::new(chunk, steps, in_lanes));
         }
         LaneEnsemble {
             groups,
