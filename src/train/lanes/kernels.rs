@@ -67,12 +67,14 @@ fn lane_mut<T: Real>(s: &mut [T], i: usize) -> &mut [T; LANES] {
 }
 
 /// The slices as f32 slices, when `T` is f32.
+#[cfg(target_arch = "x86_64")]
 fn as_f32<T: Real>(s: &[T]) -> Option<&[f32]> {
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
         // SAFETY: T is f32, so the slice is a slice of f32.
         .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) })
 }
 
+#[cfg(target_arch = "x86_64")]
 fn as_f32_mut<T: Real>(s: &mut [T]) -> Option<&mut [f32]> {
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
         // SAFETY: T is f32, so the slice is a slice of f32; the borrow is exclusive.
@@ -80,8 +82,9 @@ fn as_f32_mut<T: Real>(s: &mut [T]) -> Option<&mut [f32]> {
 }
 
 /// The explicit AVX-512 path for f32, when the CPU and the kernel cap allow it.
+#[cfg(target_arch = "x86_64")]
 fn avx512_f32() -> bool {
-    cfg!(target_arch = "x86_64") && crate::compute::cpu::use_avx512()
+    crate::compute::cpu::use_avx512()
 }
 
 /// `z[s][b] = Σ_p x[p][b] · w[s][p] + bias[s]` (sum from zero, p in order).
