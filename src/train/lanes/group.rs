@@ -2,7 +2,7 @@
 //! every member, each member's bookkeeping done by its own trainer.
 
 use crate::compute::activation::ActivationSet;
-use crate::compute::matrix::{Buf, MatRef};
+use crate::compute::matrix::{copy_col, Buf, MatRef};
 use crate::compute::real::Real;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -284,9 +284,7 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
             let y = batch(l).1;
             self.target.resize(rows, outputs);
             for j in 0..outputs {
-                for (i, t) in self.target.cols_mut(j, 1).iter_mut().enumerate() {
-                    *t = y[(i, j)];
-                }
+                copy_col(&y, j, self.target.cols_mut(j, 1));
             }
             losses[l] = self.loss_of(l, rows, outputs);
         }
