@@ -241,11 +241,10 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
         self.affine.forward_unbiased(&x)?;
         let (batch, outputs) = (x.nrows(), self.output_width());
         self.y.resize(batch, outputs);
-        // One pass per neuron while its column (the batch) is in L1: bias,
-        // then activation, written straight into the user's column (so a
-        // grouped mask needs no gather pass).
         let order = self.plan.order();
         if batch < SMALL_BATCH {
+            // One call per activation block (see SMALL_BATCH), in storage
+            // order; a permuted mask's outputs then move to the user's columns.
             self.affine.add_biases();
             let z = &self.affine.z;
             match order {
@@ -270,6 +269,9 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
             }
             return Ok(());
         }
+        // One pass per neuron while its column (the batch) is in L1: bias,
+        // then activation, written straight into the user's column (so a
+        // grouped mask needs no gather pass).
         for blk in self.plan.blocks() {
             for s in blk.start..blk.start + blk.len {
                 let u = order.map_or(s, |o| o[s]);

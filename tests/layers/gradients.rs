@@ -23,6 +23,17 @@ fn per_neuron_layer_with_all_activations_interleaved_matches_finite_differences(
     common::check_layer_gradients(&mut layer, 6, 4);
 }
 
+/// Batches of 64 rows or more take the per-neuron pass (smaller ones one
+/// pass per activation block): both passes are checked, permuted and not.
+#[test]
+fn per_neuron_and_dense_layers_on_large_batches_match_finite_differences() {
+    let m = mask::pattern(&Act::ALL, 13).unwrap();
+    let mut mixed = Dense::<Act, f64>::per_neuron(3, &m, &mut rng(5)).unwrap();
+    common::check_layer_gradients(&mut mixed, 70, 6);
+    let mut dense = Dense::<Act, f64>::new(3, 5, Act::Gelu, &mut rng(7)).unwrap();
+    common::check_layer_gradients(&mut dense, 66, 8);
+}
+
 #[test]
 fn branch_layer_gradients_match_finite_differences() {
     let branches = [

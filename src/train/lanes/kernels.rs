@@ -16,10 +16,10 @@
 //! in eight interleaved partial sums. Lanes never mix, so a member's bits do
 //! not depend on which lane it sits in or on its neighbours.
 
-use crate::compute::cpu::multiversion;
-
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+
+use crate::compute::cpu::multiversion;
 use crate::compute::real::Real;
 
 /// Members per lane block: one AVX-512 vector of f32.
