@@ -4,8 +4,10 @@
 
 pub mod activation;
 pub(crate) mod cpu;
+pub(crate) mod disjoint;
 pub(crate) mod fastmath;
 pub(crate) mod matrix;
+pub(crate) mod pool;
 pub mod product;
 pub(crate) mod real;
 #[cfg(target_arch = "x86_64")]

@@ -137,14 +137,6 @@ impl<T: Real> Affine<T> {
         self.backward_products(x, dz, need_input_grad);
     }
 
-    /// The bias gradient of neuron `s`, for layers that sum each column of
-    /// `dz` right after writing it (fused with the activation derivative) and
-    /// then call [`backward_products`](Self::backward_products).
-    #[inline]
-    pub(crate) fn set_bias_grad(&mut self, s: usize, dz_col: &[T]) {
-        self.grad_bias[s] = column_sum(dz_col);
-    }
-
     /// Every neuron's bias gradient from the whole `dz` (storage order), in one pass.
     pub(crate) fn set_bias_grads(&mut self, dz: &Buf<T>) {
         column_sums(dz.as_slice(), dz.nrows(), &mut self.grad_bias);

@@ -369,17 +369,13 @@ impl<T: Real> Optimizer<T> for Sgd<T> {
         } else {
             T::zero()
         };
-        let lr = self.lr * p.lr_scale;
-        let chunk = |w: &mut [T], g: &[T], v: &mut [T], backup: &mut [T]| {
-            let mut finite = true;
-            for (((w, &g), v), old) in w.iter_mut().zip(g).zip(v).zip(backup) {
-                *old = *w;
-                *v = mu * *v + g + decay * *w;
-                *w -= lr * *v;
-                finite &= w.is_finite();
-            }
-            finite
+        let h = SgdStep {
+            mu,
+            decay,
+            lr: self.lr * p.lr_scale,
         };
+        let chunk =
+            |w: &mut [T], g: &[T], v: &mut [T], backup: &mut [T]| sgd_chunk(w, g, v, backup, h);
         if p.value.len() < PARALLEL_UPDATE {
             return chunk(p.value, p.grad, u.state, u.backup);
         }
@@ -490,17 +486,16 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         };
         let n = p.value.len();
         let (ms, vs) = u.state.split_at_mut(n);
+        let h = AdamStep {
+            b1,
+            b2,
+            eps,
+            c2,
+            step,
+            decay,
+        };
         let chunk = |w: &mut [T], g: &[T], ms: &mut [T], vs: &mut [T], backup: &mut [T]| {
-            let mut finite = true;
-            for ((((w, &g), m), v), old) in w.iter_mut().zip(g).zip(ms).zip(vs).zip(backup) {
-                *old = *w;
-                *m = b1 * *m + (T::one() - b1) * g;
-                *v = b2 * *v + (T::one() - b2) * g * g;
-                *w -= decay * *w;
-                *w -= step * *m / ((*v / c2).sqrt() + eps);
-                finite &= w.is_finite();
-            }
-            finite
+            adam_chunk(w, (g, ms), vs, backup, h)
         };
         if n < PARALLEL_UPDATE {
             return chunk(p.value, p.grad, ms, vs, u.backup);
@@ -534,4 +529,78 @@ impl<T: Real> Optimizer<T> for Adam<T> {
         self.lr = lr;
         Ok(())
     }
+}
+
+/// One SGD step's constants for a tensor.
+#[derive(Debug, Clone, Copy)]
+struct SgdStep<T> {
+    mu: T,
+    decay: T,
+    lr: T,
+}
+
+/// One SGD update of a run of values; whether every new value is finite.
+/// Compiled for the widest vectors the CPU has ([`multiversion`]): the
+/// baseline build ran it four values at a time, and on a 784-512-512-10
+/// step it was an eighth of the time. Same operations, same bits on every path.
+///
+/// [`multiversion`]: crate::compute::cpu::multiversion
+#[inline(always)]
+fn sgd_chunk_body<T: Real>(
+    w: &mut [T],
+    g: &[T],
+    v: &mut [T],
+    backup: &mut [T],
+    h: SgdStep<T>,
+) -> bool {
+    let mut finite = true;
+    for (((w, &g), v), old) in w.iter_mut().zip(g).zip(v).zip(backup) {
+        *old = *w;
+        *v = h.mu * *v + g + h.decay * *w;
+        *w -= h.lr * *v;
+        finite &= w.is_finite();
+    }
+    finite
+}
+
+crate::compute::cpu::multiversion! {
+    fn sgd_chunk<T: Real>(w: &mut [T], g: &[T], v: &mut [T], backup: &mut [T], h: SgdStep<T>) -> bool => sgd_chunk_body
+}
+
+/// One Adam step's constants for a tensor.
+#[derive(Debug, Clone, Copy)]
+struct AdamStep<T> {
+    b1: T,
+    b2: T,
+    eps: T,
+    c2: T,
+    step: T,
+    decay: T,
+}
+
+/// One Adam update of a run of values (`gm`: gradients and first moments);
+/// whether every new value is finite. Vectorised as [`sgd_chunk_body`].
+#[inline(always)]
+fn adam_chunk_body<T: Real>(
+    w: &mut [T],
+    gm: (&[T], &mut [T]),
+    vs: &mut [T],
+    backup: &mut [T],
+    h: AdamStep<T>,
+) -> bool {
+    let (g, ms) = gm;
+    let mut finite = true;
+    for ((((w, &g), m), v), old) in w.iter_mut().zip(g).zip(ms).zip(vs).zip(backup) {
+        *old = *w;
+        *m = h.b1 * *m + (T::one() - h.b1) * g;
+        *v = h.b2 * *v + (T::one() - h.b2) * g * g;
+        *w -= h.decay * *w;
+        *w -= h.step * *m / ((*v / h.c2).sqrt() + h.eps);
+        finite &= w.is_finite();
+    }
+    finite
+}
+
+crate::compute::cpu::multiversion! {
+    fn adam_chunk<T: Real>(w: &mut [T], gm: (&[T], &mut [T]), vs: &mut [T], backup: &mut [T], h: AdamStep<T>) -> bool => adam_chunk_body
 }

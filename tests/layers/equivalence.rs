@@ -155,3 +155,44 @@ fn small_and_large_batches_give_each_row_the_same_bits() {
         }
     }
 }
+
+/// A wide layer's per-neuron pass (batch x outputs of 65 536 values and
+/// more) is split between the pool's threads: on one thread and on three
+/// it gives the same bits, outputs and every gradient, for a permuted mask
+/// and an unpermuted layer.
+#[test]
+fn a_wide_layer_gives_the_same_bits_on_one_thread_and_on_three() {
+    use mixact::prelude::*;
+    let (rows, inputs, outputs) = (96, 7, 700);
+    let masks = [
+        mixact::mask::pattern(&[Act::Relu, Act::Tanh, Act::Sin, Act::Gelu], outputs).unwrap(),
+        vec![Act::Sigmoid; outputs],
+    ];
+    for mask in masks {
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut rng = ChaCha8Rng::seed_from_u64(5);
+                let mut layer: Dense<Act> = Dense::per_neuron(inputs, &mask, &mut rng).unwrap();
+                let x = random_matrix(rows, inputs, &mut rng).map(|v| v as f32);
+                let dy = random_matrix(rows, outputs, &mut rng).map(|v| v as f32);
+                layer.forward(x.as_view()).unwrap();
+                layer.backward(x.as_view(), dy.as_view(), true).unwrap();
+                let bits = |m: &[f32]| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                [
+                    bits(layer.output().clone_owned().as_slice()),
+                    bits(layer.input_grad().clone_owned().as_slice()),
+                    bits(layer.grad_weight().as_slice()),
+                    bits(&layer.grad_bias()),
+                ]
+            })
+        };
+        let (one, three) = (run(1), run(3));
+        for (what, (a, b)) in ["y", "dx", "dW", "db"].iter().zip(one.iter().zip(&three)) {
+            assert_eq!(a, b, "{what} differs between one thread and three");
+        }
+    }
+}

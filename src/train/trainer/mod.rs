@@ -19,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::compute::activation::ActivationSet;
 use crate::compute::matrix::{Buf, MatRef};
+use crate::compute::pool::on_pool_if_large;
 use crate::compute::real::Real;
 use crate::data::split::shuffle;
 use crate::data::Dataset;
@@ -202,9 +203,12 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
         x: MatRef<'_, T>,
         y: MatRef<'_, T>,
     ) -> Result<T> {
-        let loss = self.forward_backward(net, x, y)?;
-        self.update(net)?;
-        Ok(loss)
+        let params = net.param_count();
+        on_pool_if_large(x.nrows(), params, || {
+            let loss = self.forward_backward(net, x, y)?;
+            self.update(net)?;
+            Ok(loss)
+        })
     }
 
     /// Forward, loss, divergence checks, backward. On a non-finite or
@@ -278,8 +282,11 @@ impl<T: Real, O: Optimizer<T>> Trainer<T, O> {
     ) -> Result<Vec<EpochStats>> {
         let base_lr = self.begin_fit(net, data)?;
         let mut history = Vec::with_capacity(self.config.epochs.min(1 << 12));
+        let rows = self.config.batch_size.min(data.len());
+        let params = net.param_count();
         for _ in 0..self.config.epochs {
-            let (stats, stop_early) = self.run_epoch(net, data, base_lr)?;
+            let (stats, stop_early) =
+                on_pool_if_large(rows, params, || self.run_epoch(net, data, base_lr))?;
             history.push(stats);
             if on_epoch(&stats, net) == Control::Stop || stop_early {
                 break;
