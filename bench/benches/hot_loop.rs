@@ -293,69 +293,82 @@ fn tiny_train_step(c: &mut Criterion) {
 /// with its own 100 batches);
 /// `mixed4_x20_single_step` makes one lane step per call (the threads meet
 /// every step); `mixed4_x20_threads` one [`Ensemble::step`] of solo steps on
-/// every core per call. Throughput is in member-steps, so criterion's
-/// `elem/s` inverts to the time per member-step.
+/// every core per call. `mixed4_x32` is `mixed4_x20` with 32 members: two
+/// full blocks, one per core, the lanes' throughput when they are full (20
+/// members leave one core with four solo networks and then idle). Throughput
+/// is in member-steps, so criterion's `elem/s` inverts to the time per member-step.
 fn ensemble_train_step(c: &mut Criterion) {
-    const MEMBERS: usize = 20;
     const STEPS: usize = 100;
-    let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let data: Vec<Vec<(DMatrix<f32>, DMatrix<f32>)>> = (0..MEMBERS)
-        .map(|_| {
-            (0..STEPS)
-                .map(|_| (random(32, 2, &mut rng), random(32, 1, &mut rng)))
-                .collect()
-        })
-        .collect();
-    let members = || {
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        (0..MEMBERS)
-            .map(|_| {
-                let net = mlp(&[2, 32, 32, 1], mixed4_mask, &mut rng);
-                let t = Trainer::new(Loss::Mse, Sgd::new(0.01).unwrap(), FitConfig::default());
-                (net, t.unwrap())
-            })
-            .collect::<Vec<_>>()
-    };
-    let views: Vec<Vec<_>> = data
-        .iter()
-        .map(|seq| {
-            seq.iter()
-                .map(|(x, y)| (x.as_view(), y.as_view()))
-                .collect()
-        })
-        .collect();
-    let sequences: Vec<&[_]> = views.iter().map(|v| v.as_slice()).collect();
-    let first: Vec<_> = views.iter().map(|v| v[0]).collect();
-    let mut losses: Vec<mixact::Result<f32>> = (0..MEMBERS).map(|_| Ok(0.0)).collect();
     let mut group = c.benchmark_group("ensemble_train_step");
     group
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    let mut lanes = LaneEnsemble::new(members()).unwrap();
-    group.throughput(Throughput::Elements((MEMBERS * STEPS) as u64));
-    group.bench_function("mixed4_x20", |b| {
-        b.iter(|| {
-            lanes.step_sequence(&sequences, &mut losses).unwrap();
-            black_box(losses[0].is_ok())
-        })
-    });
-    group.throughput(Throughput::Elements(MEMBERS as u64));
-    let mut lanes = LaneEnsemble::new(members()).unwrap();
-    group.bench_function("mixed4_x20_single_step", |b| {
-        b.iter(|| {
-            lanes.step(&first, &mut losses).unwrap();
-            black_box(losses[0].is_ok())
-        })
-    });
-    let mut ensemble = Ensemble::new(members()).unwrap();
-    group.bench_function("mixed4_x20_threads", |b| {
-        b.iter(|| {
-            ensemble.step(&first, &mut losses).unwrap();
-            black_box(losses[0].is_ok())
-        })
-    });
+    for members in [20, 32] {
+        let data = member_batches(members, STEPS);
+        let views: Vec<Vec<_>> = data
+            .iter()
+            .map(|seq| {
+                seq.iter()
+                    .map(|(x, y)| (x.as_view(), y.as_view()))
+                    .collect()
+            })
+            .collect();
+        let sequences: Vec<&[_]> = views.iter().map(|v| v.as_slice()).collect();
+        let first: Vec<_> = views.iter().map(|v| v[0]).collect();
+        let mut losses: Vec<mixact::Result<f32>> = (0..members).map(|_| Ok(0.0)).collect();
+        let mut lanes = LaneEnsemble::new(tiny_members(members)).unwrap();
+        group.throughput(Throughput::Elements((members * STEPS) as u64));
+        group.bench_function(format!("mixed4_x{members}"), |b| {
+            b.iter(|| {
+                lanes.step_sequence(&sequences, &mut losses).unwrap();
+                black_box(losses[0].is_ok())
+            })
+        });
+        if members != 20 {
+            continue;
+        }
+        group.throughput(Throughput::Elements(members as u64));
+        let mut lanes = LaneEnsemble::new(tiny_members(members)).unwrap();
+        group.bench_function("mixed4_x20_single_step", |b| {
+            b.iter(|| {
+                lanes.step(&first, &mut losses).unwrap();
+                black_box(losses[0].is_ok())
+            })
+        });
+        let mut ensemble = Ensemble::new(tiny_members(members)).unwrap();
+        group.bench_function("mixed4_x20_threads", |b| {
+            b.iter(|| {
+                ensemble.step(&first, &mut losses).unwrap();
+                black_box(losses[0].is_ok())
+            })
+        });
+    }
     group.finish();
+}
+
+/// Each member's `steps` batches of W3's shape (32 rows, 2 inputs, 1 target).
+fn member_batches(members: usize, steps: usize) -> Vec<Vec<(DMatrix<f32>, DMatrix<f32>)>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    (0..members)
+        .map(|_| {
+            (0..steps)
+                .map(|_| (random(32, 2, &mut rng), random(32, 1, &mut rng)))
+                .collect()
+        })
+        .collect()
+}
+
+/// `members` 2-32-32-1 mixed networks with plain SGD trainers.
+fn tiny_members(members: usize) -> Vec<(Network<Act>, Trainer<f32, Sgd>)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    (0..members)
+        .map(|_| {
+            let net = mlp(&[2, 32, 32, 1], mixed4_mask, &mut rng);
+            let t = Trainer::new(Loss::Mse, Sgd::new(0.01).unwrap(), FitConfig::default());
+            (net, t.unwrap())
+        })
+        .collect()
 }
 
 fn activation(c: &mut Criterion) {
