@@ -17,6 +17,7 @@ use crate::layers::plan::Plan;
 use crate::layers::tensor_id::OwnedTensorId;
 use crate::train::optim::{Optimizer, TensorUpdate};
 
+use super::aligned::AlignedVec;
 use super::kernels::{self, LANES};
 
 /// Writes `solo` into lane `l` of `lanes` (element `i` to `i · LANES + l`).
@@ -31,27 +32,6 @@ pub(crate) fn get_lane<T: Copy>(lanes: &[T], l: usize, solo: &mut [T]) {
     for (i, v) in solo.iter_mut().enumerate() {
         *v = lanes[i * LANES + l];
     }
-}
-
-/// Spare elements at the end of every buffer: 64 bytes or more, so two
-/// blocks on different cores never write to one cache line (the allocator
-/// packs small buffers of different blocks side by side; sharing lines cost
-/// a fifth of a two-block step).
-const PAD: usize = 64;
-
-/// `v` resized to `len`, with at least [`PAD`] spare elements of capacity.
-fn resize_padded<T: Copy>(v: &mut Vec<T>, len: usize, value: T) {
-    if v.capacity() < len + PAD {
-        v.reserve_exact(len + PAD - v.len());
-    }
-    v.resize(len, value);
-}
-
-/// A zeroed buffer of `len` elements with spare capacity (see [`PAD`]).
-fn padded<T: Copy>(len: usize, zero: T) -> Vec<T> {
-    let mut v = Vec::new();
-    resize_padded(&mut v, len, zero);
-    v
 }
 
 fn fill_lane<T: Copy>(lanes: &mut [T], l: usize, value: T) {
@@ -71,24 +51,24 @@ struct LaneLayer<A, T> {
     inputs: usize,
     outputs: usize,
     /// Weights `[s][p][lane]` (the solo storage order, inputs fastest), biases `[s][lane]`.
-    w: Vec<T>,
-    b: Vec<T>,
-    gw: Vec<T>,
-    gb: Vec<T>,
+    w: AlignedVec<T>,
+    b: AlignedVec<T>,
+    gw: AlignedVec<T>,
+    gb: AlignedVec<T>,
     /// Pre-activations `[s][b][lane]` (storage order), outputs `[u][b][lane]` (user order).
-    z: Vec<T>,
-    y: Vec<T>,
-    dz: Vec<T>,
+    z: AlignedVec<T>,
+    y: AlignedVec<T>,
+    dz: AlignedVec<T>,
     /// Input gradient `[p][b][lane]`.
-    dx: Vec<T>,
+    dx: AlignedVec<T>,
 }
 
 /// The optimiser's state and rollback copy of one widened tensor.
 #[derive(Debug)]
 struct LaneState<T> {
     id: OwnedTensorId,
-    state: Vec<T>,
-    backup: Vec<T>,
+    state: AlignedVec<T>,
+    backup: AlignedVec<T>,
 }
 
 /// Up to [`LANES`] networks, widened (see the module docs).
@@ -103,9 +83,9 @@ pub(crate) struct LaneBlock<A, T> {
     steps: u64,
     batch: usize,
     /// The batch's inputs, `[p][b][lane]`.
-    x: Vec<T>,
+    x: AlignedVec<T>,
     /// The loss gradient, `[o][b][lane]`.
-    dy: Vec<T>,
+    dy: AlignedVec<T>,
 }
 
 impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
@@ -120,14 +100,14 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
                     plan: d.plan().clone(),
                     inputs,
                     outputs,
-                    w: padded(inputs * outputs * LANES, T::zero()),
-                    b: padded(outputs * LANES, T::zero()),
-                    gw: padded(inputs * outputs * LANES, T::zero()),
-                    gb: padded(outputs * LANES, T::zero()),
-                    z: Vec::new(),
-                    y: Vec::new(),
-                    dz: Vec::new(),
-                    dx: Vec::new(),
+                    w: AlignedVec::filled(inputs * outputs * LANES, T::zero()),
+                    b: AlignedVec::filled(outputs * LANES, T::zero()),
+                    gw: AlignedVec::filled(inputs * outputs * LANES, T::zero()),
+                    gb: AlignedVec::filled(outputs * LANES, T::zero()),
+                    z: AlignedVec::default(),
+                    y: AlignedVec::default(),
+                    dz: AlignedVec::default(),
+                    dx: AlignedVec::default(),
                 }
             })
             .collect();
@@ -136,8 +116,8 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
             .flat_map(|layer| [layer.w.len(), layer.b.len()])
             .map(|n| LaneState {
                 id: OwnedTensorId::new(),
-                state: padded(n * per_value, T::zero()),
-                backup: padded(n, T::zero()),
+                state: AlignedVec::filled(n * per_value, T::zero()),
+                backup: AlignedVec::filled(n, T::zero()),
             })
             .collect();
         LaneBlock {
@@ -146,8 +126,8 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
             per_value,
             steps,
             batch: 0,
-            x: Vec::new(),
-            dy: Vec::new(),
+            x: AlignedVec::default(),
+            dy: AlignedVec::default(),
         }
     }
 
@@ -261,14 +241,14 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
         let zero = T::zero();
         let inputs = self.layers[0].inputs;
         let outputs = self.layers[self.layers.len() - 1].outputs;
-        resize_padded(&mut self.x, inputs * batch * LANES, zero);
-        resize_padded(&mut self.dy, outputs * batch * LANES, zero);
+        self.x.resize(inputs * batch * LANES, zero);
+        self.dy.resize(outputs * batch * LANES, zero);
         for layer in &mut self.layers {
             let (o, i) = (layer.outputs * batch * LANES, layer.inputs * batch * LANES);
-            resize_padded(&mut layer.z, o, zero);
-            resize_padded(&mut layer.y, o, zero);
-            resize_padded(&mut layer.dz, o, zero);
-            resize_padded(&mut layer.dx, i, zero);
+            layer.z.resize(o, zero);
+            layer.y.resize(o, zero);
+            layer.dz.resize(o, zero);
+            layer.dx.resize(i, zero);
         }
     }
 

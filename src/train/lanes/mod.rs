@@ -37,6 +37,7 @@
 //! few lanes it fills); [`LaneEnsemble`] is the explicit form, which also
 //! steps.
 
+mod aligned;
 mod block;
 mod compat;
 mod group;
