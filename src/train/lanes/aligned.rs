@@ -45,7 +45,7 @@ impl<T: Copy> AlignedVec<T> {
         if self.buf.len() < needed {
             let mut buf = vec![value; needed];
             let misalign = buf.as_ptr() as usize % ALIGN;
-            let start = if misalign == 0 || misalign % size != 0 {
+            let start = if misalign == 0 || !misalign.is_multiple_of(size) {
                 0
             } else {
                 (ALIGN - misalign) / size
