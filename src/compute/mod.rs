@@ -3,6 +3,7 @@
 //! Nothing here knows what a layer is.
 
 pub mod activation;
+pub(crate) mod aligned;
 pub(crate) mod cpu;
 pub(crate) mod disjoint;
 pub(crate) mod fastmath;

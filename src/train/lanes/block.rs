@@ -17,8 +17,8 @@ use crate::layers::plan::Plan;
 use crate::layers::tensor_id::OwnedTensorId;
 use crate::train::optim::{Optimizer, TensorUpdate};
 
-use super::aligned::AlignedVec;
 use super::kernels::{self, LANES};
+use crate::compute::aligned::AlignedVec;
 
 /// Writes `solo` into lane `l` of `lanes` (element `i` to `i · LANES + l`).
 pub(crate) fn put_lane<T: Copy>(lanes: &mut [T], l: usize, solo: &[T]) {

@@ -37,7 +37,6 @@
 //! few lanes it fills); [`LaneEnsemble`] is the explicit form, which also
 //! steps.
 
-mod aligned;
 mod block;
 mod compat;
 mod group;

@@ -1,11 +1,13 @@
-//! Lane buffers that start on a cache line.
+//! Buffers that start on a cache line.
 //!
-//! A lane run (sixteen f32, 64 bytes) is one AVX-512 load. When a buffer
-//! starts off a 64-byte boundary, as the allocator's 16-byte alignment
-//! leaves it, every run straddles two cache lines and every load is split:
-//! the lane kernels ran at 0.47-0.59 ns per 16-wide multiply-add from
-//! misaligned buffers, 0.33-0.40 ns from aligned ones (timed alone on
-//! this session's AMD EPYC; the arithmetic's own limit there is 0.28 ns).
+//! Sixteen f32 (64 bytes) are one AVX-512 load. When a buffer starts off a
+//! 64-byte boundary, as the allocator's 16-byte alignment leaves it, such
+//! loads straddle two cache lines and are split: the lane kernels ran at
+//! 0.47-0.59 ns per 16-wide multiply-add from misaligned buffers, 0.33-0.40
+//! ns from aligned ones (timed alone on this session's AMD EPYC; the
+//! arithmetic's own limit there is 0.28 ns). The lane blocks' buffers are
+//! of this type. (Layers' buffers are not: the solo small-product loop,
+//! whose loads are masked column runs, measured no faster with them aligned.)
 
 use std::ops::{Deref, DerefMut};
 
@@ -21,14 +23,14 @@ const PAD: usize = 64;
 /// A vector of `len` elements whose first element sits on a 64-byte
 /// boundary (for element sizes that divide 64, as f32 and f64 do), with
 /// [`PAD`] spare elements after its end.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct AlignedVec<T> {
     buf: Vec<T>,
     start: usize,
     len: usize,
 }
 
-impl<T: Copy> AlignedVec<T> {
+impl<T: Clone> AlignedVec<T> {
     /// `len` copies of `value`.
     pub(crate) fn filled(len: usize, value: T) -> Self {
         let mut v = AlignedVec::default();
@@ -43,7 +45,7 @@ impl<T: Copy> AlignedVec<T> {
         let slack = ALIGN / size;
         let needed = slack + len + PAD;
         if self.buf.len() < needed {
-            let mut buf = vec![value; needed];
+            let mut buf = vec![value.clone(); needed];
             let misalign = buf.as_ptr() as usize % ALIGN;
             let start = if misalign == 0 || !misalign.is_multiple_of(size) {
                 0
@@ -51,13 +53,26 @@ impl<T: Copy> AlignedVec<T> {
                 (ALIGN - misalign) / size
             };
             let kept = self.len.min(len);
-            buf[start..start + kept].copy_from_slice(&self.buf[self.start..self.start + kept]);
+            buf[start..start + kept].clone_from_slice(&self.buf[self.start..self.start + kept]);
             self.buf = buf;
             self.start = start;
         } else if len > self.len {
             self.buf[self.start + self.len..self.start + len].fill(value);
         }
         self.len = len;
+    }
+}
+
+impl<T: Clone> Clone for AlignedVec<T> {
+    /// A copy in its own aligned allocation (a plain copy of the vector
+    /// would keep the offset of the old allocation's alignment).
+    fn clone(&self) -> Self {
+        let mut v = AlignedVec::default();
+        if let Some(first) = self.first() {
+            v.resize(self.len, first.clone());
+            v.clone_from_slice(self);
+        }
+        v
     }
 }
 
@@ -103,5 +118,16 @@ mod tests {
         assert_eq!(&v[..], &[1.0, 1.0, 1.0, 7.0, 3.0, 3.0]);
         let e = AlignedVec::<f64>::filled(0, 0.0);
         assert!(e.is_empty());
+        assert!(e.clone().is_empty());
+    }
+
+    #[test]
+    fn a_clone_is_aligned_in_its_own_allocation() {
+        let mut v = AlignedVec::filled(37, 0.5_f32);
+        v[36] = 9.0;
+        let c = v.clone();
+        assert_eq!(c.as_ptr() as usize % 64, 0);
+        assert_eq!(&c[..], &v[..]);
+        assert_ne!(c.as_ptr(), v.as_ptr());
     }
 }
