@@ -57,6 +57,48 @@ fn sgd_with_momentum_and_weight_decay_takes_pytorchs_two_steps() {
 }
 
 #[test]
+fn sgd_without_momentum_takes_pytorchs_two_steps() {
+    // lr 0.1, momentum 0, weight decay 0.01 (weights only): w -= lr (g + wd w).
+    let sgd = Sgd::new(0.1).unwrap().weight_decay(0.01).unwrap();
+    let (w, b) = two_steps(&sgd);
+    assert_all_close(&w, &[0.3992005, -0.4998003], "weights");
+    assert_all_close(&b, &[0.05, 0.09999999999999998], "biases");
+}
+
+/// Without momentum the velocity is neither read nor kept: a state holding
+/// anything (here NaN, as a diverged step could leave it) changes nothing,
+/// and the step is `w -= lr · (g + wd · w)` to the bit.
+#[test]
+fn sgd_without_momentum_neither_reads_nor_writes_its_velocity() {
+    use mixact::extend::{OwnedTensorId, Param, TensorUpdate};
+    let sgd = Sgd::new(0.5_f32).unwrap().weight_decay(0.1).unwrap();
+    let old = [1.0_f32, -2.0, 3.0, 0.0];
+    let g = [0.25_f32, 0.5, -1.0, 0.0];
+    let (mut w, mut state, mut backup) = (old, [f32::NAN; 4], [0.0_f32; 4]);
+    let id = OwnedTensorId::new();
+    let finite = sgd.update_tensor(TensorUpdate {
+        param: Param {
+            name: "weight",
+            id: id.id(),
+            value: &mut w,
+            grad: &g,
+            decay: true,
+            lr_scale: 1.0,
+        },
+        state: &mut state,
+        step: 1,
+        backup: &mut backup,
+    });
+    assert!(finite);
+    assert_eq!(backup, old);
+    for i in 0..4 {
+        let want = old[i] - 0.5 * (g[i] + 0.1 * old[i]);
+        assert_eq!(w[i].to_bits(), want.to_bits(), "value {i}");
+        assert!(state[i].is_nan(), "state {i} was written");
+    }
+}
+
+#[test]
 fn adam_takes_pytorchs_two_steps() {
     // lr 0.01, betas (0.9, 0.999), eps 1e-8.
     let (w, b) = two_steps(&Adam::new(0.01).unwrap());
