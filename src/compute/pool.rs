@@ -7,7 +7,7 @@
 //! MLP makes about ten of them. Run from a pool thread, the same calls go
 //! straight to the pool's queues, and the other pool thread, still spinning
 //! from the last product, picks its half up at once. Measured on that step
-//! (2 cores, interleaved runs of 50 steps): 5-7% less time per step.
+//! (2 cores, interleaved runs of 50 steps): 4-6% less time per step.
 
 /// Forward-pass multiply-adds (batch rows x parameters) from which a step
 /// is handed to the pool whole; below it a step makes no large product, and
