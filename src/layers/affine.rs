@@ -5,7 +5,7 @@
 use nalgebra::DMatrix;
 
 use crate::compute::matrix::{
-    column_sum, column_sums, gemm, is_small_product, transpose_into, Buf, MatRef, Operand,
+    column_sums, gemm, is_small_product, transpose_into, Buf, MatRef, Operand,
 };
 use crate::compute::real::Real;
 use crate::error::{Error, Result};
@@ -71,14 +71,12 @@ impl<T: Real> Affine<T> {
     /// `z = x·W + b`, kept in `self.z`.
     pub(crate) fn forward(&mut self, x: &MatRef<'_, T>) -> Result<()> {
         self.forward_unbiased(x)?;
-        for s in 0..self.outputs() {
-            self.add_bias(s);
-        }
+        self.add_biases();
         Ok(())
     }
 
     /// `z = x·W` without the bias: the caller adds it column by column with
-    /// [`add_bias`](Self::add_bias) in the same pass as its activation, while
+    /// [`add_bias_to`] in the same pass as its activation, while
     /// the column is in L1 (one memory pass over `z` fewer than a bias fill
     /// before the product). Rounding is the same: the bias is added to the
     /// finished dot product either way.
@@ -95,15 +93,6 @@ impl<T: Real> Affine<T> {
         );
         self.forward_rows = Some(batch);
         Ok(())
-    }
-
-    /// Adds neuron `s`'s bias to its column of `z`; returns the column.
-    #[inline]
-    pub(crate) fn add_bias(&mut self, s: usize) -> &[T] {
-        let b = self.bias[s];
-        let col = self.z.cols_mut(s, 1);
-        col.iter_mut().for_each(|v| *v += b);
-        col
     }
 
     /// Checks that a backward pass with input `x` and an upstream gradient of
@@ -131,9 +120,7 @@ impl<T: Real> Affine<T> {
     /// Given `dz` (batch × outputs, storage order): sets the parameter
     /// gradients and, if asked, the input gradient.
     pub(crate) fn backward(&mut self, x: &MatRef<'_, T>, dz: &Buf<T>, need_input_grad: bool) {
-        for (s, g) in self.grad_bias.iter_mut().enumerate() {
-            *g = column_sum(dz.cols(s, 1));
-        }
+        self.set_bias_grads(dz);
         self.backward_products(x, dz, need_input_grad);
     }
 
@@ -146,7 +133,7 @@ impl<T: Real> Affine<T> {
     pub(crate) fn add_biases(&mut self) {
         let rows = self.z.nrows();
         for (col, &b) in self.z.as_mut_slice().chunks_exact_mut(rows).zip(&self.bias) {
-            col.iter_mut().for_each(|v| *v += b);
+            add_bias_to(col, b);
         }
     }
 
@@ -215,6 +202,13 @@ impl<T: Real> Affine<T> {
     pub(crate) fn param_count(&self) -> usize {
         self.weight.len() + self.bias.len()
     }
+}
+
+/// Adds a neuron's bias `b` to its column of `z` (the one bias addition
+/// every pass shares: added to the finished dot product).
+#[inline]
+pub(crate) fn add_bias_to<T: Real>(z_col: &mut [T], b: T) {
+    z_col.iter_mut().for_each(|v| *v += b);
 }
 
 /// Checks the shapes of user-given parameters for a layer of `mask_len` neurons.

@@ -8,7 +8,7 @@ use crate::compute::disjoint::{for_each_range, DisjointColumns};
 use crate::compute::matrix::{column_sum, contiguous_or_copy, Buf, MatRef};
 use crate::compute::real::Real;
 use crate::error::{Error, Result};
-use crate::layers::affine::{check_parts, Affine};
+use crate::layers::affine::{add_bias_to, check_parts, Affine};
 use crate::layers::init;
 use crate::layers::layer::BoxedLayer;
 use crate::layers::layer::{Layer, Param};
@@ -289,8 +289,7 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Dense<A, T> {
                     // `order` is a permutation: no other task touches
                     // storage column `s` or user column `u`.
                     let (z, y) = unsafe { (z.column(s), y.column(u)) };
-                    let b = bias[s];
-                    z.iter_mut().for_each(|v| *v += b);
+                    add_bias_to(z, bias[s]);
                     act.forward(z, y);
                 });
             },
