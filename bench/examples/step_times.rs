@@ -57,7 +57,9 @@ fn main() {
                     } else {
                         mask::pattern(&MIXED4, widths[i + 1]).unwrap()
                     };
-                    Dense::per_neuron(widths[i], &acts, &mut rng).unwrap().into()
+                    Dense::per_neuron(widths[i], &acts, &mut rng)
+                        .unwrap()
+                        .into()
                 })
                 .collect();
             let mut net = Network::new(layers).unwrap();
