@@ -97,19 +97,6 @@ pub(crate) fn copy_col<T: Real>(src: &MatRef<'_, T>, src_col: usize, dst: &mut [
     }
 }
 
-/// Writes the transpose of `m` into `out` (column-major), so that products
-/// with `mᵀ` can run over contiguous columns.
-pub(crate) fn transpose_into<T: Real>(m: &MatRef<'_, T>, out: &mut Buf<T>) {
-    let (r, c) = m.shape();
-    out.resize(c, r);
-    let dst = out.as_mut_slice();
-    for j in 0..c {
-        for i in 0..r {
-            dst[i * c + j] = m[(i, j)];
-        }
-    }
-}
-
 /// One operand of a product: a matrix, or the transpose of one, as pointer and strides.
 #[derive(Clone, Copy)]
 pub(crate) struct Operand<'a, T> {

@@ -13,3 +13,4 @@ pub mod product;
 pub(crate) mod real;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod small_gemm_avx512;
+pub(crate) mod transpose;

@@ -4,10 +4,9 @@
 
 use nalgebra::DMatrix;
 
-use crate::compute::matrix::{
-    column_sums, gemm, is_small_product, transpose_into, Buf, MatRef, Operand,
-};
+use crate::compute::matrix::{column_sums, gemm, is_small_product, Buf, MatRef, Operand};
 use crate::compute::real::Real;
+use crate::compute::transpose::transpose_into;
 use crate::error::{Error, Result};
 use crate::layers::layer::Param;
 use crate::layers::tensor_id::OwnedTensorId;
