@@ -148,9 +148,7 @@ mod tests {
     use crate::compute::cpu::{set_kernel_limit, KernelPath};
 
     fn check<T: Real>(r: usize, c: usize, ld: usize) {
-        let data: Vec<T> = (0..ld * c)
-            .map(|i| T::lit(i as f64 * 0.5 - 3.0))
-            .collect();
+        let data: Vec<T> = (0..ld * c).map(|i| T::lit(i as f64 * 0.5 - 3.0)).collect();
         let view = MatRef::from_slice_with_strides_generic(
             &data,
             nalgebra::Dyn(r),
