@@ -11,11 +11,13 @@
 //!
 //! Workloads (the `hot_loop` bench's shapes): `mlp` = `mlp_train_step/mixed4`
 //! (784-512-512-10, batch 128, softmax cross-entropy, Sgd 0.01), `layer` =
-//! `layer_fwd_bwd/mask_mixed4` (256 x 1024 -> 1024, forward + backward).
+//! `layer_fwd_bwd/mask_mixed4` (256 x 1024 -> 1024, forward + backward),
+//! `lanes K` = `ensemble_train_step/mixed4_xK` (K 2-32-32-1 members in a
+//! `LaneEnsemble`, 100 steps per call; K = 16 is one full block alone).
 
 use std::time::Instant;
 
-use mixact::{mask, Act, Dense, FitConfig, Layer, Loss, Network, Sgd, Trainer};
+use mixact::{mask, Act, Dense, FitConfig, LaneEnsemble, Layer, Loss, Network, Sgd, Trainer};
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -80,8 +82,51 @@ fn main() {
                 layer.backward(x.as_view(), dy.as_view(), true).unwrap();
             })
         }
+        "lanes" => {
+            let k: usize = std::env::args()
+                .nth(2)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(20);
+            let members = (0..k)
+                .map(|_| {
+                    let acts = mask::pattern(&MIXED4, 32).unwrap();
+                    let layers = vec![
+                        Dense::per_neuron(2, &acts, &mut rng).unwrap().into(),
+                        Dense::per_neuron(32, &acts, &mut rng).unwrap().into(),
+                        Dense::new(32, 1, Act::Identity, &mut rng).unwrap().into(),
+                    ];
+                    let net = Network::new(layers).unwrap();
+                    let sgd = Sgd::new(0.01).unwrap();
+                    (
+                        net,
+                        Trainer::new(Loss::Mse, sgd, FitConfig::default()).unwrap(),
+                    )
+                })
+                .collect();
+            let data: Vec<Vec<(DMatrix<f32>, DMatrix<f32>)>> = (0..k)
+                .map(|_| {
+                    (0..100)
+                        .map(|_| (random(32, 2, &mut rng), random(32, 1, &mut rng)))
+                        .collect()
+                })
+                .collect();
+            let views: Vec<Vec<_>> = data
+                .iter()
+                .map(|seq| {
+                    seq.iter()
+                        .map(|(x, y)| (x.as_view(), y.as_view()))
+                        .collect()
+                })
+                .collect();
+            let sequences: Vec<&[_]> = views.iter().map(|v| v.as_slice()).collect();
+            let mut losses: Vec<mixact::Result<f32>> = (0..k).map(|_| Ok(0.0)).collect();
+            let mut lanes = LaneEnsemble::new(members).unwrap();
+            median_ms(30, 10, || {
+                lanes.step_sequence(&sequences, &mut losses).unwrap();
+            })
+        }
         other => {
-            eprintln!("unknown workload {other:?} (mlp or layer)");
+            eprintln!("unknown workload {other:?} (mlp, layer or lanes K)");
             std::process::exit(2);
         }
     };
