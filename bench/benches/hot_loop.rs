@@ -12,20 +12,18 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mixact::{
-    mask, Act, ActivationSet, Dense, Ensemble, FitConfig, LaneEnsemble, Loss, Mixture, Network,
-    Sgd, Trainer,
+    mask, Act, ActivationSet, Dense, Ensemble, FitConfig, LaneEnsemble, Loss, Mixture, Sgd, Trainer,
 };
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+#[path = "../workloads.rs"]
+mod workloads;
+use workloads::{member_batches, mixed4_mask, mlp, random, tiny_members, MIXED4};
+
 const BATCH: usize = 256;
 const WIDTH: usize = 1024;
-const MIXED4: [Act; 4] = [Act::Relu, Act::Tanh, Act::Sigmoid, Act::Gelu];
-
-fn random(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> DMatrix<f32> {
-    DMatrix::from_fn(rows, cols, |_, _| rng.random_range(-1.0..1.0))
-}
 
 fn layer_fwd_bwd(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -207,20 +205,6 @@ fn peers_w0(c: &mut Criterion) {
 /// Builds the activation mask of a hidden layer of the given width.
 type HiddenMask = fn(usize) -> Vec<Act>;
 
-fn mlp(widths: &[usize], hidden: impl Fn(usize) -> Vec<Act>, rng: &mut ChaCha8Rng) -> Network<Act> {
-    let mut layers: Vec<mixact::extend::BoxedLayer<Act, f32>> = vec![];
-    for i in 0..widths.len() - 1 {
-        let last = i == widths.len() - 2;
-        let acts = if last {
-            vec![Act::Identity; widths[i + 1]]
-        } else {
-            hidden(widths[i + 1])
-        };
-        layers.push(Dense::per_neuron(widths[i], &acts, rng).unwrap().into());
-    }
-    Network::new(layers).unwrap()
-}
-
 fn train_step_bench(
     c: &mut Criterion,
     group_name: &str,
@@ -258,10 +242,6 @@ fn train_step_bench(
 
 fn relu_mask(n: usize) -> Vec<Act> {
     vec![Act::Relu; n]
-}
-
-fn mixed4_mask(n: usize) -> Vec<Act> {
-    mask::pattern(&MIXED4, n).unwrap()
 }
 
 fn mlp_train_step(c: &mut Criterion) {
@@ -345,30 +325,6 @@ fn ensemble_train_step(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-/// Each member's `steps` batches of W3's shape (32 rows, 2 inputs, 1 target).
-fn member_batches(members: usize, steps: usize) -> Vec<Vec<(DMatrix<f32>, DMatrix<f32>)>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(4);
-    (0..members)
-        .map(|_| {
-            (0..steps)
-                .map(|_| (random(32, 2, &mut rng), random(32, 1, &mut rng)))
-                .collect()
-        })
-        .collect()
-}
-
-/// `members` 2-32-32-1 mixed networks with plain SGD trainers.
-fn tiny_members(members: usize) -> Vec<(Network<Act>, Trainer<f32, Sgd>)> {
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    (0..members)
-        .map(|_| {
-            let net = mlp(&[2, 32, 32, 1], mixed4_mask, &mut rng);
-            let t = Trainer::new(Loss::Mse, Sgd::new(0.01).unwrap(), FitConfig::default());
-            (net, t.unwrap())
-        })
-        .collect()
 }
 
 fn activation(c: &mut Criterion) {

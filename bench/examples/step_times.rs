@@ -13,20 +13,18 @@
 //! (784-512-512-10, batch 128, softmax cross-entropy, Sgd 0.01), `layer` =
 //! `layer_fwd_bwd/mask_mixed4` (256 x 1024 -> 1024, forward + backward),
 //! `lanes K` = `ensemble_train_step/mixed4_xK` (K 2-32-32-1 members in a
-//! `LaneEnsemble`, 100 steps per call; K = 16 is one full block alone).
+//! `LaneEnsemble`, 100 steps per call; K = 16 is one full block alone). The
+//! networks and data are the bench's own (`bench/workloads.rs`).
 
 use std::time::Instant;
 
-use mixact::{mask, Act, Dense, FitConfig, LaneEnsemble, Layer, Loss, Network, Sgd, Trainer};
-use nalgebra::DMatrix;
-use rand::{RngExt, SeedableRng};
+use mixact::{Act, Dense, FitConfig, LaneEnsemble, Layer, Loss, Sgd, Trainer};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-const MIXED4: [Act; 4] = [Act::Relu, Act::Tanh, Act::Sigmoid, Act::Gelu];
-
-fn random(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> DMatrix<f32> {
-    DMatrix::from_fn(rows, cols, |_, _| rng.random_range(-1.0..1.0))
-}
+#[path = "../workloads.rs"]
+mod workloads;
+use workloads::{member_batches, mixed4_mask, mlp, random, tiny_members};
 
 /// Median milliseconds per call of `f` over `reps` runs of `calls` calls.
 fn median_ms(reps: usize, calls: usize, mut f: impl FnMut()) -> f64 {
@@ -48,23 +46,10 @@ fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let ms = match workload.as_str() {
         "mlp" => {
-            let widths = [784, 512, 512, 10];
             let x = random(128, 784, &mut rng);
             let labels: Vec<usize> = (0..128).map(|i| i % 10).collect();
             let y = mixact::data::one_hot::<f32>(&labels, 10).unwrap();
-            let layers = (0..3)
-                .map(|i| {
-                    let acts = if i == 2 {
-                        vec![Act::Identity; 10]
-                    } else {
-                        mask::pattern(&MIXED4, widths[i + 1]).unwrap()
-                    };
-                    Dense::per_neuron(widths[i], &acts, &mut rng)
-                        .unwrap()
-                        .into()
-                })
-                .collect();
-            let mut net = Network::new(layers).unwrap();
+            let mut net = mlp(&[784, 512, 512, 10], mixed4_mask, &mut rng);
             let sgd = Sgd::new(0.01).unwrap();
             let mut trainer =
                 Trainer::new(Loss::SoftmaxCrossEntropy, sgd, FitConfig::default()).unwrap();
@@ -75,7 +60,7 @@ fn main() {
         "layer" => {
             let x = random(256, 1024, &mut rng);
             let dy = random(256, 1024, &mut rng);
-            let mixed = mask::pattern(&MIXED4, 1024).unwrap();
+            let mixed = mixed4_mask(1024);
             let mut layer = Dense::<Act>::per_neuron(1024, &mixed, &mut rng).unwrap();
             median_ms(30, 10, || {
                 layer.forward(x.as_view()).unwrap();
@@ -87,29 +72,8 @@ fn main() {
                 .nth(2)
                 .and_then(|a| a.parse().ok())
                 .unwrap_or(20);
-            let members = (0..k)
-                .map(|_| {
-                    let acts = mask::pattern(&MIXED4, 32).unwrap();
-                    let layers = vec![
-                        Dense::per_neuron(2, &acts, &mut rng).unwrap().into(),
-                        Dense::per_neuron(32, &acts, &mut rng).unwrap().into(),
-                        Dense::new(32, 1, Act::Identity, &mut rng).unwrap().into(),
-                    ];
-                    let net = Network::new(layers).unwrap();
-                    let sgd = Sgd::new(0.01).unwrap();
-                    (
-                        net,
-                        Trainer::new(Loss::Mse, sgd, FitConfig::default()).unwrap(),
-                    )
-                })
-                .collect();
-            let data: Vec<Vec<(DMatrix<f32>, DMatrix<f32>)>> = (0..k)
-                .map(|_| {
-                    (0..100)
-                        .map(|_| (random(32, 2, &mut rng), random(32, 1, &mut rng)))
-                        .collect()
-                })
-                .collect();
+            let members = tiny_members(k);
+            let data = member_batches(k, 100);
             let views: Vec<Vec<_>> = data
                 .iter()
                 .map(|seq| {
