@@ -72,6 +72,10 @@ fn main() {
                 .nth(2)
                 .and_then(|a| a.parse().ok())
                 .unwrap_or(20);
+            if k == 0 {
+                eprintln!("lanes K: K must be at least 1");
+                std::process::exit(2);
+            }
             let members = tiny_members(k);
             let data = member_batches(k, 100);
             let views: Vec<Vec<_>> = data
