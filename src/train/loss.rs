@@ -146,6 +146,31 @@ impl Loss {
         target: MatRef<'_, T>,
         grad: &mut [T],
     ) -> Result<T> {
+        self.check_batch(pred, target, Some(grad.len()))?;
+        Ok(self.mean(pred, target, Some(grad)))
+    }
+
+    /// The mean loss without a gradient: the same value, bit for bit, as
+    /// [`value_and_grad`](Self::value_and_grad) gives, without its
+    /// gradient's arithmetic (an exponential per value for the logit
+    /// losses) or a buffer for it.
+    ///
+    /// # Errors
+    /// As [`Loss::value_and_grad`].
+    pub fn value<T: Real>(self, pred: MatRef<'_, T>, target: MatRef<'_, T>) -> Result<T> {
+        self.check_batch(pred, target, None)?;
+        Ok(self.mean(pred, target, None))
+    }
+
+    /// Refuses a batch the loss cannot score: targets of another shape, a
+    /// gradient buffer (of length `grad_len`, when one is given) of another
+    /// size, no rows, or softmax cross-entropy on one column.
+    fn check_batch<T: Real>(
+        self,
+        pred: MatRef<'_, T>,
+        target: MatRef<'_, T>,
+        grad_len: Option<usize>,
+    ) -> Result<()> {
         let (rows, cols) = pred.shape();
         if target.shape() != (rows, cols) {
             return Err(Error::shape(
@@ -154,11 +179,11 @@ impl Loss {
                 target.shape(),
             ));
         }
-        if grad.len() != rows * cols {
+        if let Some(got) = grad_len.filter(|&len| len != rows * cols) {
             return Err(Error::Length {
                 what: "loss gradient buffer",
                 expected: rows * cols,
-                got: grad.len(),
+                got,
             });
         }
         if rows == 0 {
@@ -171,6 +196,19 @@ impl Loss {
                 got: cols,
             });
         }
+        Ok(())
+    }
+
+    /// The mean loss of a checked batch, and its gradient into `grad` when
+    /// given (column-major, `rows × cols` values). One loop for both, so the
+    /// value is the same sum in the same order with or without the gradient.
+    fn mean<T: Real>(
+        self,
+        pred: MatRef<'_, T>,
+        target: MatRef<'_, T>,
+        mut grad: Option<&mut [T]>,
+    ) -> T {
+        let (rows, cols) = pred.shape();
         let n = T::lit((rows * cols) as f64);
         let mut total = T::zero();
         match self {
@@ -179,21 +217,25 @@ impl Loss {
                     for i in 0..rows {
                         let d = pred[(i, j)] - target[(i, j)];
                         total += d * d;
-                        grad[j * rows + i] = (d + d) / n;
+                        if let Some(g) = grad.as_deref_mut() {
+                            g[j * rows + i] = (d + d) / n;
+                        }
                     }
                 }
-                Ok(total / n)
+                total / n
             }
             Loss::BceWithLogits => {
                 for j in 0..cols {
                     for i in 0..rows {
                         let (p, t) = (pred[(i, j)], target[(i, j)]);
                         total += p.max(T::zero()) - p * t + (-p.abs()).exp().ln_1p();
-                        let s = T::one() / (T::one() + (-p).exp());
-                        grad[j * rows + i] = (s - t) / n;
+                        if let Some(g) = grad.as_deref_mut() {
+                            let s = T::one() / (T::one() + (-p).exp());
+                            g[j * rows + i] = (s - t) / n;
+                        }
                     }
                 }
-                Ok(total / n)
+                total / n
             }
             Loss::SoftmaxCrossEntropy => {
                 let b = T::lit(rows as f64);
@@ -206,21 +248,14 @@ impl Loss {
                     for j in 0..cols {
                         let (p, t) = (pred[(i, j)], target[(i, j)]);
                         total -= t * (p - log_z);
-                        grad[j * rows + i] = ((p - log_z).exp() * mass - t) / b;
+                        if let Some(g) = grad.as_deref_mut() {
+                            g[j * rows + i] = ((p - log_z).exp() * mass - t) / b;
+                        }
                     }
                 }
-                Ok(total / b)
+                total / b
             }
         }
-    }
-
-    /// The mean loss without a gradient.
-    ///
-    /// # Errors
-    /// As [`Loss::value_and_grad`].
-    pub fn value<T: Real>(self, pred: MatRef<'_, T>, target: MatRef<'_, T>) -> Result<T> {
-        let mut grad = vec![T::zero(); pred.len()];
-        self.value_and_grad(pred, target, &mut grad)
     }
 
     /// The number of correctly predicted *rows* in the batch, for losses

@@ -8,6 +8,7 @@ mod common;
 
 mod ensemble;
 mod errors;
+mod evaluation;
 mod fit;
 mod lanes;
 mod own_data_training;

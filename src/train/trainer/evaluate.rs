@@ -32,6 +32,9 @@ pub(crate) fn check_data<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
     loss.check_targets(data.y().as_view())
 }
 
+/// Rows per forward pass when scoring.
+const EVAL_BATCH: usize = 1024;
+
 /// The loss and the task's metrics (accuracy; or RMSE, MAE and R²) of `net`
 /// on all of `data`, in evaluation mode, in batches of at most 1024 rows.
 ///
@@ -46,17 +49,15 @@ pub fn evaluate<A: ActivationSet, T: Real, L: Layer<A, T> + ?Sized>(
     check_data(net, data, loss)?;
     set_training(net, false);
     let n = data.len();
-    let (mut xb, mut yb, mut grad) = (Buf::new(), Buf::new(), Vec::new());
     let mut sums = MetricSums::new(loss);
-    let rows: Vec<usize> = (0..n).collect();
-    for start in (0..n).step_by(1024) {
-        let end = (start + 1024).min(n);
-        gather_rows(data.x(), &rows[start..end], &mut xb);
-        gather_rows(data.y(), &rows[start..end], &mut yb);
-        net.forward(xb.view())?;
-        grad.resize(net.output().len(), T::zero());
-        let l = loss.value_and_grad(net.output(), yb.view(), &mut grad)?;
-        sums.add(loss, l.as_f64(), net.output(), yb.view());
+    // Batches in row order are views of the data: no copy, and no buffer
+    // for a loss gradient nobody reads.
+    for start in (0..n).step_by(EVAL_BATCH) {
+        let len = EVAL_BATCH.min(n - start);
+        let (x, y) = (data.x().rows(start, len), data.y().rows(start, len));
+        net.forward(x)?;
+        let l = loss.value(net.output(), y)?;
+        sums.add(loss, l.as_f64(), net.output(), y);
     }
     Ok(sums.finish())
 }
