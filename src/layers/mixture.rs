@@ -17,6 +17,9 @@ use crate::layers::spec::{inconsistent, no_sublayers};
 use crate::layers::spec::{ConfigValue, LayerConfig, LayerSpec, NameList, TensorSource};
 use crate::layers::tree::map_layers;
 
+/// Candidates whose logit-gradient sums run side by side in the backward pass.
+const DOT_GROUP: usize = 8;
+
 /// A layer whose neuron n computes `y = Σ_k softmax(α_n / τ)_k · f_k(z)`,
 /// `z = x·w_n + b_n`, over candidate activations `f_1..f_K`; the logits α
 /// (neurons × K) are trained with the weights, so training decides which
@@ -369,16 +372,27 @@ impl<A: ActivationSet, T: Real> Layer<A, T> for Mixture<A, T> {
                 .iter()
                 .map(|&p| if p > T::zero() { p * p.ln() } else { T::zero() })
                 .sum::<T>();
-            for (j, &p) in p_n.iter().enumerate() {
-                let f_n = self.fk.cols(j * outputs + n, 1);
-                let s: T = dy_n
-                    .iter()
-                    .zip(f_n)
-                    .zip(y_n)
-                    .map(|((&d, &f), &y)| d * (f - y))
-                    .sum();
-                let ln_p = if p > T::zero() { p.ln() } else { T::zero() };
-                self.grad_alpha[n * k + j] = p / t * s - lambda * p / t * (ln_p + entropy);
+            // s_j = Σ_i dy_i (f_j,i - y_i) for up to eight candidates at once:
+            // each sum is still one chain in row order (the same bits as
+            // summing them one after another), but the chains interleave
+            // instead of each waiting on its own additions' latency.
+            for j0 in (0..k).step_by(DOT_GROUP) {
+                let m = DOT_GROUP.min(k - j0);
+                let mut f: [&[T]; DOT_GROUP] = [&[]; DOT_GROUP];
+                for (jj, f) in f.iter_mut().enumerate().take(m) {
+                    *f = self.fk.cols((j0 + jj) * outputs + n, 1);
+                }
+                let mut s = [std::iter::empty::<T>().sum::<T>(); DOT_GROUP];
+                for (i, (&d, &y)) in dy_n.iter().zip(y_n).enumerate() {
+                    for (s, f) in s.iter_mut().zip(&f).take(m) {
+                        *s += d * (f[i] - y);
+                    }
+                }
+                for (jj, &s) in s.iter().enumerate().take(m) {
+                    let (j, p) = (j0 + jj, p_n[j0 + jj]);
+                    let ln_p = if p > T::zero() { p.ln() } else { T::zero() };
+                    self.grad_alpha[n * k + j] = p / t * s - lambda * p / t * (ln_p + entropy);
+                }
             }
         }
         self.affine.backward(&x, &self.dz, need_input_grad);

@@ -32,6 +32,17 @@ fn mixture_gradients_match_finite_differences_at_another_temperature() {
 }
 
 #[test]
+fn mixture_gradients_match_finite_differences_with_more_candidates_than_one_group() {
+    // Every activation: the logit gradients' sums run eight candidates at a
+    // time, so twelve is one full group and a partial one.
+    let mut r = rng(5);
+    let (w, b) = (random_matrix(3, 4, &mut r), random_matrix(4, 1, &mut r));
+    let alpha = random_matrix(4, Act::ALL.len(), &mut r);
+    let mut m = Mixture::from_parts(w, b.as_slice().to_vec(), &Act::ALL, alpha).unwrap();
+    common::check_layer_gradients(&mut m, 5, 6);
+}
+
+#[test]
 fn entropy_penalty_gradient_matches_finite_differences_of_the_penalised_objective() {
     let lambda = 0.7;
     let mut m = random_mixture(0.8, 5).with_entropy_penalty(lambda).unwrap();
