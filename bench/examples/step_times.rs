@@ -26,6 +26,10 @@ use rand_chacha::ChaCha8Rng;
 mod workloads;
 use workloads::{member_batches, mixed4_mask, mlp, random, tiny_members};
 
+/// The most members `lanes K` builds: each is a network, a trainer and 100
+/// batches, so K is bounded before anything is allocated.
+const MAX_MEMBERS: usize = 4096;
+
 /// Median milliseconds per call of `f` over `reps` runs of `calls` calls.
 fn median_ms(reps: usize, calls: usize, mut f: impl FnMut()) -> f64 {
     let mut times: Vec<f64> = (0..reps)
@@ -68,14 +72,18 @@ fn main() {
             })
         }
         "lanes" => {
-            let k: usize = std::env::args()
-                .nth(2)
-                .and_then(|a| a.parse().ok())
-                .unwrap_or(20);
-            if k == 0 {
-                eprintln!("lanes K: K must be at least 1");
-                std::process::exit(2);
-            }
+            let arg = std::env::args().nth(2);
+            let k = match arg.as_deref().map(str::parse::<usize>) {
+                None => 20,
+                Some(Ok(k)) if (1..=MAX_MEMBERS).contains(&k) => k,
+                Some(_) => {
+                    eprintln!(
+                        "lanes K: K must be a whole number from 1 to {MAX_MEMBERS}, got {:?}",
+                        arg.unwrap_or_default()
+                    );
+                    std::process::exit(2);
+                }
+            };
             let members = tiny_members(k);
             let data = member_batches(k, 100);
             let views: Vec<Vec<_>> = data
