@@ -430,7 +430,7 @@ pub struct Adam<T: Real = f32> {
 /// over the step's bits, 1.6% of the standard suite's samples) run once per
 /// step instead of once per tensor. Behind a lock so `Adam` stays `Sync`;
 /// a thread that finds it taken computes the values itself.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct CorrectionCache<T>(Mutex<Option<(u64, T, T)>>);
 
 impl<T> Clone for CorrectionCache<T> {
