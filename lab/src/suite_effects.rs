@@ -153,9 +153,11 @@ pub fn answer(effects: &[SuiteEffect]) -> String {
         "Test-error ratio of each configuration to its task's best single activation (error = 1 - accuracy, \
 or MSE; geometric mean over paired seeds; 95% seed-bootstrap interval; below 1 means less error). Verdict \
 against an equivalence margin of ±{:.0}%: **better** / **worse** when the interval lies beyond 1, \
-**equivalent** when it lies inside the margin, **inconclusive** otherwise. The primary family is the fixed \
-mixes; Holm runs within each family.\n",
-        margin * 100.0
+**equivalent** when it lies inside the margin, **inconclusive** otherwise, and always with fewer than {} \
+paired seeds (too few for the interval to hold its 95%). The primary family is the fixed mixes; Holm runs \
+within each family.\n",
+        margin * 100.0,
+        crate::effect::MIN_SEEDS
     );
     s += "### Over all tasks\n\n| configuration | family | tasks | seeds | error ratio [95% CI] | verdict | loss ratio [95% CI] | detectable (80%) |\n|---|---|---|---|---|---|---|---|\n";
     for e in effects.iter().filter(|e| e.task == ALL_TASKS) {

@@ -204,6 +204,19 @@ impl Task {
                         .y()
                         .ncols(),
                 };
+                // One class is no classification (softmax over one output is
+                // always right), and its one-column one-hot targets would read
+                // back as binary labels, all 1, in the per-class count below.
+                if classes < 2 {
+                    return Err(Error::Format {
+                        location: path.display().to_string(),
+                        message: format!(
+                            "column \"{target}\" has a single class (every label is 0); a \
+                             classification needs at least 2 (for a numeric target, use a \
+                             regression task)"
+                        ),
+                    });
+                }
                 let ds = table.classification_with_classes::<f32>(target, &[], classes, None)?;
                 let labels = ds.class_labels();
                 for c in 0..classes {

@@ -322,6 +322,25 @@ fn a_csv_task_splits_stratified_and_standardises_on_each_training_part() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn a_csv_task_with_a_single_class_is_refused_naming_the_column() {
+    let dir = std::env::temp_dir().join(format!("mixact-csv-one-class-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("one.csv");
+    let mut text = String::from("f,label\n");
+    for i in 0..12 {
+        text += &format!("{i},0\n");
+    }
+    std::fs::write(&path, &text).unwrap();
+    let err = Task::from_csv(&path, "label", TaskKind::Classification, None).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("\"label\" has a single class") && msg.contains("at least 2"),
+        "{msg}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn unit_suite(shard: Shard, dir: &std::path::Path) -> Results {
     unit_suite_with_seeds(shard, dir, vec![0, 1]).unwrap()
 }
