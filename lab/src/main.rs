@@ -190,9 +190,9 @@ struct SuiteArgs {
     /// Only these configurations (comma-separated names, e.g. "relu,mask relu+sin").
     #[arg(long, value_delimiter = ',')]
     configs: Vec<String>,
-    /// Epochs for a --csv task.
-    #[arg(long, default_value_t = 40)]
-    epochs: usize,
+    /// Epochs for a --csv task, at least 1.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..))]
+    epochs: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -487,7 +487,7 @@ fn run() -> Result<(), String> {
             kind: a.kind,
             classes: a.classes,
             configs: a.configs,
-            epochs: a.epochs,
+            epochs: usize::try_from(a.epochs).unwrap_or(usize::MAX),
             ..Args::from_common(a.common)
         },
         Command::Sweep(a) => Args {

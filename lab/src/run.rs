@@ -351,6 +351,15 @@ pub(crate) fn check_rates(opts: &SuiteOptions) -> Result<()> {
     )
 }
 
+/// Every run trains at least one epoch: a task's own epoch count of 0
+/// would score untrained networks as if they were results.
+pub(crate) fn check_epochs(tasks: &[Task], opts: &SuiteOptions) -> Result<()> {
+    if opts.epochs == 0 || tasks.iter().any(|t| t.epochs() == Some(0)) {
+        return Err(Error::ZeroWidth { what: "epochs" });
+    }
+    Ok(())
+}
+
 /// The parameter budget of `task`: the first homogeneous configuration at `base_width`.
 fn budget<A: ActivationSet>(
     task: &Task,
@@ -447,8 +456,8 @@ pub fn run_suite_into<A: ActivationSet>(
             return Err(Error::Empty { what });
         }
     }
+    check_epochs(tasks, opts)?;
     for (zero, what) in [
-        (opts.epochs == 0, "epochs"),
         (opts.batch_size == 0, "batch size"),
         (opts.workers == 0, "workers"),
         (opts.base_width == 0, "base width"),

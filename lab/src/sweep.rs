@@ -327,6 +327,7 @@ pub fn run_sweep_into<A: ActivationSet>(
         }
     }
     crate::run::check_rates(&opts.suite)?;
+    crate::run::check_epochs(tasks, &opts.suite)?;
     if let Some(c) = cells.iter().find(|c| c.task >= tasks.len()) {
         return Err(Error::Length {
             what: "sweep task index",

@@ -411,3 +411,28 @@ fn merging_a_study_with_missing_cells_needs_allow_partial() {
         "{err}"
     );
 }
+
+#[test]
+fn a_task_with_zero_epochs_is_refused_before_training_anything() {
+    let tasks = vec![Task::regression("abs", Target1d::Abs, 40).with_epochs(0)];
+    let configs = vec![Config::new(Hidden::Dense(Act::Relu), 1)];
+    let opts = SuiteOptions {
+        seeds: vec![0],
+        tuning_seeds: vec![],
+        lr_grid: vec![0.01],
+        optimiser: mixact_lab::Optimiser::Adam,
+        epochs: 5,
+        patience: None,
+        lr_extensions: 0,
+        batch_size: 8,
+        base_width: 8,
+        workers: 1,
+    };
+    let started = std::sync::atomic::AtomicBool::new(false);
+    let e = mixact_lab::run_suite(&tasks, &configs, &opts, Shard::ALL, &|_, _| {
+        started.store(true, std::sync::atomic::Ordering::SeqCst)
+    })
+    .unwrap_err();
+    assert_eq!(e, Error::ZeroWidth { what: "epochs" });
+    assert!(!started.load(std::sync::atomic::Ordering::SeqCst));
+}
