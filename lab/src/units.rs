@@ -55,8 +55,14 @@ impl WorkUnit {
 /// Assigns units to `count` shards, balancing estimated cost: longest
 /// first, each to the least loaded shard (ties to the lower index). The
 /// result depends only on the units, so every shard computes the same plan.
+///
+/// Shards beyond the number of units get nothing, so only that many loads
+/// are kept: the plan is the same (the `t`-th unit placed can only reach
+/// one of the first `t` shards, as ties go to the lower index), and a shard
+/// count of 10^14 from a job's environment costs nothing instead of
+/// aborting on an 800 TB allocation.
 pub fn assign(units: &[WorkUnit], count: usize) -> Vec<usize> {
-    let count = count.max(1);
+    let count = count.clamp(1, units.len().max(1));
     let mut order: Vec<usize> = (0..units.len()).collect();
     order.sort_by(|&a, &b| {
         units[b]

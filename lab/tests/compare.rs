@@ -480,6 +480,26 @@ fn units_are_balanced_across_shards_by_cost() {
 }
 
 #[test]
+fn more_shards_than_units_give_each_unit_its_own_shard_without_allocating_per_shard() {
+    use mixact_lab::units::{assign, WorkUnit};
+    let units: Vec<WorkUnit> = [3.0, 9.0, 3.0]
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| WorkUnit {
+            id: format!("u{i}"),
+            task: 0,
+            config: i,
+            cost: c,
+        })
+        .collect();
+    // Longest first, ties by id: u1 -> 0, u0 -> 1, u2 -> 2; the other shards are empty.
+    assert_eq!(assign(&units, 5), vec![1, 0, 2]);
+    // A shard count from a job's environment may be absurd; it must not allocate per shard.
+    assert_eq!(assign(&units, usize::MAX), vec![1, 0, 2]);
+    assert_eq!(assign(&[], usize::MAX), Vec::<usize>::new());
+}
+
+#[test]
 fn the_suite_verdict_is_the_pooled_effects_verdict_not_a_second_rule() {
     use mixact_lab::effect::DEFAULT_MARGIN;
     use mixact_lab::suite_effects::ALL_TASKS;
