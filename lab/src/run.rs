@@ -182,11 +182,17 @@ fn train_seeds<A: ActivationSet>(
             Err(e) => return Err(e),
         };
         record.final_loss = history.last().map_or(f64::NAN, |s| s.train.loss);
-        record.valid_metric =
-            metric_of(evaluate(&mut net, &split.valid, task.loss())?, task.loss());
+        // Finite parameters can still overflow on held-out inputs; such a
+        // score is recorded as NaN, as a diverged run's is, so the results
+        // file stays one that `merge` accepts (it refuses an infinite MSE).
+        let finite_or_nan = |v: f64| if v.is_finite() { v } else { f64::NAN };
+        record.valid_metric = finite_or_nan(metric_of(
+            evaluate(&mut net, &split.valid, task.loss())?,
+            task.loss(),
+        ));
         let test = evaluate(&mut net, &split.test, task.loss())?;
-        record.test_loss = test.loss;
-        record.test_metric = metric_of(test, task.loss());
+        record.test_loss = finite_or_nan(test.loss);
+        record.test_metric = finite_or_nan(metric_of(test, task.loss()));
         if detail {
             out.curves.extend(history.iter().map(|s| CurvePoint {
                 task: task.name().into(),

@@ -536,6 +536,26 @@ pub fn dedup_sweep_records(records: Vec<SweepRecord>) -> Result<Vec<SweepRecord>
             }
         }
     }
+    // Errors are computed from the metric each row names: a row naming
+    // another metric than its task's others would be scored on the wrong scale.
+    let mut metric_of: BTreeMap<&str, &SweepRecord> = BTreeMap::new();
+    for r in &out {
+        let first = *metric_of.entry(r.task.as_str()).or_insert(r);
+        if first.metric != r.metric {
+            return Err(Error::Format {
+                location: format!("sweep task {}", r.task),
+                message: format!(
+                    "scored by {} in the row of {} seed {} and by {} in the row of {} seed {}",
+                    first.metric.name(),
+                    first.config,
+                    first.seed,
+                    r.metric.name(),
+                    r.config,
+                    r.seed
+                ),
+            });
+        }
+    }
     Ok(out)
 }
 
@@ -589,6 +609,29 @@ pub fn parse_sweep_csv(text: &str) -> Result<Vec<SweepRecord>> {
             },
             selection_score: if v2 { num(16)? } else { f64::NAN },
         });
+        check_sweep_values(out.last().expect("a record was just pushed")).map_err(|m| bad(&m))?;
     }
     Ok(out)
+}
+
+/// Every value of a sweep row within its range, as the suite's merge checks
+/// its rows: the metrics as [`Metric::admits`], a finite positive learning
+/// rate, a data fraction in (0, 1], a test loss that is NaN or finite and
+/// non-negative. A value outside would enter the statistics unseen.
+fn check_sweep_values(r: &SweepRecord) -> std::result::Result<(), String> {
+    for (what, v) in [("validation", r.valid_metric), ("test", r.test_metric)] {
+        if !r.metric.admits(v) {
+            return Err(format!("{what} {} {v} is out of range", r.metric.name()));
+        }
+    }
+    if !(r.lr.is_finite() && r.lr > 0.0) {
+        return Err(format!("learning rate {} is out of range", r.lr));
+    }
+    if !(r.fraction > 0.0 && r.fraction <= 1.0) {
+        return Err(format!("data fraction {} is not in (0, 1]", r.fraction));
+    }
+    if !(r.test_loss.is_nan() || (r.test_loss.is_finite() && r.test_loss >= 0.0)) {
+        return Err(format!("test loss {} is out of range", r.test_loss));
+    }
+    Ok(())
 }

@@ -436,3 +436,67 @@ fn a_task_with_zero_epochs_is_refused_before_training_anything() {
     assert_eq!(e, Error::ZeroWidth { what: "epochs" });
     assert!(!started.load(std::sync::atomic::Ordering::SeqCst));
 }
+
+#[test]
+fn a_merged_task_whose_rows_name_two_metrics_is_refused() {
+    let dir = temp_dir("two-metrics");
+    let text = std::fs::read_to_string("../docs/standard-report/results.csv").unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let row = lines
+        .iter()
+        .position(|l| l.contains(",accuracy,"))
+        .expect("the standard suite has a classification task");
+    lines[row] = lines[row].replacen(",accuracy,", ",mse,", 1);
+    std::fs::write(dir.join("results.csv"), lines.join("\n") + "\n").unwrap();
+    let e = merge_dirs(std::slice::from_ref(&dir))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("is scored by mse") && e.contains("by accuracy"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// One sweep row of task `t` with `metric` and `test` as its test metric.
+fn sweep_row(metric: &str, seed: u64, test: &str) -> String {
+    format!("t,{metric},1,8,1,homogeneous,relu,{seed},0.01,8,33,0.5,{test},0.7,3,0,0.5")
+}
+
+#[test]
+fn a_sweep_row_with_a_negative_mse_is_refused_naming_the_line() {
+    use mixact_lab::sweep_report::{parse_sweep_csv, SWEEP_HEADER};
+    let good = format!("{SWEEP_HEADER}\n{}\n", sweep_row("mse", 0, "0.25"));
+    assert!(parse_sweep_csv(&good).is_ok());
+    let bad = format!(
+        "{SWEEP_HEADER}\n{}\n{}\n",
+        sweep_row("mse", 0, "0.25"),
+        sweep_row("mse", 1, "-1")
+    );
+    let e = parse_sweep_csv(&bad).unwrap_err().to_string();
+    assert!(e.contains("line 3") && e.contains("test mse -1"), "{e}");
+}
+
+#[test]
+fn a_sweep_row_with_an_accuracy_above_one_is_refused() {
+    use mixact_lab::sweep_report::{parse_sweep_csv, SWEEP_HEADER};
+    let bad = format!("{SWEEP_HEADER}\n{}\n", sweep_row("accuracy", 0, "1.5"));
+    let e = parse_sweep_csv(&bad).unwrap_err().to_string();
+    assert!(e.contains("test accuracy 1.5"), "{e}");
+}
+
+#[test]
+fn merged_sweep_rows_of_one_task_naming_two_metrics_are_refused() {
+    use mixact_lab::sweep_report::{dedup_sweep_records, parse_sweep_csv, SWEEP_HEADER};
+    let text = format!(
+        "{SWEEP_HEADER}\n{}\n{}\n",
+        sweep_row("mse", 0, "0.25"),
+        sweep_row("accuracy", 1, "0.25")
+    );
+    let records = parse_sweep_csv(&text).unwrap();
+    let e = dedup_sweep_records(records).unwrap_err().to_string();
+    assert!(
+        e.contains("scored by mse") && e.contains("by accuracy"),
+        "{e}"
+    );
+}
