@@ -210,3 +210,99 @@ fn a_quick_study_runs_end_to_end_and_resumes_from_its_stored_cells() {
     assert!(text.contains("PARTIAL"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A whole stored cell 0 of the quick symbolic study as the protocol makes
+/// it: every arm's selection over its grid (all scoring alike, so the
+/// ranking keeps the singles' order and each arm keeps its smallest rate),
+/// then every arm at that rate over the scored seeds.
+fn whole_cell_lines(study: &symbolic::Symbolic) -> Vec<String> {
+    let name = &study.cells()[0];
+    let mut lines = vec![
+        format!(
+            "# mixact-lab symbolic cell={name} selection={:?} scored={:?}",
+            study.selection_seeds(),
+            study.scored_seeds()
+        ),
+        "stage,arm,lr,seed,select,endpoint,secondary1,secondary2,seconds".to_string(),
+    ];
+    let singles = study.singles(0);
+    let mut arms = singles.clone();
+    arms.extend(study.fixed(0));
+    arms.extend(study.derived(0, &singles));
+    for arm in &arms {
+        for lr in study.lr_grid(0, arm) {
+            for seed in study.selection_seeds() {
+                lines.push(format!(
+                    "selection,{arm},{lr:e},{seed},1e0,1e0,NaN,NaN,0.100"
+                ));
+            }
+        }
+    }
+    for arm in &arms {
+        let lr = study
+            .lr_grid(0, arm)
+            .into_iter()
+            .fold(f64::INFINITY, f64::min);
+        for seed in study.scored_seeds() {
+            lines.push(format!("scored,{arm},{lr:e},{seed},1e0,1e0,NaN,NaN,0.100"));
+        }
+    }
+    lines
+}
+
+/// Reads cell 0 of the quick symbolic study stored as `lines`.
+fn read_stored_cell(tag: &str, lines: &[String]) -> mixact::Result<usize> {
+    let study = symbolic::Symbolic { quick: true };
+    let dir = std::env::temp_dir().join(format!("mixact-study-{tag}-{}", std::process::id()));
+    let cells = dir.join("cells");
+    std::fs::create_dir_all(&cells).unwrap();
+    let name = &study.cells()[0];
+    let file = cells.join(format!("000-{}.csv", mixact_lab::plot::slug(name)));
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let read = read_cells(&study, std::slice::from_ref(&dir)).map(|(found, _)| found.len());
+    std::fs::remove_dir_all(&dir).unwrap();
+    read
+}
+
+#[test]
+fn a_stored_cell_with_every_run_of_the_protocol_is_read() {
+    let lines = whole_cell_lines(&symbolic::Symbolic { quick: true });
+    assert_eq!(read_stored_cell("whole", &lines).unwrap(), 1);
+}
+
+#[test]
+fn a_stored_cell_missing_a_scored_run_is_refused() {
+    let mut lines = whole_cell_lines(&symbolic::Symbolic { quick: true });
+    let gone = lines.pop().unwrap();
+    let err = read_stored_cell("missing", &lines).unwrap_err().to_string();
+    assert!(err.contains("is missing"), "{err} (removed: {gone})");
+}
+
+#[test]
+fn a_stored_cell_with_a_run_twice_is_refused() {
+    let mut lines = whole_cell_lines(&symbolic::Symbolic { quick: true });
+    lines.push(lines[2].clone());
+    let err = read_stored_cell("twice", &lines).unwrap_err().to_string();
+    assert!(err.contains("appears twice"), "{err}");
+}
+
+#[test]
+fn a_stored_cell_with_a_run_of_a_seed_it_never_ran_is_refused() {
+    let mut lines = whole_cell_lines(&symbolic::Symbolic { quick: true });
+    let last = lines.last().unwrap().clone();
+    let mut f: Vec<&str> = last.split(',').collect();
+    f[3] = "987654";
+    lines.push(f.join(","));
+    let err = read_stored_cell("foreign", &lines).unwrap_err().to_string();
+    assert!(err.contains("seed 987654 is not one of its runs"), "{err}");
+}
+
+#[test]
+fn a_stored_run_with_a_negative_error_is_refused_naming_its_line() {
+    let mut lines = whole_cell_lines(&symbolic::Symbolic { quick: true });
+    lines[4] = lines[4].replacen(",1e0,1e0,", ",1e0,-1e0,", 1);
+    let err = read_stored_cell("negative", &lines)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(":5") && err.contains("negative"), "{err}");
+}

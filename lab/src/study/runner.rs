@@ -191,7 +191,7 @@ fn save(path: &Path, study: &dyn Study, rec: &CellRecord) -> Result<()> {
 }
 
 fn load(path: &Path, study: &dyn Study, index: usize, cell: &str) -> Result<CellRecord> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::io_error(path, e))?;
+    let text = crate::files::read_text_limited(path, mixact::limits::DEFAULT_MAX_CSV_BYTES)?;
     let bad = |line: usize, message: String| Error::Format {
         location: format!("{}:{}", path.display(), line + 1),
         message,
@@ -244,12 +244,102 @@ fn load(path: &Path, study: &dyn Study, index: usize, cell: &str) -> Result<Cell
             },
             seconds: num(8)?,
         });
+        let row = rows.last().expect("a row was just pushed");
+        check_row(study, row).map_err(|m| bad(i + 2, m))?;
     }
-    Ok(CellRecord {
+    let rec = CellRecord {
         index,
         cell: cell.to_string(),
         rows,
-    })
+    };
+    check_runs(study, &rec).map_err(|m| Error::Format {
+        location: path.display().to_string(),
+        message: format!("the stored runs are not this protocol's: {m}"),
+    })?;
+    Ok(rec)
+}
+
+/// One stored run's values within what a run can produce: a finite positive
+/// rate, scores that are NaN (a failed run) or finite, a log-scale endpoint
+/// (an error, a loss, a step count) not below 0, a finite run time.
+fn check_row(study: &dyn Study, r: &RunRow) -> std::result::Result<(), String> {
+    if !(r.lr.is_finite() && r.lr > 0.0) {
+        return Err(format!("learning rate {} is not finite and > 0", r.lr));
+    }
+    let s = &r.score;
+    for (what, v) in [
+        ("selection score", s.select),
+        ("endpoint", s.endpoint),
+        ("first secondary endpoint", s.secondary[0]),
+        ("second secondary endpoint", s.secondary[1]),
+    ] {
+        if v.is_infinite() {
+            return Err(format!("{what} {v} is infinite"));
+        }
+    }
+    if study.endpoint().scale == super::Scale::Log && s.endpoint < 0.0 {
+        return Err(format!(
+            "endpoint {} is negative ({} cannot be)",
+            s.endpoint,
+            study.endpoint().name
+        ));
+    }
+    if !(r.seconds.is_finite() && r.seconds >= 0.0) {
+        return Err(format!("run time {} s is out of range", r.seconds));
+    }
+    Ok(())
+}
+
+/// The runs of `rec` are exactly those the protocol makes for its cell, each
+/// once: every arm's selection over its rate grid and the selection seeds
+/// (the derived arms as its own ranking gives them), then every arm at its
+/// chosen rate over the scored seeds. A stored cell with a run missing,
+/// repeated or foreign would be scored as if it were whole.
+fn check_runs(study: &dyn Study, rec: &CellRecord) -> std::result::Result<(), String> {
+    type Key = (Stage, String, u64, u64);
+    let k = rec.index;
+    let singles = study.singles(k);
+    let mut first = singles.clone();
+    first.extend(study.fixed(k));
+    let derived = study.derived(k, &rec.ranking(&singles));
+    let mut expected: Vec<Key> = selection_jobs(study, k, &first)
+        .into_iter()
+        .chain(selection_jobs(study, k, &derived))
+        .map(|(arm, lr, seed)| (Stage::Selection, arm, lr.to_bits(), seed))
+        .collect();
+    let rates = rec.chosen_rates();
+    for arm in first.iter().chain(&derived) {
+        let Some(&lr) = rates.get(arm) else {
+            return Err(format!("arm {arm} has no selection run"));
+        };
+        for &seed in &study.scored_seeds() {
+            expected.push((Stage::Scored, arm.clone(), lr.to_bits(), seed));
+        }
+    }
+    let mut got: Vec<Key> = rec
+        .rows
+        .iter()
+        .map(|r| (r.stage, r.arm.clone(), r.lr.to_bits(), r.seed))
+        .collect();
+    expected.sort();
+    got.sort();
+    let describe = |(stage, arm, lr, seed): &Key| {
+        format!(
+            "the {} run of arm {arm} at rate {:e}, seed {seed}",
+            stage.label(),
+            f64::from_bits(*lr)
+        )
+    };
+    if let Some(w) = got.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("{} appears twice", describe(&w[0])));
+    }
+    if let Some(x) = expected.iter().find(|x| got.binary_search(x).is_err()) {
+        return Err(format!("{} is missing", describe(x)));
+    }
+    if let Some(x) = got.iter().find(|x| expected.binary_search(x).is_err()) {
+        return Err(format!("{} is not one of its runs", describe(x)));
+    }
+    Ok(())
 }
 
 /// Runs `jobs` (arm, rate, seed) of `stage` on `workers` threads.
