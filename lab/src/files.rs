@@ -111,8 +111,8 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
 /// or endless file (a mistaken path, `/dev/zero`) would fill memory.
 ///
 /// # Errors
-/// [`Error::Io`] when the file cannot be read or is not UTF-8;
-/// [`Error::TooLarge`] past `limit`.
+/// [`Error::Io`] naming the file when it cannot be read, is not UTF-8
+/// or is larger than `limit` (nothing past `limit` is read).
 pub(crate) fn read_text_limited(path: &Path, limit: u64) -> Result<String> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(|e| crate::io_error(path, e))?;
@@ -121,10 +121,12 @@ pub(crate) fn read_text_limited(path: &Path, limit: u64) -> Result<String> {
         .read_to_end(&mut bytes)
         .map_err(|e| crate::io_error(path, e))?;
     if bytes.len() as u64 > limit {
-        return Err(Error::TooLarge {
-            what: "results file bytes",
-            requested: bytes.len() as u128,
-            limit: limit as u128,
+        // An I/O error, not `TooLarge`, so that the message names the file.
+        return Err(Error::Io {
+            path: path.display().to_string(),
+            message: format!(
+                "larger than the limit of {limit} bytes for a file the lab reads (see mixact::limits)"
+            ),
         });
     }
     String::from_utf8(bytes).map_err(|e| Error::Io {
@@ -331,7 +333,11 @@ mod tests {
         let over = read_text_limited(&path, 100);
         let at = read_text_limited(&path, 101);
         let _ = std::fs::remove_file(&path);
-        assert!(matches!(over, Err(Error::TooLarge { .. })), "{over:?}");
+        let message = over.unwrap_err().to_string();
+        assert!(
+            message.contains(&path.display().to_string()) && message.contains("limit of 100 bytes"),
+            "{message}"
+        );
         assert_eq!(at.unwrap().len(), 101);
     }
 }

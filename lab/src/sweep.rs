@@ -307,7 +307,7 @@ pub fn run_sweep<A: ActivationSet>(
 /// As [`run_sweep`]; [`Error::Io`] when a cell cannot be stored;
 /// [`Error::Format`] for a damaged stored cell, or (before any training) a
 /// task or activation name holding a comma, quote or newline, which the
-/// results rows could not hold; [`Error::TooLarge`] for a stored cell file
+/// results rows could not hold; [`Error::Io`] for a stored cell file
 /// over the CSV size limit.
 pub fn run_sweep_into<A: ActivationSet>(
     tasks: &[Task],

@@ -440,7 +440,7 @@ pub fn sweep_csv(records: &[SweepRecord]) -> Result<String> {
 /// before it fills memory.
 ///
 /// # Errors
-/// [`Error::Io`] when it cannot be read, [`Error::TooLarge`] past the limit,
+/// [`Error::Io`] when it cannot be read or is past the limit,
 /// [`Error::Format`] as [`parse_sweep_csv`] (the location names the file).
 pub fn read_sweep_csv(path: &Path) -> Result<Vec<SweepRecord>> {
     let text = read_text_limited(path, mixact::limits::DEFAULT_MAX_CSV_BYTES)?;

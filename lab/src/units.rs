@@ -116,7 +116,7 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Vec<(String, String)>>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| crate::io_error(&path, e))?;
+    let text = crate::files::read_text_limited(&path, mixact::limits::DEFAULT_MAX_CSV_BYTES)?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
         let bad = || Error::Format {

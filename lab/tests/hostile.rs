@@ -500,3 +500,35 @@ fn merged_sweep_rows_of_one_task_naming_two_metrics_are_refused() {
         "{e}"
     );
 }
+
+/// `merge` of a suite folder whose `name` is a symlink to /dev/zero (an
+/// endless file) fails at once, naming that file, instead of filling memory.
+#[cfg(unix)]
+fn merge_refuses_an_endless(name: &str) {
+    let d = temp_dir(&format!("endless-{name}"));
+    std::fs::copy("../docs/standard-report/results.csv", d.join("results.csv")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", d.join(name)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixact-lab"))
+        .arg("merge")
+        .arg(&d)
+        .arg("--out")
+        .arg(d.join("report"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "an error, not a crash");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(name) && err.contains("larger than"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn merge_refuses_an_endless_plan_file() {
+    merge_refuses_an_endless("lab-plan.txt");
+}
+
+#[cfg(unix)]
+#[test]
+fn merge_refuses_an_endless_protocol_file() {
+    merge_refuses_an_endless("protocol.md");
+}
