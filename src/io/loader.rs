@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::compute::activation::ActivationSet;
 use crate::compute::real::Real;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::{LoadOptions, ModelInfo};
 use crate::layers::network::Network;
 use crate::layers::registry::Registry;
@@ -79,7 +79,7 @@ impl<A: ActivationSet, T: Real> ModelLoader<A, T> {
     /// [`from_bytes`](Self::from_bytes).
     pub fn from_path(&self, path: impl AsRef<Path>) -> Result<(Network<A, T>, ModelInfo)> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = super::read_model_file::read_model_file(path)?;
         self.from_bytes(&bytes)
     }
 }

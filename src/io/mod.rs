@@ -64,6 +64,7 @@ mod info;
 mod loader;
 mod network_file;
 pub mod onnx;
+mod read_model_file;
 mod safetensors_header;
 mod tensors;
 

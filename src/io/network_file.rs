@@ -8,7 +8,7 @@ use safetensors::tensor::TensorView;
 
 use crate::compute::activation::ActivationSet;
 use crate::compute::real::Real;
-use crate::error::{Error, ModelErrorKind, Result};
+use crate::error::{ModelErrorKind, Result};
 use crate::layers::layer::Layer;
 use crate::layers::network::Network;
 use crate::layers::registry::Registry;
@@ -131,7 +131,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// [`Error::Io`] when the file cannot be read; otherwise as [`Network::from_model_bytes`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = super::read_model_file::read_model_file(path)?;
         Self::from_model_bytes(&bytes)
     }
 

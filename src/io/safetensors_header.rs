@@ -97,6 +97,25 @@ pub(crate) fn scan_json(text: &[u8]) -> JsonShape {
     shape
 }
 
+/// The data-section length a container's JSON `header` declares (the end
+/// of its last tensor), or `None` when the header is not one [`parse`]
+/// could accept as far as that: too many objects, not a tensor table, or
+/// offsets that overflow. Reading a file stops there, and `parse` then says
+/// what is wrong with what was read.
+pub(crate) fn declared_data_len(header: &[u8], max_objects: usize) -> Option<usize> {
+    if scan_json(header).objects > max_objects + 2 {
+        return None;
+    }
+    let raw: RawHeader<'_> = serde_json::from_slice(header).ok()?;
+    Some(
+        raw.tensors
+            .iter()
+            .map(|(_, t)| t.offsets[1])
+            .max()
+            .unwrap_or(0),
+    )
+}
+
 /// Parses the container in `bytes` (8-byte length, JSON header, data),
 /// checking that the tensors tile the data section exactly.
 ///
@@ -177,13 +196,20 @@ pub(crate) fn parse(bytes: &[u8], max_header: u64, max_objects: usize) -> Result
         }
         end = b;
     }
-    if end != data.len() {
+    if end > data.len() {
         return Err(model_error(
             K::Truncated,
             format!(
                 "tensors declare {end} bytes of data, the file holds {}",
                 data.len()
             ),
+        ));
+    }
+    if end < data.len() {
+        // No count: a file is read one byte past what its header declares.
+        return Err(model_error(
+            K::Truncated,
+            format!("tensors declare {end} bytes of data, the file holds more"),
         ));
     }
     let tensors = raw

@@ -287,6 +287,50 @@ fn a_truncated_file_is_reported_as_truncated() {
 }
 
 #[test]
+fn a_file_longer_than_its_header_declares_is_refused() {
+    let mut bytes = small_net_bytes();
+    bytes.extend_from_slice(b"trailing");
+    let err = Network::<Act>::from_model_bytes(&bytes).unwrap_err();
+    assert!(err.to_string().contains("the file holds more"), "{err}");
+    let path = std::env::temp_dir().join(format!("mixact-long-{}.safetensors", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let from_file = Network::<Act>::load(&path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        from_file, err,
+        "the file reader stops past the header's end, same error"
+    );
+}
+
+#[test]
+fn a_model_file_loads_the_same_from_a_path_as_from_its_bytes() {
+    let bytes = small_net_bytes();
+    let path = std::env::temp_dir().join(format!("mixact-same-{}.safetensors", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let from_file = Network::<Act>::load(&path)
+        .unwrap()
+        .to_model_bytes()
+        .unwrap();
+    let (loaded, _) = mixact::io::ModelLoader::<Act>::new()
+        .from_path(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(from_file, bytes);
+    assert_eq!(loaded.to_model_bytes().unwrap(), bytes);
+}
+
+/// An endless source (a device that never ends) is refused after its
+/// first bytes instead of being read into memory without bound.
+#[cfg(unix)]
+#[test]
+fn loading_from_an_endless_file_stops_at_its_header() {
+    let err = Network::<Act>::load("/dev/zero").unwrap_err();
+    assert_eq!(kind_of(err), ModelErrorKind::NotAModel);
+    let with_info = mixact::io::ModelLoader::<Act>::new().from_path("/dev/zero");
+    assert_eq!(kind_of(with_info.unwrap_err()), ModelErrorKind::NotAModel);
+}
+
+#[test]
 fn a_file_that_is_not_a_model_is_reported_as_such() {
     let mut junk = 40u64.to_le_bytes().to_vec();
     junk.extend_from_slice(b"{\"hello\": \"world, not a safetensors head");
