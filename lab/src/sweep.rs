@@ -406,6 +406,7 @@ fn stored_cell_matches(
             .map(|r| r.seed),
         &opts.suite.seeds,
     )?;
+    crate::sweep_report::check_cells_whole(&records).map_err(mismatch)?;
     let tuned = !opts.suite.tuning_seeds.is_empty() && opts.suite.lr_grid.len() >= 2;
     if tuned
         && records

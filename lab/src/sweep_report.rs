@@ -536,6 +536,10 @@ pub fn dedup_sweep_records(records: Vec<SweepRecord>) -> Result<Vec<SweepRecord>
             }
         }
     }
+    check_cells_whole(&out).map_err(|message| Error::Format {
+        location: "merged sweep rows".into(),
+        message,
+    })?;
     // Errors are computed from the metric each row names: a row naming
     // another metric than its task's others would be scored on the wrong scale.
     let mut metric_of: BTreeMap<&str, &SweepRecord> = BTreeMap::new();
@@ -557,6 +561,47 @@ pub fn dedup_sweep_records(records: Vec<SweepRecord>) -> Result<Vec<SweepRecord>
         }
     }
     Ok(out)
+}
+
+/// Every configuration of a cell ran the same seeds, each once: a cell
+/// stores all its runs at once, so a configuration with a seed fewer or
+/// twice is a damaged file, and its effect would be computed over other
+/// pairs than the rest of the cell's.
+pub(crate) fn check_cells_whole(records: &[SweepRecord]) -> std::result::Result<(), String> {
+    type CellKey<'a> = (&'a str, u64, usize, usize);
+    let mut cells: BTreeMap<CellKey<'_>, BTreeMap<(Role, &str), Vec<u64>>> = BTreeMap::new();
+    for r in records {
+        cells
+            .entry((r.task.as_str(), r.fraction.to_bits(), r.depth, r.cell_width))
+            .or_default()
+            .entry((r.role, r.config.as_str()))
+            .or_default()
+            .push(r.seed);
+    }
+    for ((task, fraction, depth, width), groups) in &mut cells {
+        let cell = format!(
+            "cell {task} at fraction {}, depth {depth}, width {width}",
+            f64::from_bits(*fraction)
+        );
+        let mut first: Option<(&str, Vec<u64>)> = None;
+        for ((_, config), seeds) in groups.iter_mut() {
+            seeds.sort_unstable();
+            if let Some(w) = seeds.windows(2).find(|w| w[0] == w[1]) {
+                return Err(format!("{cell}: {config} has seed {} twice", w[0]));
+            }
+            match &first {
+                None => first = Some((config, seeds.clone())),
+                Some((other, want)) if want != seeds => {
+                    return Err(format!(
+                        "{cell}: {config} ran seeds {seeds:?}, {other} ran {want:?}; every \
+                         configuration of a cell runs the same seeds"
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads a sweep's `results.csv` (as [`sweep_csv`] writes it).

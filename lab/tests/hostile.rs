@@ -532,3 +532,27 @@ fn merge_refuses_an_endless_plan_file() {
 fn merge_refuses_an_endless_protocol_file() {
     merge_refuses_an_endless("protocol.md");
 }
+
+#[test]
+fn merged_sweep_rows_of_a_cell_whose_configurations_ran_different_seeds_are_refused() {
+    use mixact_lab::sweep_report::{dedup_sweep_records, parse_sweep_csv, SWEEP_HEADER};
+    let row = |config: &str, seed: u64| {
+        format!("t,mse,1,8,1,homogeneous,{config},{seed},0.01,8,33,0.5,0.25,0.25,3,0,0.5")
+    };
+    let whole = [
+        row("relu", 0),
+        row("relu", 1),
+        row("tanh", 0),
+        row("tanh", 1),
+    ];
+    let text = format!("{SWEEP_HEADER}\n{}\n", whole.join("\n"));
+    assert!(dedup_sweep_records(parse_sweep_csv(&text).unwrap()).is_ok());
+    let text = format!("{SWEEP_HEADER}\n{}\n", whole[..3].join("\n"));
+    let e = dedup_sweep_records(parse_sweep_csv(&text).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tanh ran seeds [0]") && e.contains("relu ran [0, 1]"),
+        "{e}"
+    );
+}

@@ -284,6 +284,33 @@ fn a_stored_cell_of_another_cell_or_other_seeds_is_an_error_not_reused() {
 }
 
 #[test]
+fn a_stored_cell_missing_one_run_is_an_error_not_reused() {
+    use mixact_lab::sweep::run_sweep_into;
+    use mixact_lab::sweep_report::{parse_sweep_csv, sweep_csv};
+    let dir = std::env::temp_dir().join(format!("mixact-sweep-partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let tasks = vec![Task::two_spirals(1.0, 0.05, 40).with_epochs(2)];
+    let candidates = [Act::Relu, Act::Tanh];
+    let mut opts = tiny_options();
+    opts.widths = vec![8];
+    opts.fractions = vec![1.0];
+    let cells = sweep_cells(1, &opts);
+    run_sweep_into(&tasks, &candidates, &opts, &cells, Some(&dir), |_, _| {}).unwrap();
+    let stored = dir.join("cells").join(cells[0].file_name(tasks[0].name()));
+    let mut rows = parse_sweep_csv(&std::fs::read_to_string(&stored).unwrap()).unwrap();
+    let gone = rows.pop().unwrap();
+    std::fs::write(&stored, sweep_csv(&rows).unwrap()).unwrap();
+    let e = run_sweep_into(&tasks, &candidates, &opts, &cells, Some(&dir), |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("{} ran seeds", gone.config)) && e.contains("same seeds"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn where_mixing_helps_counts_wins_and_losses_per_data_fraction_and_depth() {
     use mixact_lab::sweep_report::{where_mixing_helps, CellComparison};
     let comparison = |fraction: u32, depth: usize, outcome: Outcome| CellComparison {
