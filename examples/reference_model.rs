@@ -137,6 +137,15 @@ fn with_arch(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Vec<u8>, mixac
     Ok(join(header, &arch, &data))
 }
 
+/// A safetensors container of `header` (JSON) and `data`, as written by
+/// anything: the 8-byte little-endian header length, the header, the data.
+fn container(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    bytes
+}
+
 fn write_hostile(dir: &str) -> Result<(), mixact::Error> {
     use serde_json::json;
     let io = |e: std::io::Error| mixact::Error::Io {
@@ -236,6 +245,15 @@ fn write_hostile(dir: &str) -> Result<(), mixact::Error> {
         ),
         ("nan_weight", nan_weight),
         ("truncated", base_model()?[..100].to_vec()),
+        ("trailing_bytes", [base_model()?, b"xyz".to_vec()].concat()),
+        ("tensor_entry_not_an_object", container(r#"{"x":5}"#, &[])),
+        (
+            "three_data_offsets",
+            container(
+                r#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}}"#,
+                &[0; 8],
+            ),
+        ),
     ];
     let mut expected = String::from("file,kind\n");
     for (name, bytes) in cases {
@@ -246,6 +264,18 @@ fn write_hostile(dir: &str) -> Result<(), mixact::Error> {
         };
         std::fs::write(format!("{dir}/{name}.safetensors"), &bytes).map_err(io)?;
         expected.push_str(&format!("{name}.safetensors,{kind}\n"));
+    }
+    // An endless source: both readers must stop at its (empty) header.
+    #[cfg(unix)]
+    {
+        let path = format!("{dir}/endless.safetensors");
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::fs::symlink("/dev/zero", &path).map_err(io)?;
+        let kind = match mixact::io::ModelLoader::<Act>::new().from_path(&path) {
+            Err(mixact::Error::Model { kind, .. }) => format!("{kind:?}"),
+            other => panic!("endless file: not a model error: {other:?}"),
+        };
+        expected.push_str(&format!("endless.safetensors,{kind}\n"));
     }
     std::fs::write(format!("{dir}/expected.csv"), expected).map_err(io)?;
     println!("wrote {dir}/: hostile model files and the Rust loader's reasons");

@@ -57,6 +57,36 @@ ACTIVATIONS = {
 DTYPES = {"F32": ("<f4", 4, "f32"), "F64": ("<f8", 8, "f64")}
 
 
+def is_count_list(v):
+    """A JSON list of non-negative integers (booleans are not counts)."""
+    return isinstance(v, list) and all(type(x) is int and x >= 0 for x in v)
+
+
+def read_model_file(path):
+    """The file's bytes, read no further than its header declares (plus one
+    byte), as the Rust reader does: a path naming an endless source
+    (/dev/zero, a FIFO) or a huge file that is no model must not fill memory.
+    On a short, oversized or unreadable header the bytes read so far are
+    returned, and `read_container` says what is wrong with them."""
+    with open(path, "rb") as f:
+        data = f.read(8)
+        if len(data) < 8:
+            return data
+        (n,) = struct.unpack("<Q", data)
+        if n > MAX_HEADER:
+            return data
+        data += f.read(n)
+        if len(data) < 8 + n:
+            return data
+        try:
+            header = json.loads(data[8:].decode("utf-8"))
+            ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
+            declared = max([e for e in ends if type(e) is int and e >= 0], default=0)
+        except (UnicodeDecodeError, ValueError, AttributeError, KeyError, TypeError, IndexError):
+            return data
+        return data + f.read(declared + 1)
+
+
 def read_container(data):
     """The safetensors container: (mixact metadata text, {name: (dtype, shape, bytes)})."""
     if len(data) < 8:
@@ -74,11 +104,20 @@ def read_container(data):
         raise ModelError("NotAModel", "not a safetensors header")
     body = data[8 + n :]
     meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict):
+        raise ModelError("NotAModel", "the safetensors metadata is not an object")
+    for name, t in header.items():
+        if not (
+            isinstance(t, dict)
+            and set(t) == {"dtype", "shape", "data_offsets"}
+            and is_count_list(t["data_offsets"])
+            and len(t["data_offsets"]) == 2
+            and is_count_list(t["shape"])
+        ):
+            raise ModelError("NotAModel", f"tensor {name}: not a tensor entry")
     tensors = {}
     end = 0
-    for name, t in sorted(header.items(), key=lambda kv: tuple(kv[1].get("data_offsets", [0, 0]))):
-        if not isinstance(t, dict) or set(t) != {"dtype", "shape", "data_offsets"}:
-            raise ModelError("NotAModel", f"tensor {name}: not a tensor entry")
+    for name, t in sorted(header.items(), key=lambda kv: tuple(kv[1]["data_offsets"])):
         if t["dtype"] not in DTYPES:
             raise ModelError("NotAModel", f"tensor type {t['dtype']} (mixact models hold F32 or F64)")
         a, b = t["data_offsets"]
@@ -89,8 +128,11 @@ def read_container(data):
             raise ModelError("InconsistentShape", f"tensor {name}: {b - a} bytes for shape {t['shape']}")
         tensors[name] = (t["dtype"], list(t["shape"]), body[a:b])
         end = b
-    if end != len(body):
+    if end > len(body):
         raise ModelError("Truncated", f"tensors declare {end} bytes of data, the file holds {len(body)}")
+    if end < len(body):
+        # No count: a file is read one byte past what its header declares.
+        raise ModelError("Truncated", f"tensors declare {end} bytes of data, the file holds more")
     if "mixact" not in meta:
         raise ModelError("NotAModel", 'no "mixact" metadata')
     return meta["mixact"], tensors
@@ -259,9 +301,7 @@ def check_info(info, n_in, n_out):
 
 def load(path):
     """The network's forward function and its info, or a `ModelError`."""
-    with open(path, "rb") as f:
-        data = f.read()
-    text, tensors = read_container(data)
+    text, tensors = read_container(read_model_file(path))
     try:
         meta = json.loads(text)
     except ValueError as e:
