@@ -9,14 +9,32 @@
 //! ```sh
 //! cargo run --release --example reference_model -- target/reference
 //! ```
+//!
+//! With `--kinds FILE...` it writes nothing and prints, per file, `FILE,KIND`:
+//! the kind of error the Rust loader gives (or `accepted`), for
+//! `python/diff_reader.py`, which mutates the reference model's header at
+//! random and checks that both readers agree on every mutant.
 
 use mixact::data::Scaler;
 use mixact::io::ModelInfo;
 use mixact::prelude::*;
 
 fn main() -> Result<(), mixact::Error> {
-    let dir = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--kinds") {
+        for path in &args[1..] {
+            let kind = match mixact::io::ModelLoader::<Act>::new().from_path(path) {
+                Ok(_) => "accepted".to_string(),
+                Err(mixact::Error::Model { kind, .. }) => format!("{kind:?}"),
+                Err(e) => format!("error: {e}"),
+            };
+            println!("{path},{kind}");
+        }
+        return Ok(());
+    }
+    let dir = args
+        .first()
+        .cloned()
         .unwrap_or_else(|| "target/reference".into());
     std::fs::create_dir_all(&dir).map_err(|e| mixact::Error::Io {
         path: dir.clone(),
@@ -242,6 +260,18 @@ fn write_hostile(dir: &str) -> Result<(), mixact::Error> {
             with_arch(|a| {
                 a["info"]["feature_names"] = json!(["x", "y"]);
             })?,
+        ),
+        (
+            "activation_list_holding_a_list",
+            with_arch(|a| {
+                a["network"][0]["activations"][1] = json!(["relu"]);
+            })?,
+        ),
+        ("info_not_an_object", with_arch(|a| a["info"] = json!([1]))?),
+        ("version_as_text", with_arch(|a| a["version"] = json!("3"))?),
+        (
+            "temperature_beyond_f32",
+            with_arch(|a| a["network"][1]["temperature"] = json!(1e308))?,
         ),
         ("nan_weight", nan_weight),
         ("truncated", base_model()?[..100].to_vec()),

@@ -161,59 +161,177 @@ class Tensors:
         return values
 
 
-def activation_list(spec, key, width):
-    names = spec.get(key)
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ModelError("Malformed", f"layer field {key} is not a list of names")
-    for n in names:
-        if n not in ACTIVATIONS:
-            raise ModelError("UnknownActivation", f"activation {n!r}")
-    if width is not None and len(names) != width:
-        raise ModelError("InconsistentShape", f"{len(names)} activations for {width} neurons")
-    return names
+def malformed(detail):
+    return ModelError("Malformed", detail)
 
 
-def int_field(spec, key):
-    v = spec.get(key)
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise ModelError("Malformed", f"layer field {key} is not a count")
-    return v
+def is_int_value(v):
+    """What Rust reads as an integer field: a JSON integer in 0..2^64."""
+    return type(v) is int and 0 <= v < 2**64
+
+
+def is_number(v):
+    return type(v) in (int, float)
+
+
+class LayerSpec:
+    """A layer as Rust's reader splits it: its kind, its fields, and at most
+    one list of sub-layers under any key (an empty list is a list of names)."""
+
+    def __init__(self, obj, path):
+        if not isinstance(obj, dict):
+            raise malformed(f"{path}: a layer is not an object")
+        kind = obj.get("kind")
+        if not isinstance(kind, str):
+            raise malformed(f"{path}: a layer without \"kind\"")
+        self.kind, self.path, self.fields, self.children = kind, path, {}, None
+        for key, v in obj.items():
+            if key == "kind":
+                continue
+            if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+                if self.children is not None:
+                    raise malformed(f"{path}: a layer with two lists of sub-layers")
+                self.children = (key, [LayerSpec(c, f"{path}{key}.{i}.") for i, c in enumerate(v)])
+            elif isinstance(v, list):
+                if not all(isinstance(x, str) for x in v):
+                    raise malformed(f"{path}: \"{key}\" is neither a list of names nor of layers")
+                if len(set(v)) > 256:
+                    raise malformed(f"{path}: more than 256 distinct names in one list")
+                self.fields[key] = v
+            elif v is None or isinstance(v, dict):
+                raise malformed(f"{path}: \"{key}\" holds an object or null")
+            else:
+                self.fields[key] = v
+
+    def only(self, keys):
+        for k in self.fields:
+            if k not in keys:
+                raise malformed(f"{self.path}: unknown field \"{k}\" in a {self.kind} layer")
+
+    def no_sublayers(self):
+        if self.children is not None:
+            raise malformed(f"{self.path}: a {self.kind} layer has no sub-layers")
+
+    def get(self, key):
+        if key not in self.fields:
+            raise malformed(f"{self.path}: {self.kind} layer without \"{key}\"")
+        return self.fields[key]
+
+    def count(self, key):
+        v = self.get(key)
+        if not is_int_value(v):
+            raise malformed(f"{self.path}: \"{key}\" must be a non-negative integer")
+        return v
+
+    def number(self, key, default=None):
+        if default is not None and key not in self.fields:
+            return default
+        v = self.get(key)
+        if not is_number(v):
+            raise malformed(f"{self.path}: \"{key}\" must be a number")
+        return float(v)
+
+    def flag(self, key, default):
+        if key not in self.fields:
+            return default
+        v = self.fields[key]
+        if type(v) is not bool:
+            raise malformed(f"{self.path}: \"{key}\" must be true or false")
+        return v
+
+    def activation(self, key):
+        v = self.get(key)
+        if not isinstance(v, str):
+            raise malformed(f"{self.path}: \"{key}\" must be an activation name")
+        if v not in ACTIVATIONS:
+            raise ModelError("UnknownActivation", f"activation {v!r}")
+        return v
+
+    def activations(self, key, width):
+        names = self.get(key)
+        if not isinstance(names, list):
+            raise malformed(f"{self.path}: \"{key}\" must be a list of activation names")
+        if width is not None and len(names) != width:
+            raise ModelError("InconsistentShape", f"{len(names)} activations for {width} neurons")
+        for n in names:
+            if n not in ACTIVATIONS:
+                raise ModelError("UnknownActivation", f"activation {n!r}")
+        return names
+
+
+def inconsistent(detail):
+    return ModelError("InconsistentShape", detail)
+
+
+def in_float(value, src):
+    """A hyper-parameter as the network holds it: Rust rounds it to the
+    file's float type first, so 1e308 is infinite in an f32 model."""
+    if src.float_name == "f32":
+        with np.errstate(over="ignore"):
+            return float(np.float32(value))
+    return value
+
+
+def positive(value, what):
+    if not (math.isfinite(value) and value > 0):
+        raise inconsistent(f"{what} {value} is not finite and > 0")
+
+
+def chain(children, path):
+    if not children:
+        raise inconsistent(f"{path}: no sub-layers")
+    for (_, out, _), (inp, _, _) in zip(children, children[1:]):
+        if out != inp:
+            raise inconsistent(f"widths do not chain ({out} into {inp})")
+
+    def run(x, cs=children):
+        for _, _, f in cs:
+            x = f(x)
+        return x
+
+    return children[0][0], children[-1][1], run
 
 
 def build(spec, prefix, src):
-    """A layer as (input width, output width, forward function)."""
-    if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
-        raise ModelError("Malformed", "a layer without \"kind\"")
-    kind = spec["kind"]
+    """A layer (a `LayerSpec`) as (input width, output width, forward
+    function), with the Rust builders' checks in their order."""
+    kind = spec.kind
+    if kind not in ("sequential", "concat", "average", "dense", "slope", "mixture", "dropout", "layer_norm"):
+        raise malformed(f"{prefix}: unknown layer kind {kind!r}")
+    children = []
+    if spec.children is not None:
+        key, subs = spec.children
+        children = [build(c, f"{prefix}{key}.{i}.", src) for i, c in enumerate(subs)]
     if kind in ("sequential", "concat", "average"):
-        key = {"sequential": "layers", "concat": "branches", "average": "members"}[kind]
-        children = [build(c, f"{prefix}{key}.{i}.", src) for i, c in enumerate(spec.get(key) or [])]
-        if not children:
-            raise ModelError("InconsistentShape", f"{kind} without sub-layers")
+        spec.only([])
         if kind == "sequential":
-            for (_, out, _), (inp, _, _) in zip(children, children[1:]):
-                if out != inp:
-                    raise ModelError("InconsistentShape", f"widths do not chain ({out} into {inp})")
-
-            def run(x, cs=children):
-                for _, _, f in cs:
-                    x = f(x)
-                return x
-
-            return children[0][0], children[-1][1], run
+            return chain(children, prefix)
+        if not children:
+            raise inconsistent(f"{kind} without sub-layers")
         if len({c[0] for c in children}) != 1:
-            raise ModelError("InconsistentShape", "branches of different input widths")
+            raise inconsistent("branches of different input widths")
         if kind == "average":
             if len({c[1] for c in children}) != 1:
-                raise ModelError("InconsistentShape", "members of different output widths")
+                raise inconsistent("members of different output widths")
             return children[0][0], children[0][1], lambda x, cs=children: sum(f(x) for _, _, f in cs) / len(cs)
         return children[0][0], sum(c[1] for c in children), lambda x, cs=children: np.concatenate([f(x) for _, _, f in cs], axis=1)
+    spec.no_sublayers()
     if kind == "dropout":
-        w = int_field(spec, "width")
+        spec.only(["width", "p", "seed"])
+        w, p = spec.count("width"), spec.number("p")
+        spec.count("seed")
+        if w == 0:
+            raise inconsistent("dropout of width 0")
+        if not 0.0 <= p < 1.0:
+            raise inconsistent(f"dropout p {p} is not in [0, 1)")
         return w, w, lambda x: x
     if kind == "layer_norm":
-        w = int_field(spec, "width")
-        gain, bias, eps = src.take(prefix + "gain", [w]), src.take(prefix + "bias", [w]), spec.get("eps")
+        spec.only(["width", "eps"])
+        w, eps = spec.count("width"), in_float(spec.number("eps"), src)
+        gain, bias = src.take(prefix + "gain", [w]), src.take(prefix + "bias", [w])
+        if w == 0:
+            raise inconsistent("layer norm of width 0")
+        positive(eps, "eps")
 
         def norm(x):
             mean = x.mean(axis=1, keepdims=True)
@@ -221,17 +339,13 @@ def build(spec, prefix, src):
             return gain * (x - mean) / np.sqrt(var + eps) + bias
 
         return w, w, norm
-    if kind not in ("dense", "slope", "mixture"):
-        raise ModelError("Malformed", f"unknown layer kind {kind!r}")
-    n_in, n_out = int_field(spec, "inputs"), int_field(spec, "outputs")
     if kind == "dense":
-        names = activation_list(spec, "activations", n_out)
-    elif kind == "slope":
-        names = activation_list({"a": [spec.get("activation")]}, "a", 1)
-    else:
-        names = activation_list(spec, "candidates", None)
-    w, b = src.take(prefix + "weight", [n_out, n_in]), src.take(prefix + "bias", [n_out])
-    if kind == "dense":
+        spec.only(["inputs", "outputs", "activations"])
+        n_in, n_out = spec.count("inputs"), spec.count("outputs")
+        names = spec.activations("activations", n_out)
+        w, b = src.take(prefix + "weight", [n_out, n_in]), src.take(prefix + "bias", [n_out])
+        if n_in == 0 or n_out == 0:
+            raise inconsistent("a dense layer of width 0")
 
         def dense(x):
             z = x @ w.T + b
@@ -239,17 +353,38 @@ def build(spec, prefix, src):
 
         return n_in, n_out, dense
     if kind == "slope":
+        spec.only(["inputs", "outputs", "activation", "scale", "trained", "shared"])
+        n_in, n_out = spec.count("inputs"), spec.count("outputs")
+        name = spec.activation("activation")
         # scale s and a slope shared by the layer are written only when used
-        scale = spec.get("scale", 1.0)
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
-            math.isfinite(scale) and scale > 0
-        ):
-            raise ModelError("InconsistentShape", f"slope scale {scale!r}")
-        shared = spec.get("shared", False) is True and n_out > 1
+        scale = in_float(spec.number("scale", 1.0), src)
+        positive(scale, "slope scale")
+        spec.flag("trained", True)
+        shared = spec.flag("shared", False)
+        w, b = src.take(prefix + "weight", [n_out, n_in]), src.take(prefix + "bias", [n_out])
         s = scale * src.take(prefix + "slope", [1 if shared else n_out])
-        return n_in, n_out, lambda x: ACTIVATIONS[names[0]](s * (x @ w.T + b))
+        if n_in == 0 or n_out == 0:
+            raise inconsistent("a slope layer of width 0")
+        return n_in, n_out, lambda x: ACTIVATIONS[name](s * (x @ w.T + b))
+    spec.only(["inputs", "outputs", "candidates", "temperature", "entropy_penalty", "alpha_lr_scale"])
+    n_in, n_out = spec.count("inputs"), spec.count("outputs")
+    names = spec.activations("candidates", None)
+    temperature, penalty, lr_scale = (
+        in_float(spec.number("temperature"), src),
+        in_float(spec.number("entropy_penalty"), src),
+        in_float(spec.number("alpha_lr_scale"), src),
+    )
+    w, b = src.take(prefix + "weight", [n_out, n_in]), src.take(prefix + "bias", [n_out])
     alpha = src.take(prefix + "alpha", [n_out, len(names)])
-    temperature = spec.get("temperature")
+    if n_in == 0 or n_out == 0 or not names:
+        raise inconsistent("a mixture of width 0 or without candidates")
+    for value, ok, what in [
+        (temperature, temperature > 0, "temperature"),
+        (penalty, penalty >= 0, "entropy penalty"),
+        (lr_scale, lr_scale > 0, "alpha learning-rate scale"),
+    ]:
+        if not (math.isfinite(value) and ok):
+            raise malformed(f"{prefix}: {what} {value} is out of range")
 
     def mixture(x):
         z = x @ w.T + b
@@ -260,6 +395,92 @@ def build(spec, prefix, src):
         return (f * p[None, :, :]).sum(axis=2)
 
     return n_in, n_out, mixture
+
+
+def as_struct(v, fields):
+    """`v` as Rust's serde reads a struct: an object, or (serde also
+    accepts this) a list of its fields in declaration order."""
+    if isinstance(v, list) and len(v) <= len(fields):
+        return dict(zip(fields, v))
+    return v
+
+
+def check_document(meta):
+    """The types Rust's reader requires of the architecture document (its
+    serde schema): anything else is `Malformed`, before any other check.
+    Returns the document as an object and its layers as `LayerSpec`s."""
+    meta = as_struct(meta, ["format", "version", "float", "network", "info"])
+    if not isinstance(meta, dict):
+        raise malformed("the architecture is not an object")
+    for key in meta:
+        if key not in ("format", "version", "float", "network", "info"):
+            raise malformed(f"unknown field {key!r}")
+    for key in ("format", "version", "float", "network"):
+        if key not in meta:
+            raise malformed(f"missing field {key!r}")
+    if not isinstance(meta["format"], str) or not isinstance(meta["float"], str):
+        raise malformed("format and float must be strings")
+    if not (type(meta["version"]) is int and 0 <= meta["version"] < 2**32):
+        raise malformed("version must be an integer")
+    if not isinstance(meta["network"], list):
+        raise malformed("network must be a list of layers")
+    specs = [LayerSpec(c, f"layers.{i}.") for i, c in enumerate(meta["network"])]
+    info = as_struct(
+        meta.get("info"),
+        ["scaler", "class_names", "target_scaler", "feature_names", "metadata", "history"],
+    )
+    meta["info"] = info
+    if info is None:
+        return meta, specs
+    if not isinstance(info, dict):
+        raise malformed("info must be an object")
+    for key, v in list(info.items()):
+        if key in ("scaler", "target_scaler"):
+            if v is None:
+                continue
+            v = info[key] = as_struct(v, ["offset", "scale"])
+            if not (isinstance(v, dict) and set(v) == {"offset", "scale"}):
+                raise malformed(f"info.{key} must hold exactly offset and scale")
+            for part in ("offset", "scale"):
+                if not (isinstance(v[part], list) and all(is_number(x) for x in v[part])):
+                    raise malformed(f"info.{key}.{part} must be a list of numbers")
+                if len(v[part]) > 1 << 20:
+                    raise malformed(f"info.{key}.{part}: more than 2^20 numbers")
+        elif key in ("class_names", "feature_names"):
+            if not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                raise malformed(f"info.{key} must be a list of names")
+            if len(v) > 1 << 12:
+                raise malformed(f"info.{key}: more than 4096 names")
+        elif key == "metadata":
+            if not (isinstance(v, dict) and all(isinstance(x, str) for x in v.values())):
+                raise malformed("info.metadata must map names to strings")
+            if len(v) > 1 << 12:
+                raise malformed("more than 4096 metadata entries")
+        elif key == "history":
+            if v is None:
+                continue
+            v = info[key] = as_struct(v, ["epochs", "final_train_loss", "final_valid_loss", "best_valid"])
+            ok = (
+                isinstance(v, dict)
+                and set(v) <= {"epochs", "final_train_loss", "final_valid_loss", "best_valid"}
+                and is_int_value(v.get("epochs"))
+                and is_number(v.get("final_train_loss"))
+                and (v.get("final_valid_loss") is None or is_number(v["final_valid_loss"]))
+                and (
+                    v.get("best_valid") is None
+                    or (
+                        isinstance(v["best_valid"], list)
+                        and len(v["best_valid"]) == 2
+                        and is_int_value(v["best_valid"][0])
+                        and is_number(v["best_valid"][1])
+                    )
+                )
+            )
+            if not ok:
+                raise malformed("info.history is not a training summary")
+        else:
+            raise malformed(f"unknown field info.{key}")
+    return meta, specs
 
 
 def check_info(info, n_in, n_out):
@@ -299,15 +520,26 @@ def check_info(info, n_in, n_out):
         raise ModelError("TooLarge", f"{text} bytes of metadata and class names (limit {MAX_INFO_TEXT})")
 
 
+def unique_keys(pairs):
+    """A JSON object whose keys are unique, as Rust's reader requires."""
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise malformed(f"duplicate field {k!r}")
+        out[k] = v
+    return out
+
+
 def load(path):
     """The network's forward function and its info, or a `ModelError`."""
     text, tensors = read_container(read_model_file(path))
+    if not isinstance(text, str):
+        raise ModelError("NotAModel", "the mixact metadata is not a JSON string")
     try:
-        meta = json.loads(text)
+        meta = json.loads(text, object_pairs_hook=unique_keys)
     except ValueError as e:
-        raise ModelError("Malformed", str(e))
-    if not isinstance(meta, dict):
-        raise ModelError("Malformed", "the architecture is not an object")
+        raise malformed(str(e))
+    meta, specs = check_document(meta)
     if meta.get("format") != "mixact":
         raise ModelError("NotAModel", f"format {meta.get('format')!r}")
     version = meta.get("version")
@@ -322,7 +554,8 @@ def load(path):
     if version < 3 and ("target_scaler" in info or "feature_names" in info):
         raise ModelError("Malformed", f"a version {version} file with a target scaler or feature names (version 3)")
     src = Tensors(tensors, float_name)
-    n_in, n_out, run = build({"kind": "sequential", "layers": meta.get("network")}, "", src)
+    layers = [build(spec, f"layers.{i}.", src) for i, spec in enumerate(specs)]
+    n_in, n_out, run = chain(layers, "network")
     if src.used != len(tensors):
         raise ModelError("InconsistentShape", f"{len(tensors)} tensors in the file, the architecture uses {src.used}")
     check_info(info, n_in, n_out)
