@@ -227,9 +227,10 @@ impl CsvTable {
     /// [`Scaler`](super::Scaler) on the training part). `keep` chooses rows.
     ///
     /// # Errors
-    /// [`Error::Format`] for a missing column; [`Error::Empty`] for no
-    /// targets or no rows kept; [`Error::ZeroWidth`] when no feature is left;
-    /// as [`Dataset::new`].
+    /// [`Error::Format`] for a missing column, or naming the data row and
+    /// column of a NaN, an infinity or a value beyond `T`'s range (1e300
+    /// in f32); [`Error::Empty`] for no targets or no rows kept;
+    /// [`Error::ZeroWidth`] when no feature is left; as [`Dataset::new`].
     pub fn regression<T: Real>(
         &self,
         targets: &[&str],
@@ -258,9 +259,11 @@ impl CsvTable {
     /// Features are unscaled; `keep` chooses rows.
     ///
     /// # Errors
-    /// [`Error::Format`] for a missing column or a label that is not a
-    /// non-negative integer; [`Error::LabelOutOfRange`] for a label >=
-    /// `classes`; [`Error::Empty`] when no row is kept; as [`Dataset::classification`].
+    /// [`Error::Format`] for a missing column, a label that is not a
+    /// non-negative integer, or naming the data row and column of a feature
+    /// that is NaN, infinite or beyond `T`'s range; [`Error::LabelOutOfRange`]
+    /// for a label >= `classes`; [`Error::Empty`] when no row is kept; as
+    /// [`Dataset::classification`].
     pub fn classification_with_classes<T: Real>(
         &self,
         label: &str,
@@ -290,8 +293,10 @@ impl CsvTable {
     /// width; `None` keeps all rows.
     ///
     /// # Errors
-    /// [`Error::Format`] for a missing column or a label that is not a
-    /// non-negative integer; [`Error::Empty`] when `keep` keeps no row;
+    /// [`Error::Format`] for a missing column, a label that is not a
+    /// non-negative integer, or naming the data row and column of a feature
+    /// that is NaN, infinite or beyond `T`'s range (after `scale`);
+    /// [`Error::Empty`] when `keep` keeps no row;
     /// [`Error::TooLarge`] when rows × classes or rows × features exceed
     /// [`limits::MAX_ELEMENTS`]; as [`Dataset::classification`].
     pub fn classification<T: Real>(
@@ -327,7 +332,12 @@ fn class_index(l: f64, i: usize) -> Result<usize> {
     if l < 0.0 || l.fract() != 0.0 || !l.is_finite() || l > 9.0e15 {
         return Err(Error::Format {
             location: format!("row {}", i + 2),
-            message: format!("label {l} is not a class index"),
+            // 1e300 printed in full is 301 digits.
+            message: if l.abs() < 1e15 {
+                format!("label {l} is not a class index")
+            } else {
+                format!("label {l:e} is not a class index")
+            },
         });
     }
     Ok(l as usize)
@@ -362,9 +372,31 @@ impl CsvTable {
         for (i, &r) in rows.iter().enumerate() {
             let row = self.row(r);
             for (j, &c) in columns.iter().enumerate() {
-                m[(i, j)] = T::lit(row[c] * scale);
+                let v = T::lit(row[c] * scale);
+                if !v.is_finite() {
+                    return Err(self.not_finite(r, c, row[c] * scale, T::NAME));
+                }
+                m[(i, j)] = v;
             }
         }
         Ok(m)
+    }
+
+    /// The error for a cell that is NaN or infinite, or becomes infinite in
+    /// `float`, named as the file names it: a data set's own error would
+    /// give the position in the kept rows and chosen columns instead.
+    fn not_finite(&self, row: usize, col: usize, value: f64, float: &str) -> Error {
+        let name = self.header(col).unwrap_or("?");
+        Error::Format {
+            location: format!(
+                "CSV data row {} (1-based, after the header), column \"{name}\"",
+                row + 1
+            ),
+            message: if value.is_finite() {
+                format!("{value:e} is beyond the range of {float}")
+            } else {
+                format!("{value} is not a finite number")
+            },
+        }
     }
 }

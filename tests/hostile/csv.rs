@@ -133,3 +133,41 @@ fn a_csv_with_more_cells_than_the_limit_is_too_large() {
     assert_eq!(data::read_csv_with(&path, options).unwrap().n_rows(), 1000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_csv_value_beyond_f32_is_an_error_naming_its_data_row_and_column() {
+    let table = data::parse_csv("a,b,y\n1,2,0.5\n3,1e300,1.5\n", "t").unwrap();
+    let e = table.regression::<f32>(&["y"], &[], None).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("data row 2")
+            && msg.contains("\"b\"")
+            && msg.contains("beyond the range of f32"),
+        "{msg}"
+    );
+    // The same file is fine in f64.
+    assert!(table.regression::<f64>(&["y"], &[], None).is_ok());
+}
+
+#[test]
+fn a_nan_cell_is_an_error_naming_its_data_row_and_column() {
+    let table = data::parse_csv("a,label\n1,0\nNaN,1\n", "t").unwrap();
+    let e = table
+        .classification::<f64>("label", &[], 1.0, None)
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("data row 2") && msg.contains("\"a\"") && msg.contains("not a finite number"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_huge_label_is_refused_in_a_short_message() {
+    let table = data::parse_csv("a,label\n1,0\n2,1e300\n", "t").unwrap();
+    let msg = table
+        .classification::<f32>("label", &[], 1.0, None)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("label 1e300 is not a class index"), "{msg}");
+}
