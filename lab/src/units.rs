@@ -369,6 +369,89 @@ fn check_values(dir: &Path, results: &Results) -> Result<()> {
     Ok(())
 }
 
+/// The most epochs a curve point may name: far beyond any budget the lab
+/// sets, far below what would make a plot axis meaningless.
+const MAX_CURVE_EPOCH: usize = 10_000_000;
+
+/// A unit's curve, surface and group rows are its own, of its runs' seeds,
+/// and in range: they go into the report's plots and group table, where a
+/// damaged value (a flat fraction of 5, a group of 10^14 neurons in a
+/// network of 32) would be printed as if measured.
+fn check_side_rows(dir: &Path, id: &str, results: &Results) -> Result<()> {
+    let bad = |file: &str, message: String| Error::Format {
+        location: dir.join(file).display().to_string(),
+        message,
+    };
+    let own = |task: &str, config: &str| format!("{task}/{config}") == id;
+    let width_of = |seed: u64| {
+        results
+            .runs
+            .iter()
+            .find(|r| r.seed == seed)
+            .map(|r| r.width)
+    };
+    for c in &results.curves {
+        if !own(&c.task, &c.config) || width_of(c.seed).is_none() {
+            return Err(bad(
+                "curves.csv",
+                format!(
+                    "a point of {}/{} seed {} in unit \"{id}\"",
+                    c.task, c.config, c.seed
+                ),
+            ));
+        }
+        if c.epoch > MAX_CURVE_EPOCH || c.loss < 0.0 {
+            return Err(bad(
+                "curves.csv",
+                format!(
+                    "epoch {} or loss {} of seed {} is out of range",
+                    c.epoch, c.loss, c.seed
+                ),
+            ));
+        }
+    }
+    for p in &results.surfaces {
+        if !own(&p.task, &p.config) {
+            return Err(bad(
+                "surfaces.csv",
+                format!("a point of {}/{} in unit \"{id}\"", p.task, p.config),
+            ));
+        }
+        if !(p.x.is_finite() && p.y.is_finite()) || p.value.is_infinite() {
+            return Err(bad(
+                "surfaces.csv",
+                format!(
+                    "point ({}, {}) with output {} is out of range",
+                    p.x, p.y, p.value
+                ),
+            ));
+        }
+    }
+    for g in &results.groups {
+        let Some(width) = width_of(g.seed).filter(|_| own(&g.task, &g.config)) else {
+            return Err(bad(
+                "groups.csv",
+                format!(
+                    "a group of {}/{} seed {} in unit \"{id}\"",
+                    g.task, g.config, g.seed
+                ),
+            ));
+        };
+        let fraction_ok = g.flat_fraction.is_nan() || (0.0..=1.0).contains(&g.flat_fraction);
+        if g.neurons == 0 || g.neurons > width || !fraction_ok || g.ablation_drop.is_infinite() {
+            return Err(bad(
+                "groups.csv",
+                format!(
+                    "group {} of seed {}: {} neurons (of {width}), flat fraction {}, ablation drop {} \
+                     out of range",
+                    g.activation, g.seed, g.neurons, g.flat_fraction, g.ablation_drop
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A unit's rows are its own (`task/config` is its id) and one per seed,
 /// the same seeds as every other unit.
 fn check_unit(
@@ -409,5 +492,5 @@ fn check_unit(
         }
         Some(_) => {}
     }
-    Ok(())
+    check_side_rows(dir, id, results)
 }

@@ -556,3 +556,67 @@ fn merged_sweep_rows_of_a_cell_whose_configurations_ran_different_seeds_are_refu
         "{e}"
     );
 }
+
+/// Merging a stored suite after `edit` changed `file` of its first unit (the
+/// mixed configuration's, which has activation groups) fails naming that
+/// file and saying `what`.
+fn merge_fails_after_editing(
+    name: &str,
+    file: &str,
+    edit: impl Fn(&[&str]) -> Vec<String>,
+    what: &str,
+) {
+    let dir = temp_dir(name);
+    stored_suite(&dir);
+    let (results, _) = first_unit(&dir);
+    let path = results.with_file_name(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 1, "{file} has rows to damage");
+    std::fs::write(&path, edit(&lines).join("\n") + "\n").unwrap();
+    let e = merge_dirs(std::slice::from_ref(&dir))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(file) && e.contains(what), "{name}: {e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_unit_with_a_flat_fraction_above_one_is_refused() {
+    merge_fails_after_editing(
+        "flat5",
+        "groups.csv",
+        |l| set_field(l, 1, 6, "5"),
+        "flat fraction 5",
+    );
+}
+
+#[test]
+fn a_unit_with_a_group_larger_than_its_network_is_refused() {
+    merge_fails_after_editing(
+        "bigroup",
+        "groups.csv",
+        |l| set_field(l, 1, 5, "99999999999999"),
+        "99999999999999 neurons",
+    );
+}
+
+#[test]
+fn a_unit_with_a_curve_point_of_another_configuration_is_refused() {
+    merge_fails_after_editing(
+        "othercurve",
+        "curves.csv",
+        |l| set_field(l, 1, 1, "relu"),
+        "a point of",
+    );
+}
+
+#[test]
+fn a_unit_with_a_curve_epoch_beyond_any_budget_is_refused() {
+    merge_fails_after_editing(
+        "epoch",
+        "curves.csv",
+        |l| set_field(l, 1, 3, "999999999999999999"),
+        "epoch 999999999999999999",
+    );
+}
