@@ -216,6 +216,7 @@ pub fn merge_dirs(dirs: &[PathBuf]) -> Result<MergeReport> {
             None => {
                 let results = read_results(d)?;
                 check_values(d, &results)?;
+                check_side_rows(d, None, &results)?;
                 report.results.merge(results);
             }
             Some(list) => {
@@ -373,29 +374,31 @@ fn check_values(dir: &Path, results: &Results) -> Result<()> {
 /// sets, far below what would make a plot axis meaningless.
 const MAX_CURVE_EPOCH: usize = 10_000_000;
 
-/// A unit's curve, surface and group rows are its own, of its runs' seeds,
-/// and in range: they go into the report's plots and group table, where a
-/// damaged value (a flat fraction of 5, a group of 10^14 neurons in a
-/// network of 32) would be printed as if measured.
-fn check_side_rows(dir: &Path, id: &str, results: &Results) -> Result<()> {
+/// A folder's (or with `id`, a unit's) curve, surface and group rows
+/// belong to its runs (and to the unit) and are in range: they go into the
+/// report's plots and group table, where a damaged value (a flat fraction
+/// of 5, a group of 10^14 neurons in a network of 32) would be printed as
+/// if measured.
+fn check_side_rows(dir: &Path, id: Option<&str>, results: &Results) -> Result<()> {
     let bad = |file: &str, message: String| Error::Format {
         location: dir.join(file).display().to_string(),
         message,
     };
-    let own = |task: &str, config: &str| format!("{task}/{config}") == id;
-    let width_of = |seed: u64| {
+    let own = |task: &str, config: &str| id.is_none_or(|id| format!("{task}/{config}") == id);
+    let width_of = |task: &str, config: &str, seed: Option<u64>| {
         results
             .runs
             .iter()
-            .find(|r| r.seed == seed)
+            .find(|r| r.task == task && r.config == config && seed.is_none_or(|s| r.seed == s))
             .map(|r| r.width)
     };
+    let whose = id.map_or(String::new(), |id| format!(" in unit \"{id}\""));
     for c in &results.curves {
-        if !own(&c.task, &c.config) || width_of(c.seed).is_none() {
+        if !own(&c.task, &c.config) || width_of(&c.task, &c.config, Some(c.seed)).is_none() {
             return Err(bad(
                 "curves.csv",
                 format!(
-                    "a point of {}/{} seed {} in unit \"{id}\"",
+                    "a point of {}/{} seed {} without its run{whose}",
                     c.task, c.config, c.seed
                 ),
             ));
@@ -411,10 +414,10 @@ fn check_side_rows(dir: &Path, id: &str, results: &Results) -> Result<()> {
         }
     }
     for p in &results.surfaces {
-        if !own(&p.task, &p.config) {
+        if !own(&p.task, &p.config) || width_of(&p.task, &p.config, None).is_none() {
             return Err(bad(
                 "surfaces.csv",
-                format!("a point of {}/{} in unit \"{id}\"", p.task, p.config),
+                format!("a point of {}/{} without its runs{whose}", p.task, p.config),
             ));
         }
         if !(p.x.is_finite() && p.y.is_finite()) || p.value.is_infinite() {
@@ -428,11 +431,13 @@ fn check_side_rows(dir: &Path, id: &str, results: &Results) -> Result<()> {
         }
     }
     for g in &results.groups {
-        let Some(width) = width_of(g.seed).filter(|_| own(&g.task, &g.config)) else {
+        let Some(width) =
+            width_of(&g.task, &g.config, Some(g.seed)).filter(|_| own(&g.task, &g.config))
+        else {
             return Err(bad(
                 "groups.csv",
                 format!(
-                    "a group of {}/{} seed {} in unit \"{id}\"",
+                    "a group of {}/{} seed {} without its run{whose}",
                     g.task, g.config, g.seed
                 ),
             ));
@@ -492,5 +497,5 @@ fn check_unit(
         }
         Some(_) => {}
     }
-    check_side_rows(dir, id, results)
+    check_side_rows(dir, Some(id), results)
 }

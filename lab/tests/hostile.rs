@@ -620,3 +620,30 @@ fn a_unit_with_a_curve_epoch_beyond_any_budget_is_refused() {
         "epoch 999999999999999999",
     );
 }
+
+#[test]
+fn a_results_folder_whose_group_rows_name_no_run_is_refused() {
+    let dir = temp_dir("orphan-groups");
+    for file in ["results.csv", "groups.csv"] {
+        std::fs::copy(format!("../docs/standard-report/{file}"), dir.join(file)).unwrap();
+    }
+    assert!(
+        merge_dirs(std::slice::from_ref(&dir)).is_ok(),
+        "the report as published merges"
+    );
+    let text = std::fs::read_to_string(dir.join("groups.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(
+        dir.join("groups.csv"),
+        set_field(&lines, 1, 2, "4000").join("\n") + "\n",
+    )
+    .unwrap();
+    let e = merge_dirs(std::slice::from_ref(&dir))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("groups.csv") && e.contains("seed 4000 without its run"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
