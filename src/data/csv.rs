@@ -388,10 +388,8 @@ impl CsvTable {
     fn not_finite(&self, row: usize, col: usize, value: f64, float: &str) -> Error {
         let name = self.header(col).unwrap_or("?");
         Error::Format {
-            location: format!(
-                "CSV data row {} (1-based, after the header), column \"{name}\"",
-                row + 1
-            ),
+            // Counted as a label error counts: the header is row 1.
+            location: format!("row {}, column \"{name}\"", row + 2),
             message: if value.is_finite() {
                 format!("{value:e} is beyond the range of {float}")
             } else {
