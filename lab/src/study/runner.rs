@@ -352,7 +352,16 @@ fn run_jobs(
 ) -> Result<Vec<RunRow>> {
     execute(jobs, workers, &|_, _| {}, |(arm, lr, seed)| {
         let t = Instant::now();
-        let score = study.run(cell, arm, *lr, *seed)?;
+        // Every reader treats a non-finite score as a failed run; storing
+        // it as NaN keeps the cell one that `load` accepts (it refuses
+        // infinities, which no run stores).
+        let finite_or_nan = |v: f64| if v.is_finite() { v } else { f64::NAN };
+        let raw = study.run(cell, arm, *lr, *seed)?;
+        let score = RunScore {
+            select: finite_or_nan(raw.select),
+            endpoint: finite_or_nan(raw.endpoint),
+            secondary: raw.secondary.map(finite_or_nan),
+        };
         Ok(RunRow {
             stage,
             arm: arm.clone(),
