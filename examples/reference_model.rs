@@ -278,6 +278,13 @@ fn write_hostile(dir: &str) -> Result<(), mixact::Error> {
         ("trailing_bytes", [base_model()?, b"xyz".to_vec()].concat()),
         ("tensor_entry_not_an_object", container(r#"{"x":5}"#, &[])),
         (
+            "data_declared_beyond_the_file",
+            container(
+                r#"{"x":{"dtype":"F32","shape":[288230376151711744],"data_offsets":[0,1152921504606846976]}}"#,
+                &[0; 16],
+            ),
+        ),
+        (
             "three_data_offsets",
             container(
                 r#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}}"#,

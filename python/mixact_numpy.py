@@ -75,7 +75,7 @@ def read_model_file(path):
         (n,) = struct.unpack("<Q", data)
         if n > MAX_HEADER:
             return data
-        data += f.read(n)
+        data += f.read(n)  # at most MAX_HEADER bytes
         if len(data) < 8 + n:
             return data
         try:
@@ -84,7 +84,15 @@ def read_model_file(path):
             declared = max([e for e in ends if type(e) is int and e >= 0], default=0)
         except (UnicodeDecodeError, ValueError, AttributeError, KeyError, TypeError, IndexError):
             return data
-        return data + f.read(declared + 1)
+        # In pieces: f.read(n) would allocate n bytes before reading any.
+        remaining, parts = declared + 1, [data]
+        while remaining > 0:
+            piece = f.read(min(remaining, 1 << 20))
+            if not piece:
+                break
+            parts.append(piece)
+            remaining -= len(piece)
+        return b"".join(parts)
 
 
 def read_container(data):
