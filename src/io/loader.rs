@@ -75,7 +75,7 @@ impl<A: ActivationSet, T: Real> ModelLoader<A, T> {
     /// The network and its info from the file at `path`.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the path when it cannot be read; as
+    /// [`Error::Io`](crate::Error::Io) naming the path when it cannot be read; as
     /// [`from_bytes`](Self::from_bytes).
     pub fn from_path(&self, path: impl AsRef<Path>) -> Result<(Network<A, T>, ModelInfo)> {
         let path = path.as_ref();

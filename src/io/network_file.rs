@@ -25,7 +25,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// The network as the bytes of a model file (see the [format](crate::io)).
     ///
     /// # Errors
-    /// [`Error::Model`] with [`ModelErrorKind::UnsupportedLayer`] when a layer
+    /// [`Error::Model`](crate::Error::Model) with [`ModelErrorKind::UnsupportedLayer`] when a layer
     /// describes no spec ([`Layer::spec`]).
     pub fn to_model_bytes(&self) -> Result<Vec<u8>> {
         self.encode(None)
@@ -36,7 +36,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// target scaler or feature names).
     ///
     /// # Errors
-    /// As [`to_model_bytes`](Self::to_model_bytes); [`Error::Model`]
+    /// As [`to_model_bytes`](Self::to_model_bytes); [`Error::Model`](crate::Error::Model)
     /// (`InconsistentShape`) when the scaler's width is not the input width.
     pub fn to_model_bytes_with(&self, info: &ModelInfo) -> Result<Vec<u8>> {
         info.check_fits(self.input_width(), self.output_width())?;
@@ -99,7 +99,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// the next save to the same path.
     ///
     /// # Errors
-    /// [`Error::Io`] when the file cannot be written (the old file, if any,
+    /// [`Error::Io`](crate::Error::Io) when the file cannot be written (the old file, if any,
     /// is left intact); as [`Network::to_model_bytes`].
     ///
     /// # Example
@@ -128,7 +128,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// info, your own layer kinds or non-finite parameters.
     ///
     /// # Errors
-    /// [`Error::Io`] when the file cannot be read; otherwise as [`Network::from_model_bytes`].
+    /// [`Error::Io`](crate::Error::Io) when the file cannot be read; otherwise as [`Network::from_model_bytes`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = super::read_model_file::read_model_file(path)?;
@@ -140,7 +140,7 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// read from a header is allocated before the data backing it is found.
     ///
     /// # Errors
-    /// [`Error::Model`], its [`ModelErrorKind`] naming the problem:
+    /// [`Error::Model`](crate::Error::Model), its [`ModelErrorKind`] naming the problem:
     /// `Truncated`, `NotAModel`, `Malformed`, `UnknownVersion`,
     /// `WrongFloatType`, `UnknownActivation`, `InconsistentShape`,
     /// `NonFinite` or `TooLarge`.
