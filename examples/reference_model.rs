@@ -268,6 +268,23 @@ fn write_hostile(dir: &str) -> Result<(), mixact::Error> {
             })?,
         ),
         ("info_not_an_object", with_arch(|a| a["info"] = json!([1]))?),
+        (
+            "nested_beyond_the_json_depth_limit",
+            with_arch(|a| {
+                let mut spec = a["network"][0].take();
+                for _ in 0..70 {
+                    spec = json!({"kind": "sequential", "layers": [spec]});
+                }
+                a["network"][0] = spec;
+            })?,
+        ),
+        (
+            "a_name_longer_than_the_text_limit",
+            with_arch(|a| {
+                let long = "x".repeat(mixact::io::MAX_INFO_TEXT + 2048);
+                a["network"][0]["activations"][0] = json!(long);
+            })?,
+        ),
         ("version_as_text", with_arch(|a| a["version"] = json!("3"))?),
         (
             "temperature_beyond_f32",
@@ -282,6 +299,23 @@ fn write_hostile(dir: &str) -> Result<(), mixact::Error> {
             container(
                 r#"{"x":{"dtype":"F32","shape":[288230376151711744],"data_offsets":[0,1152921504606846976]}}"#,
                 &[0; 16],
+            ),
+        ),
+        (
+            "more_tensors_than_the_limit",
+            container(
+                &format!(
+                    "{{{}}}",
+                    (0..mixact::limits::MAX_TENSORS + 8)
+                        .map(|i| format!(
+                            r#""t{i}":{{"dtype":"F32","shape":[1],"data_offsets":[{},{}]}}"#,
+                            4 * i,
+                            4 * i + 4
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                &vec![0; 4 * (mixact::limits::MAX_TENSORS + 8)],
             ),
         ),
         (

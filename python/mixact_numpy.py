@@ -57,6 +57,43 @@ ACTIVATIONS = {
 DTYPES = {"F32": ("<f4", 4, "f32"), "F64": ("<f8", 8, "f64")}
 
 
+# serde_json, which reads both JSON documents in Rust, refuses nesting
+# deeper than this; Python's json would recurse until RecursionError.
+MAX_JSON_DEPTH = 127
+
+# The most tensors a model file may hold (Rust's `limits::MAX_TENSORS`).
+MAX_TENSORS = 8192
+
+
+def json_scan(data):
+    """What Rust's one scan of JSON bytes finds, without parsing: objects
+    outside strings, the longest string literal (bytes, escapes included)
+    and the deepest nesting of arrays and objects."""
+    objects = longest = depth = deepest = 0
+    in_string = escaped = False
+    start = 0
+    for i, b in enumerate(data):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif b == 0x5C:  # backslash
+                escaped = True
+            elif b == 0x22:  # quote
+                in_string = False
+                longest = max(longest, i - start)
+        elif b == 0x22:
+            in_string, start = True, i + 1
+        elif b in (0x5B, 0x7B):  # [ {
+            objects += b == 0x7B
+            depth += 1
+            deepest = max(deepest, depth)
+        elif b in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    if in_string:
+        longest = max(longest, len(data) - start)
+    return objects, longest, deepest
+
+
 def is_count_list(v):
     """A JSON list of non-negative integers (booleans are not counts)."""
     return isinstance(v, list) and all(type(x) is int and x >= 0 for x in v)
@@ -79,6 +116,9 @@ def read_model_file(path):
         if len(data) < 8 + n:
             return data
         try:
+            objects, _, depth = json_scan(data[8:])
+            if objects > MAX_TENSORS + 2 or depth > MAX_JSON_DEPTH:
+                return data
             header = json.loads(data[8:].decode("utf-8"))
             ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
             declared = max([e for e in ends if type(e) is int and e >= 0], default=0)
@@ -104,6 +144,11 @@ def read_container(data):
         raise ModelError("TooLarge", f"header of {n} bytes (limit {MAX_HEADER})")
     if 8 + n > len(data):
         raise ModelError("Truncated", f"header declares {n} bytes, file has {len(data)}")
+    objects, _, depth = json_scan(data[8 : 8 + n])
+    if objects > MAX_TENSORS + 2:
+        raise ModelError("TooLarge", f"header holds {objects} JSON objects (tensors); the limit is {MAX_TENSORS}")
+    if depth > MAX_JSON_DEPTH:
+        raise ModelError("NotAModel", "not a safetensors header: recursion limit exceeded")
     try:
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
@@ -543,6 +588,11 @@ def load(path):
     text, tensors = read_container(read_model_file(path))
     if not isinstance(text, str):
         raise ModelError("NotAModel", "the mixact metadata is not a JSON string")
+    _, longest, depth = json_scan(text.encode("utf-8"))
+    if longest > MAX_INFO_TEXT + 1024:
+        raise ModelError("TooLarge", f"a string of {longest} bytes in the header (info text limit {MAX_INFO_TEXT})")
+    if depth > MAX_JSON_DEPTH:
+        raise malformed("recursion limit exceeded")
     try:
         meta = json.loads(text, object_pairs_hook=unique_keys)
     except ValueError as e:
