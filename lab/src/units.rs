@@ -13,7 +13,7 @@
 //! folder of result CSVs per finished unit, renamed into place only when
 //! complete.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -385,12 +385,16 @@ fn check_side_rows(dir: &Path, id: Option<&str>, results: &Results) -> Result<()
         message,
     };
     let own = |task: &str, config: &str| id.is_none_or(|id| format!("{task}/{config}") == id);
-    let width_of = |task: &str, config: &str, seed: Option<u64>| {
-        results
-            .runs
-            .iter()
-            .find(|r| r.task == task && r.config == config && seed.is_none_or(|s| r.seed == s))
-            .map(|r| r.width)
+    // Indexed: a suite's folder holds hundreds of thousands of curve points.
+    let mut by_run: HashMap<(&str, &str, u64), usize> = HashMap::new();
+    let mut by_config: HashMap<(&str, &str), usize> = HashMap::new();
+    for r in &results.runs {
+        by_run.insert((&r.task, &r.config, r.seed), r.width);
+        by_config.insert((&r.task, &r.config), r.width);
+    }
+    let width_of = |task: &str, config: &str, seed: Option<u64>| match seed {
+        Some(seed) => by_run.get(&(task, config, seed)).copied(),
+        None => by_config.get(&(task, config)).copied(),
     };
     let whose = id.map_or(String::new(), |id| format!(" in unit \"{id}\""));
     for c in &results.curves {
