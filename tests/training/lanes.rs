@@ -213,6 +213,37 @@ fn lane_steps_then_solo_steps_equal_solo_steps_throughout_on_every_kernel_path()
 }
 
 #[test]
+fn lane_tiles_with_leftover_rows_neurons_and_inputs_match_solo_steps_on_every_kernel_path() {
+    // 13 hidden neurons (a wide tile of 8 and 5 left over), 31 rows (odd:
+    // a row left after the 2-row tiles, 7 after the 8-row ones), 16 members.
+    for rows in [31, 1] {
+        let k = 16;
+        let data = batches(k, rows);
+        let solo: Vec<Trace> = (0..k as u64)
+            .map(|s| {
+                let (mut n, mut t) = (net(s, 13), adam(s));
+                let (x, y) = &data[s as usize];
+                let losses = (0..4)
+                    .map(|_| {
+                        t.step(&mut n, x.as_view(), y.as_view())
+                            .ok()
+                            .map(|v| v.to_bits())
+                    })
+                    .collect();
+                (losses, params(&mut n))
+            })
+            .collect();
+        for path in [KernelPath::Baseline, KernelPath::Avx2, KernelPath::Avx512] {
+            set_kernel_limit(path);
+            let members = (0..k as u64).map(|s| (net(s, 13), adam(s))).collect();
+            let got = lane_then_solo(members, &data, 3, 1);
+            assert_eq!(got, solo, "{path:?}, {rows} rows");
+        }
+        set_kernel_limit(KernelPath::Avx512);
+    }
+}
+
+#[test]
 fn a_member_given_a_batch_of_another_size_steps_alone_and_the_rest_stay_exact() {
     let k = 5;
     let mut data = batches(k, 32);

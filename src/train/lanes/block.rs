@@ -17,7 +17,7 @@ use crate::layers::plan::Plan;
 use crate::layers::tensor_id::OwnedTensorId;
 use crate::train::optim::{Optimizer, TensorUpdate};
 
-use super::kernels::{self, LANES};
+use super::kernels::{self, Shape, LANES};
 use crate::compute::aligned::AlignedVec;
 
 /// Writes `solo` into lane `l` of `lanes` (element `i` to `i · LANES + l`).
@@ -31,6 +31,25 @@ pub(crate) fn put_lane<T: Copy>(lanes: &mut [T], l: usize, solo: &[T]) {
 pub(crate) fn get_lane<T: Copy>(lanes: &[T], l: usize, solo: &mut [T]) {
     for (i, v) in solo.iter_mut().enumerate() {
         *v = lanes[i * LANES + l];
+    }
+}
+
+/// Writes the column-major `batch x n` matrix `solo` into lane `l` of the
+/// `[column][row][lane]` buffer `lanes` with `stride` rows per column.
+fn put_rows<T: Copy>(lanes: &mut [T], l: usize, stride: usize, solo: &[T], batch: usize) {
+    for (u, col) in solo.chunks_exact(batch).enumerate() {
+        for (b, &v) in col.iter().enumerate() {
+            lanes[(u * stride + b) * LANES + l] = v;
+        }
+    }
+}
+
+/// Reads what [`put_rows`] writes.
+fn get_rows<T: Copy>(lanes: &[T], l: usize, stride: usize, solo: &mut [T], batch: usize) {
+    for (u, col) in solo.chunks_exact_mut(batch).enumerate() {
+        for (b, v) in col.iter_mut().enumerate() {
+            *v = lanes[(u * stride + b) * LANES + l];
+        }
     }
 }
 
@@ -55,7 +74,10 @@ struct LaneLayer<A, T> {
     b: AlignedVec<T>,
     gw: AlignedVec<T>,
     gb: AlignedVec<T>,
-    /// Pre-activations `[s][b][lane]` (storage order), outputs `[u][b][lane]` (user order).
+    /// The weights transposed, `[p][s][lane]`, for the input gradient.
+    wt: AlignedVec<T>,
+    /// Pre-activations `[s][b][lane]` (storage order), outputs `[u][b][lane]`
+    /// (user order), `stride` rows per neuron.
     z: AlignedVec<T>,
     y: AlignedVec<T>,
     dz: AlignedVec<T>,
@@ -82,6 +104,8 @@ pub(crate) struct LaneBlock<A, T> {
     /// would have counted them).
     steps: u64,
     batch: usize,
+    /// Rows stored per neuron in every activation buffer ([`kernels::row_stride`]).
+    stride: usize,
     /// The batch's inputs, `[p][b][lane]`.
     x: AlignedVec<T>,
     /// The loss gradient, `[o][b][lane]`.
@@ -104,6 +128,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
                     b: AlignedVec::filled(outputs * LANES, T::zero()),
                     gw: AlignedVec::filled(inputs * outputs * LANES, T::zero()),
                     gb: AlignedVec::filled(outputs * LANES, T::zero()),
+                    wt: AlignedVec::filled(inputs * outputs * LANES, T::zero()),
                     z: AlignedVec::default(),
                     y: AlignedVec::default(),
                     dz: AlignedVec::default(),
@@ -126,6 +151,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
             per_value,
             steps,
             batch: 0,
+            stride: 0,
             x: AlignedVec::default(),
             dy: AlignedVec::default(),
         }
@@ -226,7 +252,8 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
     pub(crate) fn fits_batch(&self, batch: usize) -> bool {
         self.layers.iter().all(|layer| {
             let width = layer.inputs.max(layer.outputs);
-            crate::limits::elements("lane activations", &[batch, width, LANES]).is_ok()
+            let stride = kernels::row_stride(batch);
+            crate::limits::elements("lane activations", &[stride, width, LANES]).is_ok()
         })
     }
 
@@ -238,13 +265,18 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
             return;
         }
         self.batch = batch;
+        let stride = kernels::row_stride(batch);
+        self.stride = stride;
         let zero = T::zero();
         let inputs = self.layers[0].inputs;
         let outputs = self.layers[self.layers.len() - 1].outputs;
-        self.x.resize(inputs * batch * LANES, zero);
-        self.dy.resize(outputs * batch * LANES, zero);
+        self.x.resize(inputs * stride * LANES, zero);
+        self.dy.resize(outputs * stride * LANES, zero);
         for layer in &mut self.layers {
-            let (o, i) = (layer.outputs * batch * LANES, layer.inputs * batch * LANES);
+            let (o, i) = (
+                layer.outputs * stride * LANES,
+                layer.inputs * stride * LANES,
+            );
             layer.z.resize(o, zero);
             layer.y.resize(o, zero);
             layer.dz.resize(o, zero);
@@ -254,20 +286,20 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
 
     /// Lane `l`'s input: rows `rows` of the column-major `n x inputs` data `x`.
     pub(crate) fn scatter_rows(&mut self, l: usize, x: &[T], n: usize, rows: &[usize]) {
-        let batch = self.batch;
+        let stride = self.stride;
         for (p, col) in x.chunks_exact(n).enumerate() {
             for (b, &r) in rows.iter().enumerate() {
-                self.x[(p * batch + b) * LANES + l] = col[r];
+                self.x[(p * stride + b) * LANES + l] = col[r];
             }
         }
     }
 
     /// Lane `l`'s input from a matrix view of `batch x inputs`.
     pub(crate) fn scatter_view(&mut self, l: usize, x: &crate::compute::matrix::MatRef<'_, T>) {
-        let batch = self.batch;
+        let (batch, stride) = (self.batch, self.stride);
         for p in 0..x.ncols() {
             for b in 0..batch {
-                self.x[(p * batch + b) * LANES + l] = x[(b, p)];
+                self.x[(p * stride + b) * LANES + l] = x[(b, p)];
             }
         }
     }
@@ -275,20 +307,24 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
     /// Every lane through every layer: affine map, then each activation
     /// block over its neurons' contiguous runs (as `Dense::forward`).
     pub(crate) fn forward(&mut self) {
-        let batch = self.batch;
+        let (run, at) = (self.batch * LANES, self.stride * LANES);
         for i in 0..self.layers.len() {
             let (done, rest) = self.layers.split_at_mut(i);
             let layer = &mut rest[0];
             let input = done.last().map_or(&self.x[..], |prev| &prev.y[..]);
-            let shape = (batch, layer.inputs, layer.outputs);
+            let shape = Shape {
+                batch: self.batch,
+                stride: self.stride,
+                inputs: layer.inputs,
+                outputs: layer.outputs,
+            };
             kernels::forward(input, &layer.w, &layer.b, &mut layer.z, shape);
-            let run = batch * LANES;
             for blk in layer.plan.blocks() {
                 for s in blk.start..blk.start + blk.len {
                     let u = layer.plan.user_index(s);
                     blk.act.forward(
-                        &layer.z[s * run..(s + 1) * run],
-                        &mut layer.y[u * run..(u + 1) * run],
+                        &layer.z[s * at..s * at + run],
+                        &mut layer.y[u * at..u * at + run],
                     );
                 }
             }
@@ -297,19 +333,19 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
 
     /// Lane `l`'s network output, column-major `batch x outputs`.
     pub(crate) fn output(&self, l: usize, out: &mut [T]) {
-        get_lane(&self.layers[self.layers.len() - 1].y, l, out);
+        let y = &self.layers[self.layers.len() - 1].y;
+        get_rows(y, l, self.stride, out, self.batch);
     }
 
     /// Sets lane `l`'s loss gradient (column-major `batch x outputs`).
     pub(crate) fn set_output_grad(&mut self, l: usize, grad: &[T]) {
-        put_lane(&mut self.dy, l, grad);
+        put_rows(&mut self.dy, l, self.stride, grad, self.batch);
     }
 
     /// Every lane back through every layer: activation derivatives, then
     /// the parameter gradients and (below the first layer) the input gradient.
     pub(crate) fn backward(&mut self) {
-        let batch = self.batch;
-        let run = batch * LANES;
+        let (run, at) = (self.batch * LANES, self.stride * LANES);
         for i in (0..self.layers.len()).rev() {
             let (before, rest) = self.layers.split_at_mut(i);
             let (current, after) = rest.split_at_mut(1);
@@ -320,17 +356,23 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
                 for s in blk.start..blk.start + blk.len {
                     let u = layer.plan.user_index(s);
                     blk.act.backward(
-                        &layer.z[s * run..(s + 1) * run],
-                        &layer.y[u * run..(u + 1) * run],
-                        &dy[u * run..(u + 1) * run],
-                        &mut layer.dz[s * run..(s + 1) * run],
+                        &layer.z[s * at..s * at + run],
+                        &layer.y[u * at..u * at + run],
+                        &dy[u * at..u * at + run],
+                        &mut layer.dz[s * at..s * at + run],
                     );
                 }
             }
-            let shape = (batch, layer.inputs, layer.outputs);
+            let shape = Shape {
+                batch: self.batch,
+                stride: self.stride,
+                inputs: layer.inputs,
+                outputs: layer.outputs,
+            };
             kernels::param_grads(input, &layer.dz, &mut layer.gw, &mut layer.gb, shape);
             if i > 0 {
-                kernels::input_grad(&layer.dz, &layer.w, &mut layer.dx, shape);
+                kernels::transpose(&layer.w, &mut layer.wt, shape);
+                kernels::input_grad(&layer.dz, &layer.wt, &mut layer.dx, shape);
             }
         }
     }
