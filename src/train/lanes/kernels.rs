@@ -5,7 +5,8 @@
 //! [`LANES`] consecutive values, one per member (`[.. ][lane]`). A `LANES`-wide
 //! run of f32 is one AVX-512 vector (two AVX2 vectors), so each scalar
 //! operation of the solo small-product loop becomes one vector operation
-//! over the members.
+//! over the members. Activations keep [`row_stride`] rows per neuron, a
+//! spare row or none past the batch's, which no kernel reads or writes.
 //!
 //! Bit-identity with the solo path: each lane performs exactly the
 //! operations, in exactly the order, that the solo small-product loop
