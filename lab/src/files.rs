@@ -106,33 +106,41 @@ pub fn write_results(dir: &Path, r: &Results) -> Result<()> {
     Ok(())
 }
 
-/// The text of the results file `path`, refused when it holds more than
-/// `limit` bytes: a results file is read whole, so without a bound a huge
-/// or endless file (a mistaken path, `/dev/zero`) would fill memory.
+/// The text of the file at `path`, refused (`InvalidData`) when it holds
+/// more than `limit` bytes, before more is read: the lab reads whole files
+/// from folders that may hold anything (a mistaken path, a symlink to
+/// `/dev/zero`), and an unbounded read would fill memory. The error keeps
+/// its kind, so a caller can treat a missing file as absent.
 ///
 /// # Errors
-/// [`Error::Io`] naming the file when it cannot be read, is not UTF-8
-/// or is larger than `limit` (nothing past `limit` is read).
-pub(crate) fn read_text_limited(path: &Path, limit: u64) -> Result<String> {
+/// The file cannot be opened or read, is larger than `limit` bytes or is
+/// not UTF-8.
+pub fn read_text_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
     use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| crate::io_error(path, e))?;
     let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| crate::io_error(path, e))?;
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        // An I/O error, not `TooLarge`, so that the message names the file.
-        return Err(Error::Io {
-            path: path.display().to_string(),
-            message: format!(
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
                 "larger than the limit of {limit} bytes for a file the lab reads (see mixact::limits)"
             ),
-        });
+        ));
     }
-    String::from_utf8(bytes).map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        message: format!("not UTF-8 text: {e}"),
+    String::from_utf8(bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text: {e}"),
+        )
     })
+}
+
+/// [`read_text_bounded`] for a results file, its error an
+/// [`Error::Io`] naming the file.
+pub(crate) fn read_text_limited(path: &Path, limit: u64) -> Result<String> {
+    read_text_bounded(path, limit).map_err(|e| crate::io_error(path, e))
 }
 
 /// Rows of an optional file: none when it does not exist.

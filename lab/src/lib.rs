@@ -48,6 +48,7 @@ pub mod effect;
 mod errors;
 pub(crate) use errors::{check_hyper, io_error};
 mod files;
+pub use files::read_text_bounded;
 mod metric;
 mod optimiser;
 pub mod plot;

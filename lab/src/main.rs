@@ -17,7 +17,7 @@
 //! `cargo install --path lab`. `mixact-lab COMMAND --help` lists every option.
 //! The report is `DIR/report.md`, with `results.csv` and PNG plots beside it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -753,30 +753,12 @@ const PLAN_FILE_MAX_BYTES: u64 = 4096;
 /// The most a `protocol.md` may hold; the lab writes a few kilobytes.
 const PROTOCOL_MAX_BYTES: u64 = 1 << 20;
 
-/// The file at `path` as text, refused (`InvalidData`) past `limit` bytes
-/// before more is read: a folder given to `merge` may hold anything, a
-/// symlink to /dev/zero included, and reading it whole would fill memory.
-fn read_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(limit + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than {limit} bytes"),
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-}
-
 /// The `protocol.md` of the first of `dirs` that has one (`None` when none
 /// does); a file that exists but cannot be read, or is too large, is an error.
 fn read_protocol(dirs: &[PathBuf]) -> Result<Option<String>, String> {
     for d in dirs {
         let path = d.join("protocol.md");
-        match read_bounded(&path, PROTOCOL_MAX_BYTES) {
+        match mixact_lab::read_text_bounded(&path, PROTOCOL_MAX_BYTES) {
             Ok(text) => return Ok(Some(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(format!("{}: {e}", path.display())),
@@ -792,7 +774,7 @@ fn read_plan(dirs: &[PathBuf]) -> Result<Option<Plan>, String> {
     let mut plan: Option<(Plan, &PathBuf)> = None;
     for d in dirs {
         let path = d.join(PLAN_FILE);
-        let this = match read_bounded(&path, PLAN_FILE_MAX_BYTES) {
+        let this = match mixact_lab::read_text_bounded(&path, PLAN_FILE_MAX_BYTES) {
             Ok(text) => Plan::parse(&text)
                 .ok_or_else(|| format!("{}: not a plan (\"{}\")", path.display(), text.trim()))?,
             // A sweep's stored cells without their plan would be read as

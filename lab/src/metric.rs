@@ -49,3 +49,27 @@ impl Metric {
             }
     }
 }
+
+/// The first row (of `rows`, described by `row` as task, metric and a label
+/// naming the row) whose task another row scores by another metric, as a
+/// message naming both rows; `None` when every task has one metric. Errors
+/// are computed from the metric each row names, so a task with two would be
+/// scored on the wrong scale.
+pub(crate) fn mixed_metric<'a, R: 'a>(
+    rows: impl IntoIterator<Item = &'a R>,
+    row: impl Fn(&'a R) -> (&'a str, Metric, String),
+) -> Option<String> {
+    let mut first: std::collections::HashMap<&str, (Metric, String)> = Default::default();
+    for r in rows {
+        let (task, metric, label) = row(r);
+        let (want, other) = first.entry(task).or_insert((metric, label.clone()));
+        if *want != metric {
+            return Some(format!(
+                "task \"{task}\" is scored by {} in the row of {other} and by {} in the row of {label}",
+                want.name(),
+                metric.name()
+            ));
+        }
+    }
+    None
+}

@@ -185,7 +185,6 @@ fn train_seeds<A: ActivationSet>(
         // Finite parameters can still overflow on held-out inputs; such a
         // score is recorded as NaN, as a diverged run's is, so the results
         // file stays one that `merge` accepts (it refuses an infinite MSE).
-        let finite_or_nan = |v: f64| if v.is_finite() { v } else { f64::NAN };
         record.valid_metric = finite_or_nan(metric_of(
             evaluate(&mut net, &split.valid, task.loss())?,
             task.loss(),
@@ -355,6 +354,16 @@ pub(crate) fn check_rates(opts: &SuiteOptions) -> Result<()> {
         opts.lr_extensions <= MAX_LR_EXTENSIONS,
         "at most 20 per side",
     )
+}
+
+/// `v`, or NaN when it is infinite: every reader of stored scores treats a
+/// non-finite score as a failed run, and the stores refuse infinities.
+pub(crate) fn finite_or_nan(v: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        f64::NAN
+    }
 }
 
 /// Every run trains at least one epoch: a task's own epoch count of 0

@@ -540,25 +540,18 @@ pub fn dedup_sweep_records(records: Vec<SweepRecord>) -> Result<Vec<SweepRecord>
         location: "merged sweep rows".into(),
         message,
     })?;
-    // Errors are computed from the metric each row names: a row naming
-    // another metric than its task's others would be scored on the wrong scale.
-    let mut metric_of: BTreeMap<&str, &SweepRecord> = BTreeMap::new();
-    for r in &out {
-        let first = *metric_of.entry(r.task.as_str()).or_insert(r);
-        if first.metric != r.metric {
-            return Err(Error::Format {
-                location: format!("sweep task {}", r.task),
-                message: format!(
-                    "scored by {} in the row of {} seed {} and by {} in the row of {} seed {}",
-                    first.metric.name(),
-                    first.config,
-                    first.seed,
-                    r.metric.name(),
-                    r.config,
-                    r.seed
-                ),
-            });
-        }
+    let mixed = crate::metric::mixed_metric(&out, |r: &SweepRecord| {
+        (
+            r.task.as_str(),
+            r.metric,
+            format!("{} seed {}", r.config, r.seed),
+        )
+    });
+    if let Some(message) = mixed {
+        return Err(Error::Format {
+            location: "merged sweep rows".into(),
+            message,
+        });
     }
     Ok(out)
 }

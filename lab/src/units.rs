@@ -258,27 +258,15 @@ pub fn merge_dirs(dirs: &[PathBuf]) -> Result<MergeReport> {
             ),
         });
     }
-    // Errors are computed from the metric each row names: a row that names
-    // another metric than its task's others would be scored on the wrong scale.
-    let mut metric_of: BTreeMap<&str, &crate::RunRecord> = BTreeMap::new();
-    for r in &report.results.runs {
-        let first = *metric_of.entry(r.task.as_str()).or_insert(r);
-        if first.metric != r.metric {
-            return Err(Error::Format {
-                location: "merge".into(),
-                message: format!(
-                    "task \"{}\" is scored by {} in the row of configuration \"{}\", seed {}, \
-                     and by {} in the row of configuration \"{}\", seed {}",
-                    r.task,
-                    first.metric.name(),
-                    first.config,
-                    first.seed,
-                    r.metric.name(),
-                    r.config,
-                    r.seed
-                ),
-            });
-        }
+    let mixed = crate::metric::mixed_metric(&report.results.runs, |r: &crate::RunRecord| {
+        let label = format!("configuration \"{}\", seed {}", r.config, r.seed);
+        (r.task.as_str(), r.metric, label)
+    });
+    if let Some(message) = mixed {
+        return Err(Error::Format {
+            location: "merge".into(),
+            message,
+        });
     }
     report.units = found.len();
     report.missing = expected

@@ -352,10 +352,9 @@ fn run_jobs(
 ) -> Result<Vec<RunRow>> {
     execute(jobs, workers, &|_, _| {}, |(arm, lr, seed)| {
         let t = Instant::now();
-        // Every reader treats a non-finite score as a failed run; storing
-        // it as NaN keeps the cell one that `load` accepts (it refuses
-        // infinities, which no run stores).
-        let finite_or_nan = |v: f64| if v.is_finite() { v } else { f64::NAN };
+        // Stored as NaN, a non-finite score keeps the cell one that `load`
+        // accepts (it refuses infinities, which no run stores).
+        let finite_or_nan = crate::run::finite_or_nan;
         let raw = study.run(cell, arm, *lr, *seed)?;
         let score = RunScore {
             select: finite_or_nan(raw.select),
