@@ -107,7 +107,8 @@ pub(super) fn lane_compatibility<A: ActivationSet, T: Real, O: Optimizer<T>>(
 
 /// About how many solo steps of its members' network one step of a lane
 /// block costs, whether it holds 2 members or 16 (measured on the W3
-/// network with AVX-512: a block at 71 µs, a solo step at 7.1 µs).
+/// network with AVX-512: a block at 71 µs, a solo step at 7.1 µs on Zen 4;
+/// 33-35 µs and 3.5 µs on Zen 5).
 pub(super) const BLOCK_COST: usize = 10;
 
 /// Whether `k` members train faster in lane blocks than one network per
