@@ -354,7 +354,7 @@ fn run_jobs(
         let t = Instant::now();
         // Stored as NaN, a non-finite score keeps the cell one that `load`
         // accepts (it refuses infinities, which no run stores).
-        let finite_or_nan = crate::run::finite_or_nan;
+        use crate::run::finite_or_nan;
         let raw = study.run(cell, arm, *lr, *seed)?;
         let score = RunScore {
             select: finite_or_nan(raw.select),

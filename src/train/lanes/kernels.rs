@@ -129,7 +129,8 @@ pub(crate) fn forward<T: Real>(x: &[T], w: &[T], bias: &[T], z: &mut [T], shape:
     product_generic(x, w, Some(bias), z, shape);
 }
 
-/// The sizes `x · wᵀ → z` needs: `x` `[inputs][stride]`, `w` `[outputs][inputs]`, `z` `[outputs][stride]`.
+/// The sizes `x · wᵀ → z` needs: `x` `[inputs][stride]`, `w` `[outputs][inputs]`, `z` `[outputs][stride]`
+/// (also the weight gradient's: `x`, then `gw` as `w` and `dz` as `z`).
 fn check_product<T>(what: &str, x: &[T], w: &[T], z: &[T], shape: Shape) {
     let Shape {
         batch,
@@ -150,19 +151,11 @@ fn check_product<T>(what: &str, x: &[T], w: &[T], z: &[T], shape: Shape) {
 /// `gb[s] = Σ_b dz[s][b]` (eight interleaved partial sums, as `column_sum`)
 /// and `gw[s][p] = Σ_b x[p][b] · dz[s][b]` (from zero, b in order).
 pub(crate) fn param_grads<T: Real>(x: &[T], dz: &[T], gw: &mut [T], gb: &mut [T], shape: Shape) {
-    let Shape {
-        batch,
-        stride,
-        inputs,
-        outputs,
-    } = shape;
+    // `gw` has the weights' sizes and `dz` the outputs'.
+    check_product("lane parameter gradients", x, gw, dz, shape);
     assert!(
-        batch <= stride
-            && x.len() == inputs * stride * LANES
-            && dz.len() == outputs * stride * LANES
-            && gw.len() == outputs * inputs * LANES
-            && gb.len() == outputs * LANES,
-        "lane parameter gradients: buffer sizes"
+        gb.len() == shape.outputs * LANES,
+        "lane parameter gradients: bias gradient size"
     );
     #[cfg(target_arch = "x86_64")]
     if avx512_f32() {
