@@ -8,11 +8,40 @@ use mixact_lab::units::merge_dirs;
 use mixact_lab::{Config, Hidden, Shard, SuiteOptions, Task};
 use std::path::{Path, PathBuf};
 
-fn temp_dir(name: &str) -> PathBuf {
+/// A fresh folder under the system's temporary folder, removed when the
+/// guard drops (also when the test fails), so runs leave nothing behind.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!("mixact-lab-hostile-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Scratch(d)
 }
 
 #[test]
@@ -38,7 +67,6 @@ fn merging_a_folder_with_only_results_csv_works() {
     let r = mixact_lab::read_results(&dir).unwrap();
     assert!(!r.runs.is_empty());
     assert!(r.groups.is_empty());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -51,7 +79,6 @@ fn a_manifest_cannot_point_outside_its_units_folder() {
     .unwrap();
     let e = mixact_lab::units::merge_dirs(std::slice::from_ref(&dir)).unwrap_err();
     assert!(matches!(e, Error::Format { .. }), "{e:?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -207,7 +234,6 @@ fn merge_fails_after(name: &str, edit: impl Fn(&[&str]) -> Vec<String>, what: &s
         .into_owned();
     assert!(e.contains(&unit), "{name}: the error names the unit: {e}");
     assert!(e.contains(what), "{name}: {e}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Replaces field `index` of data row `row` (1-based after the header).
@@ -272,7 +298,6 @@ fn a_folder_given_twice_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("given twice"), "{e}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -286,14 +311,14 @@ fn a_merge_of_nothing_is_an_error() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("no"), "{e}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn the_command_line_refuses_a_seed_count_beyond_10000() {
+    let out_dir = temp_dir("seeds");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixact-lab"))
         .args(["suite", "--seeds", "18446744073709551615", "--out"])
-        .arg(temp_dir("seeds"))
+        .arg(&out_dir)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "a usage error, not a crash");
@@ -379,9 +404,10 @@ fn a_sweep_row_with_an_unknown_role_is_refused_naming_the_line() {
 
 #[test]
 fn a_study_refuses_seeds_that_would_change_its_declared_protocol() {
+    let out_dir = temp_dir("study-seeds");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixact-lab"))
         .args(["symbolic", "--quick", "--seeds", "3", "--out"])
-        .arg(temp_dir("study-seeds"))
+        .arg(&out_dir)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "a clean error, not a crash");
@@ -397,11 +423,12 @@ fn merging_a_study_with_missing_cells_needs_allow_partial() {
     let d = temp_dir("study-partial");
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("lab-plan.txt"), "laaf quick\n").unwrap();
+    let out_dir = temp_dir("study-partial-out");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixact-lab"))
         .arg("merge")
         .arg(&d)
         .arg("--out")
-        .arg(temp_dir("study-partial-out"))
+        .arg(&out_dir)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -455,7 +482,6 @@ fn a_merged_task_whose_rows_name_two_metrics_is_refused() {
         e.contains("is scored by mse") && e.contains("by accuracy"),
         "{e}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// One sweep row of task `t` with `metric` and `test` as its test metric.
@@ -518,7 +544,6 @@ fn merge_refuses_an_endless(name: &str) {
     assert_eq!(out.status.code(), Some(1), "an error, not a crash");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(name) && err.contains("larger than"), "{err}");
-    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[cfg(unix)]
@@ -578,7 +603,6 @@ fn merge_fails_after_editing(
         .unwrap_err()
         .to_string();
     assert!(e.contains(file) && e.contains(what), "{name}: {e}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -645,5 +669,4 @@ fn a_results_folder_whose_group_rows_name_no_run_is_refused() {
         e.contains("groups.csv") && e.contains("seed 4000 without its run"),
         "{e}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
