@@ -37,6 +37,15 @@ pub const DEFAULT_MAX_CSV_CELLS: u64 = 1 << 25;
 /// a few megabytes, whatever the file holds.
 pub const MAX_TENSORS: usize = 8192;
 
+/// The most tensor data a model file read from a stream (a pipe, a FIFO, a
+/// device: anything but a regular file) may declare: 4 GiB, twice the
+/// largest tensor [`MAX_ELEMENTS`] allows in `f64`. A regular file's own
+/// length bounds what is read from it; a stream has no length, and a
+/// header that declares terabytes in front of an endless writer would
+/// otherwise be read until memory runs out. Save a larger model to a file
+/// to load it.
+pub const MAX_STREAM_MODEL_BYTES: u64 = 1 << 32;
+
 /// The product of `dims` as the element count of one allocation called `what`.
 ///
 /// # Errors

@@ -75,8 +75,11 @@ impl<A: ActivationSet, T: Real> ModelLoader<A, T> {
     /// The network and its info from the file at `path`.
     ///
     /// # Errors
-    /// [`Error::Io`](crate::Error::Io) naming the path when it cannot be read; as
-    /// [`from_bytes`](Self::from_bytes).
+    /// [`Error::Io`](crate::Error::Io) naming the path when it cannot be read;
+    /// `TooLarge` when `path` is a stream (a pipe, FIFO or device) whose
+    /// header declares more than
+    /// [`MAX_STREAM_MODEL_BYTES`](crate::limits::MAX_STREAM_MODEL_BYTES) of
+    /// data; as [`from_bytes`](Self::from_bytes).
     pub fn from_path(&self, path: impl AsRef<Path>) -> Result<(Network<A, T>, ModelInfo)> {
         let path = path.as_ref();
         let bytes = super::read_model_file::read_model_file(path)?;

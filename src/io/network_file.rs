@@ -128,7 +128,10 @@ impl<A: ActivationSet, T: Real> Network<A, T> {
     /// info, your own layer kinds or non-finite parameters.
     ///
     /// # Errors
-    /// [`Error::Io`](crate::Error::Io) when the file cannot be read; otherwise as [`Network::from_model_bytes`].
+    /// [`Error::Io`](crate::Error::Io) when the file cannot be read; `TooLarge`
+    /// when `path` is a stream (a pipe, FIFO or device) whose header declares
+    /// more than [`MAX_STREAM_MODEL_BYTES`](crate::limits::MAX_STREAM_MODEL_BYTES)
+    /// of data; otherwise as [`Network::from_model_bytes`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = super::read_model_file::read_model_file(path)?;

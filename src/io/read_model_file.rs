@@ -7,22 +7,30 @@
 //! header limit), the header gives the data length, and one byte more
 //! tells a file that is longer than it says. Memory stays within twice the
 //! bytes actually found, as no declared size is allocated ahead of its data.
+//! A stream (anything but a regular file) has no length of its own to bound
+//! those bytes, so its header may declare at most
+//! [`MAX_STREAM_MODEL_BYTES`] of data: a crafted header in front of an
+//! endless writer would otherwise be read until memory ran out.
 
 use std::io::Read;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelErrorKind, Result};
+use crate::limits::MAX_STREAM_MODEL_BYTES;
 
-use super::{safetensors_header, MAX_HEADER};
+use super::{model_error, safetensors_header, MAX_HEADER};
 
 /// The bytes of the model file at `path`, read as far as its header
 /// declares (plus one byte); the prefix read so far when the header is
 /// short, too long or unreadable, so that parsing reports that error.
 ///
 /// # Errors
-/// [`Error::Io`] naming the path when it cannot be opened or read.
+/// [`Error::Io`] naming the path when it cannot be opened or read;
+/// [`Error::Model`] `TooLarge` naming it when it is a stream whose header
+/// declares more than [`MAX_STREAM_MODEL_BYTES`] of data.
 pub(crate) fn read_model_file(path: &Path) -> Result<Vec<u8>> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let from_stream = !file.metadata().map_err(|e| Error::io(path, e))?.is_file();
     let mut bytes = Vec::new();
     let mut read_more = |bytes: &mut Vec<u8>, n: u64| -> Result<bool> {
         let want = bytes.len() as u64 + n;
@@ -44,6 +52,16 @@ pub(crate) fn read_model_file(path: &Path) -> Result<Vec<u8>> {
     else {
         return Ok(bytes);
     };
+    if from_stream && data_len as u64 > MAX_STREAM_MODEL_BYTES {
+        return Err(model_error(
+            ModelErrorKind::TooLarge,
+            format!(
+                "{}: declares {data_len} bytes of tensor data, more than the {MAX_STREAM_MODEL_BYTES} \
+                 read from a stream (a pipe, FIFO or device); save the model to a regular file to load it",
+                path.display()
+            ),
+        ));
+    }
     read_more(&mut bytes, (data_len as u64).saturating_add(1))?;
     Ok(bytes)
 }

@@ -162,3 +162,56 @@ fn model_info_beyond_the_text_limit_is_refused_on_save() {
         "{e:?}"
     );
 }
+
+/// A FIFO whose header declares terabytes of data in front of an endless
+/// writer is refused once the header is read, naming the path, instead of
+/// being read until memory runs out (a regular file's length bounds what is
+/// read from it; a stream has none).
+#[cfg(unix)]
+#[test]
+fn a_stream_declaring_more_data_than_the_stream_limit_is_refused_after_its_header() {
+    use std::io::Write;
+    let dir = temp_dir("fifo");
+    let fifo = dir.join("model.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let header = br#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,1099511627776]}}"#;
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut out = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            let mut sent = (header.len() as u64).to_le_bytes().to_vec();
+            sent.extend_from_slice(header);
+            let _ = out.write_all(&sent);
+            // "Endless" up to 64 MiB, so a loader that kept reading would
+            // fail this test with a truncation instead of filling memory.
+            let chunk = vec![0u8; 1 << 16];
+            for _ in 0..1024 {
+                if out.write_all(&chunk).is_err() {
+                    break; // the loader closed the FIFO
+                }
+            }
+        })
+    };
+    let err = Network::<Act>::load(&fifo).unwrap_err();
+    writer.join().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::Model {
+                kind: mixact::ModelErrorKind::TooLarge,
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("model.fifo") && text.contains("1099511627776"),
+        "{text}"
+    );
+}
