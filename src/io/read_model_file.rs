@@ -7,7 +7,9 @@
 //! header limit), the header gives the data length, and one byte more
 //! tells a file that is longer than it says. Memory stays within twice the
 //! bytes actually found, as no declared size is allocated ahead of its data.
-//! A stream (anything but a regular file) has no length of its own to bound
+//! A regular file is read no further than its length when opened (plus
+//! that one byte), so a file another process keeps appending to is bounded
+//! too. A stream (anything but a regular file) has no length of its own to bound
 //! those bytes, so its header may declare at most
 //! [`MAX_STREAM_MODEL_BYTES`] of data: a crafted header in front of an
 //! endless writer would otherwise be read until memory ran out.
@@ -30,7 +32,8 @@ use super::{model_error, safetensors_header, MAX_HEADER};
 /// declares more than [`MAX_STREAM_MODEL_BYTES`] of data.
 pub(crate) fn read_model_file(path: &Path) -> Result<Vec<u8>> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let from_stream = !file.metadata().map_err(|e| Error::io(path, e))?.is_file();
+    let metadata = file.metadata().map_err(|e| Error::io(path, e))?;
+    let from_stream = !metadata.is_file();
     let mut bytes = Vec::new();
     let mut read_more = |bytes: &mut Vec<u8>, n: u64| -> Result<bool> {
         let want = bytes.len() as u64 + n;
@@ -62,6 +65,14 @@ pub(crate) fn read_model_file(path: &Path) -> Result<Vec<u8>> {
             ),
         ));
     }
-    read_more(&mut bytes, (data_len as u64).saturating_add(1))?;
+    // A regular file is read no further than its length when opened (plus
+    // the byte that tells a longer file): one that another process keeps
+    // appending to is as bounded as one that stands still.
+    let left = if from_stream {
+        data_len as u64
+    } else {
+        (data_len as u64).min(metadata.len().saturating_sub(bytes.len() as u64))
+    };
+    read_more(&mut bytes, left.saturating_add(1))?;
     Ok(bytes)
 }
