@@ -34,6 +34,26 @@ pub(crate) fn get_lane<T: Copy>(lanes: &[T], l: usize, solo: &mut [T]) {
     }
 }
 
+/// Writes `solo`, rows of `inputs` values, into lane `l` of `lanes`, rows
+/// of `row` runs (a widened weight tensor, or its optimiser state, with
+/// [`kernels::weight_row`]'s spare run; the spare runs stay as they are).
+fn put_padded<T: Copy>(lanes: &mut [T], l: usize, solo: &[T], inputs: usize, row: usize) {
+    for (r, chunk) in solo.chunks_exact(inputs).enumerate() {
+        for (p, &v) in chunk.iter().enumerate() {
+            lanes[(r * row + p) * LANES + l] = v;
+        }
+    }
+}
+
+/// Reads what [`put_padded`] writes.
+fn get_padded<T: Copy>(lanes: &[T], l: usize, solo: &mut [T], inputs: usize, row: usize) {
+    for (r, chunk) in solo.chunks_exact_mut(inputs).enumerate() {
+        for (p, v) in chunk.iter_mut().enumerate() {
+            *v = lanes[(r * row + p) * LANES + l];
+        }
+    }
+}
+
 /// Writes the column-major `batch x n` matrix `solo` into lane `l` of the
 /// `[column][row][lane]` buffer `lanes` with `stride` rows per column.
 fn put_rows<T: Copy>(lanes: &mut [T], l: usize, stride: usize, solo: &[T], batch: usize) {
@@ -69,13 +89,13 @@ struct LaneLayer<A, T> {
     plan: Plan<A>,
     inputs: usize,
     outputs: usize,
-    /// Weights `[s][p][lane]` (the solo storage order, inputs fastest), biases `[s][lane]`.
+    /// Weights `[s][p][lane]` (the solo storage order, inputs fastest, with
+    /// `row` runs per neuron: see [`kernels::weight_row`]), biases `[s][lane]`.
     w: AlignedVec<T>,
     b: AlignedVec<T>,
     gw: AlignedVec<T>,
     gb: AlignedVec<T>,
-    /// The weights transposed, `[p][s][lane]`, for the input gradient.
-    wt: AlignedVec<T>,
+    row: usize,
     /// Pre-activations `[s][b][lane]` (storage order), outputs `[u][b][lane]`
     /// (user order), `stride` rows per neuron.
     z: AlignedVec<T>,
@@ -120,15 +140,16 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
             .iter()
             .map(|d| {
                 let (inputs, outputs) = (d.input_width(), d.output_width());
+                let row = kernels::weight_row(inputs);
                 LaneLayer {
                     plan: d.plan().clone(),
                     inputs,
                     outputs,
-                    w: AlignedVec::filled(inputs * outputs * LANES, T::zero()),
+                    w: AlignedVec::filled(row * outputs * LANES, T::zero()),
                     b: AlignedVec::filled(outputs * LANES, T::zero()),
-                    gw: AlignedVec::filled(inputs * outputs * LANES, T::zero()),
+                    gw: AlignedVec::filled(row * outputs * LANES, T::zero()),
                     gb: AlignedVec::filled(outputs * LANES, T::zero()),
-                    wt: AlignedVec::filled(inputs * outputs * LANES, T::zero()),
+                    row,
                     z: AlignedVec::default(),
                     y: AlignedVec::default(),
                     dz: AlignedVec::default(),
@@ -170,6 +191,17 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
         }
     }
 
+    /// Tensor `k`'s solo row length and widened row length in runs (the
+    /// weights have a spare run per row, the biases none).
+    fn rows_of(&self, k: usize) -> (usize, usize) {
+        let layer = &self.layers[k / 2];
+        if k.is_multiple_of(2) {
+            (layer.inputs, layer.row)
+        } else {
+            (1, 1)
+        }
+    }
+
     fn tensor_mut(&mut self, k: usize) -> &mut [T] {
         let layer = &mut self.layers[k / 2];
         if k.is_multiple_of(2) {
@@ -183,7 +215,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
     pub(crate) fn load_params(&mut self, l: usize, dense: &mut [&mut Dense<A, T>]) {
         for (layer, d) in self.layers.iter_mut().zip(dense) {
             let (w, b) = d.params_mut();
-            put_lane(&mut layer.w, l, w);
+            put_padded(&mut layer.w, l, w, layer.inputs, layer.row);
             put_lane(&mut layer.b, l, b);
         }
     }
@@ -192,16 +224,19 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
     pub(crate) fn store_params(&self, l: usize, dense: &mut [&mut Dense<A, T>]) {
         for (layer, d) in self.layers.iter().zip(dense) {
             let (w, b) = d.params_mut();
-            get_lane(&layer.w, l, w);
+            get_padded(&layer.w, l, w, layer.inputs, layer.row);
             get_lane(&layer.b, l, b);
         }
     }
 
     /// Sets lane `l`'s optimiser state and rollback copy, tensor by tensor.
     pub(crate) fn load_states(&mut self, l: usize, entries: &[(&[T], &[T], u64)]) {
-        for (st, (state, backup, _)) in self.states.iter_mut().zip(entries) {
-            put_lane(&mut st.state, l, state);
-            put_lane(&mut st.backup, l, backup);
+        for (k, (state, backup, _)) in entries.iter().enumerate().take(self.states.len()) {
+            let (inputs, row) = self.rows_of(k);
+            let st = &mut self.states[k];
+            // The state's planes are whole rows, so one row mapping serves them all.
+            put_padded(&mut st.state, l, state, inputs, row);
+            put_padded(&mut st.backup, l, backup, inputs, row);
         }
     }
 
@@ -209,11 +244,14 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
     pub(crate) fn store_states(&self, l: usize) -> Vec<(Vec<T>, Vec<T>)> {
         self.states
             .iter()
-            .map(|st| {
-                let mut state = vec![T::zero(); st.state.len() / LANES];
-                let mut backup = vec![T::zero(); st.backup.len() / LANES];
-                get_lane(&st.state, l, &mut state);
-                get_lane(&st.backup, l, &mut backup);
+            .enumerate()
+            .map(|(k, st)| {
+                let (inputs, row) = self.rows_of(k);
+                let solo = |widened: usize| widened / LANES / row * inputs;
+                let mut state = vec![T::zero(); solo(st.state.len())];
+                let mut backup = vec![T::zero(); solo(st.backup.len())];
+                get_padded(&st.state, l, &mut state, inputs, row);
+                get_padded(&st.backup, l, &mut backup, inputs, row);
                 (state, backup)
             })
             .collect()
@@ -241,6 +279,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
         for k in 0..self.states.len() {
             let n = self.states[k].backup.len() / LANES;
             let mut old = vec![T::zero(); n];
+            // Widened layout on both sides: spare runs copy their zeros.
             get_lane(&self.states[k].backup, l, &mut old);
             put_lane(self.tensor_mut(k), l, &old);
         }
@@ -312,12 +351,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
             let (done, rest) = self.layers.split_at_mut(i);
             let layer = &mut rest[0];
             let input = done.last().map_or(&self.x[..], |prev| &prev.y[..]);
-            let shape = Shape {
-                batch: self.batch,
-                stride: self.stride,
-                inputs: layer.inputs,
-                outputs: layer.outputs,
-            };
+            let shape = Shape::layer(self.batch, self.stride, layer.inputs, layer.outputs);
             kernels::forward(input, &layer.w, &layer.b, &mut layer.z, shape);
             for blk in layer.plan.blocks() {
                 for s in blk.start..blk.start + blk.len {
@@ -363,16 +397,10 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
                     );
                 }
             }
-            let shape = Shape {
-                batch: self.batch,
-                stride: self.stride,
-                inputs: layer.inputs,
-                outputs: layer.outputs,
-            };
+            let shape = Shape::layer(self.batch, self.stride, layer.inputs, layer.outputs);
             kernels::param_grads(input, &layer.dz, &mut layer.gw, &mut layer.gb, shape);
             if i > 0 {
-                kernels::transpose(&layer.w, &mut layer.wt, shape);
-                kernels::input_grad(&layer.dz, &layer.wt, &mut layer.dx, shape);
+                kernels::input_grad(&layer.dz, &layer.w, &mut layer.dx, shape);
             }
         }
     }

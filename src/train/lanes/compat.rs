@@ -108,7 +108,7 @@ pub(super) fn lane_compatibility<A: ActivationSet, T: Real, O: Optimizer<T>>(
 /// About how many solo steps of its members' network one step of a lane
 /// block costs, whether it holds 2 members or 16 (measured on the W3
 /// network with AVX-512: a block at 71 µs, a solo step at 7.1 µs on Zen 4;
-/// 33-35 µs and 3.5 µs on Zen 5).
+/// 33-35 µs and 3.5 µs on Zen 5, 32-34 µs once the weights had odd rows).
 pub(super) const BLOCK_COST: usize = 10;
 
 /// Whether `k` members train faster in lane blocks than one network per

@@ -10,7 +10,11 @@
 //! Tile shapes (measured on Zen 5 in a C replica of these loops, all
 //! buffers in L1): a tile of 2 rows by 8 neurons, its neurons walked over
 //! every row, ran at 0.15 ns per sixteen-lane multiply-add, a 4 x 4 tile
-//! at 0.23-0.25 (the unfused arithmetic's limit there: 0.126).
+//! at 0.23-0.25 (the unfused arithmetic's limit there: 0.126). The weight
+//! gradient's tile is 2 inputs by 8 neurons over every row: one input per
+//! tile loaded nine runs for eight multiply-adds and was limited by loads
+//! (with `weight_row`'s odd rows, one block of 16 members went from 3.40-3.44
+//! to 3.27-3.37 ms per 100 steps; 3 inputs tied with 2, 4 were slower).
 
 use std::arch::x86_64::{
     __m512, _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_setzero_ps, _mm512_storeu_ps,
@@ -20,6 +24,9 @@ use super::{Shape, LANES};
 
 /// Batch rows per pass of the weight gradient (its sums carried through `gw` between passes).
 const GRAD_ROWS: usize = 32;
+
+/// Inputs per register tile of the weight gradient (by `WIDE` neurons).
+const GRAD_INPUTS: usize = 2;
 
 /// Register tile of the products: `NARROW` rows by `WIDE` neurons.
 const NARROW: usize = 2;
@@ -49,7 +56,7 @@ unsafe fn add_product(acc: __m512, a: __m512, b: __m512) -> __m512 {
 }
 
 /// `z[s][b] = Σ_p x[p][b] · w[s][p] (+ bias[s])`: the forward product, and
-/// (with the transposed weights and no bias) the input gradient. See
+/// (with the weights read across their rows and no bias) the input gradient. See
 /// [`super::forward`] and [`super::input_grad`]. Safety: AVX-512 F, and
 /// the asserted sizes.
 #[target_feature(enable = "avx512f")]
@@ -115,7 +122,7 @@ unsafe fn product_tile<const R: usize, const C: usize>(
                 *v = load(x, p * stride + b0 + r);
             }
             for (c, acc_c) in acc.iter_mut().enumerate() {
-                let wv = load(w, (s0 + c) * inputs + p);
+                let wv = load(w, shape.weight(s0 + c, p));
                 for (a, &xv) in acc_c.iter_mut().zip(&xs) {
                     *a = add_product(*a, xv, wv);
                 }
@@ -176,7 +183,7 @@ pub(super) unsafe fn param_grads(
         for b0 in (0..batch).step_by(GRAD_ROWS) {
             let rows = (b0, GRAD_ROWS.min(batch - b0));
             for s0 in (0..s_full).step_by(WIDE) {
-                weight_grad_inputs::<1, WIDE>(x, dz, gw, s0, rows, shape);
+                weight_grad_inputs::<GRAD_INPUTS, WIDE>(x, dz, gw, s0, rows, shape);
             }
             for s0 in s_full..outputs {
                 weight_grad_inputs::<LONE_ROWS, 1>(x, dz, gw, s0, rows, shape);
@@ -220,13 +227,13 @@ unsafe fn weight_grad_tile<const R: usize, const C: usize>(
     (b0, n): (usize, usize),
     shape: Shape,
 ) {
-    let Shape { stride, inputs, .. } = shape;
+    let stride = shape.stride;
     unsafe {
         let mut acc = [[_mm512_setzero_ps(); R]; C];
         if b0 > 0 {
             for (c, acc_c) in acc.iter_mut().enumerate() {
                 for (r, a) in acc_c.iter_mut().enumerate() {
-                    *a = load(gw, (s0 + c) * inputs + p0 + r);
+                    *a = load(gw, shape.weight(s0 + c, p0 + r));
                 }
             }
         }
@@ -244,7 +251,7 @@ unsafe fn weight_grad_tile<const R: usize, const C: usize>(
         }
         for (c, acc_c) in acc.iter().enumerate() {
             for (r, a) in acc_c.iter().enumerate() {
-                store(gw, (s0 + c) * inputs + p0 + r, *a);
+                store(gw, shape.weight(s0 + c, p0 + r), *a);
             }
         }
     }
