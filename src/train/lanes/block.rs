@@ -130,6 +130,8 @@ pub(crate) struct LaneBlock<A, T> {
     x: AlignedVec<T>,
     /// The loss gradient, `[o][b][lane]`.
     dy: AlignedVec<T>,
+    /// The batch's targets, `[o][b][lane]` (for the losses computed in lanes).
+    t: AlignedVec<T>,
 }
 
 impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
@@ -175,6 +177,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
             stride: 0,
             x: AlignedVec::default(),
             dy: AlignedVec::default(),
+            t: AlignedVec::default(),
         }
     }
 
@@ -272,6 +275,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
         }
         fill_lane(&mut self.x, l, zero);
         fill_lane(&mut self.dy, l, zero);
+        fill_lane(&mut self.t, l, zero);
     }
 
     /// Puts back lane `l`'s parameters from before the last update.
@@ -311,6 +315,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
         let outputs = self.layers[self.layers.len() - 1].outputs;
         self.x.resize(inputs * stride * LANES, zero);
         self.dy.resize(outputs * stride * LANES, zero);
+        self.t.resize(outputs * stride * LANES, zero);
         for layer in &mut self.layers {
             let (o, i) = (
                 layer.outputs * stride * LANES,
@@ -369,6 +374,35 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
     pub(crate) fn output(&self, l: usize, out: &mut [T]) {
         let y = &self.layers[self.layers.len() - 1].y;
         get_rows(y, l, self.stride, out, self.batch);
+    }
+
+    /// Lane `l`'s targets from a matrix view of `batch x outputs`.
+    pub(crate) fn scatter_target(&mut self, l: usize, y: &crate::compute::matrix::MatRef<'_, T>) {
+        let (batch, stride) = (self.batch, self.stride);
+        for o in 0..y.ncols() {
+            for b in 0..batch {
+                self.t[(o * stride + b) * LANES + l] = y[(b, o)];
+            }
+        }
+    }
+
+    /// The mean squared error of every lane's last forward pass against
+    /// its targets ([`scatter_target`](Self::scatter_target)), each lane's
+    /// value and gradient exactly as `Loss::Mse` gives them for its member;
+    /// the gradient goes to the lanes `active` marks, zero to the others.
+    pub(crate) fn mse_losses(&mut self, active: &[bool; LANES]) -> [T; LANES] {
+        let last = self.layers.len() - 1;
+        let outputs = self.layers[last].outputs;
+        let losses = kernels::mse(
+            &self.layers[last].y,
+            &self.t,
+            &mut self.dy,
+            (self.batch, self.stride, outputs),
+        );
+        for (l, _) in active.iter().enumerate().filter(|(_, &on)| !on) {
+            fill_lane(&mut self.dy, l, T::zero());
+        }
+        losses
     }
 
     /// Sets lane `l`'s loss gradient (column-major `batch x outputs`).

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::layers::dense::Dense;
 use crate::layers::layer::Layer;
 use crate::layers::network::Network;
+use crate::train::loss::Loss;
 use crate::train::metrics::MetricSums;
 use crate::train::optim::Optimizer;
 use crate::train::trainer::{gather_rows, EpochStats, Trainer};
@@ -147,17 +148,38 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
                 self.lanes.set_output_grad(l, &self.grad);
                 Ok(v)
             }
-            (Ok(_), Some(cause)) => {
-                self.retire(l);
-                let m = &mut self.members[l];
-                m.trainer.states_mut().restore(&mut m.net);
-                Err(m.trainer.diverged(None, cause))
-            }
+            (Ok(_), Some(cause)) => self.diverge(l, cause),
             (Err(e), _) => {
                 self.retire(l);
                 Err(e)
             }
         }
+    }
+
+    /// Member `l`'s loss `v` computed in the lanes ([`LaneBlock::mse_losses`],
+    /// its gradient already in place): the step goes on, or the member leaves
+    /// as [`loss_of`](Self::loss_of) would have it leave.
+    fn settle(&mut self, l: usize, v: T) -> Result<T> {
+        match self.members[l].trainer.loss_divergence(v.as_f64()) {
+            None => Ok(v),
+            Some(cause) => self.diverge(l, cause),
+        }
+    }
+
+    /// Member `l`'s loss called divergence: it leaves the lanes and its
+    /// trainer restores and reports, as a solo step's would.
+    fn diverge(&mut self, l: usize, cause: crate::error::Divergence) -> Result<T> {
+        self.retire(l);
+        let m = &mut self.members[l];
+        m.trainer.states_mut().restore(&mut m.net);
+        Err(m.trainer.diverged(None, cause))
+    }
+
+    /// Whether the members' losses are computed in the lanes: mean squared
+    /// error, whose per-lane arithmetic [`kernels::mse`](super::kernels::mse)
+    /// repeats (every member of a block has the same loss).
+    fn loss_in_lanes(&self) -> bool {
+        self.members[0].trainer.loss() == Loss::Mse
     }
 
     /// Backward and update for every lane; members whose update went
@@ -277,16 +299,30 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
             }
         }
         self.lanes.forward();
-        for l in 0..m {
-            if !self.members[l].in_lanes {
-                continue;
+        if self.loss_in_lanes() {
+            let mut active = [false; LANES];
+            for l in 0..m {
+                if self.members[l].in_lanes {
+                    self.lanes.scatter_target(l, &batch(l).1);
+                    active[l] = true;
+                }
             }
-            let y = batch(l).1;
-            self.target.resize(rows, outputs);
-            for j in 0..outputs {
-                copy_col(&y, j, self.target.cols_mut(j, 1));
+            let values = self.lanes.mse_losses(&active);
+            for l in (0..m).filter(|&l| active[l]) {
+                losses[l] = self.settle(l, values[l]);
             }
-            losses[l] = self.loss_of(l, rows, outputs);
+        } else {
+            for l in 0..m {
+                if !self.members[l].in_lanes {
+                    continue;
+                }
+                let y = batch(l).1;
+                self.target.resize(rows, outputs);
+                for j in 0..outputs {
+                    copy_col(&y, j, self.target.cols_mut(j, 1));
+                }
+                losses[l] = self.loss_of(l, rows, outputs);
+            }
         }
         self.backward_and_update(|l, e| losses[l] = Err(e));
     }
@@ -442,13 +478,34 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
                 }
             }
             self.lanes.forward();
+            let in_lanes = self.loss_in_lanes();
+            let mut values = [T::zero(); LANES];
+            if in_lanes {
+                let mut active = [false; LANES];
+                for l in 0..self.members.len() {
+                    if running(&progress[l]) && self.members[l].in_lanes {
+                        let rows_of = self.members[l].trainer.batch_rows(start, end);
+                        gather_rows(data[l].y(), rows_of, &mut self.target);
+                        self.lanes.scatter_target(l, &self.target.view());
+                        active[l] = true;
+                    }
+                }
+                values = self.lanes.mse_losses(&active);
+            }
             for l in 0..self.members.len() {
                 if !running(&progress[l]) {
                     continue;
                 }
                 let rows_of = self.members[l].trainer.batch_rows(start, end);
                 gather_rows(data[l].y(), rows_of, &mut self.target);
-                match self.loss_of(l, rows, outputs) {
+                let loss = if in_lanes {
+                    self.pred.resize(rows * outputs, T::zero());
+                    self.lanes.output(l, &mut self.pred);
+                    self.settle(l, values[l])
+                } else {
+                    self.loss_of(l, rows, outputs)
+                };
+                match loss {
                     Ok(loss) => {
                         let loss_kind = self.members[l].trainer.loss();
                         let pred = MatRef::from_slice(&self.pred, rows, outputs);

@@ -386,3 +386,36 @@ fn weight_grad_tile<T: Real, const R: usize>(
         *lane_mut(gw, shape.weight(s, p0 + t)) = *acc_t;
     }
 }
+
+/// Every lane's mean squared error and its gradient, as `Loss::Mse`
+/// computes them for one member: per lane, the squared differences summed
+/// from zero column by column (`(j, i)` in column-major order), each
+/// gradient `(d + d) / n`, the mean `sum / n`, with `n = batch · outputs`.
+/// `y`, `t` and `dy` are `[o][b][lane]` with `stride` rows per output.
+pub(crate) fn mse<T: Real>(
+    y: &[T],
+    t: &[T],
+    dy: &mut [T],
+    (batch, stride, outputs): (usize, usize, usize),
+) -> [T; LANES] {
+    let size = outputs * stride * LANES;
+    assert!(
+        batch <= stride && y.len() >= size && t.len() >= size && dy.len() >= size,
+        "lane loss: buffer sizes"
+    );
+    let n = T::lit((batch * outputs) as f64);
+    let mut total = [T::zero(); LANES];
+    for j in 0..outputs {
+        for i in 0..batch {
+            let at = j * stride + i;
+            let (p, q) = (lane(y, at), lane(t, at));
+            let g = lane_mut(dy, at);
+            for l in 0..LANES {
+                let d = p[l] - q[l];
+                total[l] += d * d;
+                g[l] = (d + d) / n;
+            }
+        }
+    }
+    total.map(|sum| sum / n)
+}
