@@ -23,7 +23,9 @@
 //!   and optimiser state are written back exactly) and goes on alone if it
 //!   goes on at all; the other lanes are undisturbed.
 //! - **No allocation per step** once a batch size has been seen (the
-//!   divergence and early-stopping paths may allocate).
+//!   divergence and early-stopping paths may allocate; called from a thread
+//!   outside rayon's pool, rayon's own job queue takes a 1.5 KiB block once
+//!   every 63 hand-offs).
 //!
 //! What runs in lanes: networks that are chains of [`Dense`](crate::Dense)
 //! layers (any activation set, per-neuron masks included) with the same
