@@ -33,6 +33,15 @@ pub enum Loss {
 /// How far a softmax target row's sum may be from 1 (f32 one-hot data sums exactly).
 const ROW_SUM_TOLERANCE: f64 = 1e-3;
 
+/// One value's squared error and its gradient, `((p - t)², 2 (p - t) / n)`,
+/// with the operations `Loss::Mse` sums and scales them by; the lane
+/// kernels call it for each member, so that both give the same bits.
+#[inline(always)]
+pub(crate) fn squared_error<T: Real>(pred: T, target: T, n: T) -> (T, T) {
+    let d = pred - target;
+    (d * d, (d + d) / n)
+}
+
 impl Loss {
     /// Whether the loss fits real-valued targets (regression: RMSE, MAE and
     /// R² are measured) rather than classes (accuracy is measured).
@@ -215,10 +224,10 @@ impl Loss {
             Loss::Mse => {
                 for j in 0..cols {
                     for i in 0..rows {
-                        let d = pred[(i, j)] - target[(i, j)];
-                        total += d * d;
+                        let (square, g_ij) = squared_error(pred[(i, j)], target[(i, j)], n);
+                        total += square;
                         if let Some(g) = grad.as_deref_mut() {
-                            g[j * rows + i] = (d + d) / n;
+                            g[j * rows + i] = g_ij;
                         }
                     }
                 }

@@ -388,9 +388,10 @@ fn weight_grad_tile<T: Real, const R: usize>(
 }
 
 /// Every lane's mean squared error and its gradient, as `Loss::Mse`
-/// computes them for one member: per lane, the squared differences summed
-/// from zero column by column (`(j, i)` in column-major order), each
-/// gradient `(d + d) / n`, the mean `sum / n`, with `n = batch · outputs`.
+/// computes them for one member: per lane, each value's
+/// [`squared_error`](crate::train::loss::squared_error) summed from zero
+/// column by column (`(j, i)` in column-major order), the mean `sum / n`,
+/// with `n = batch · outputs`.
 /// `y`, `t` and `dy` are `[o][b][lane]` with `stride` rows per output.
 pub(crate) fn mse<T: Real>(
     y: &[T],
@@ -400,7 +401,7 @@ pub(crate) fn mse<T: Real>(
 ) -> [T; LANES] {
     let size = outputs * stride * LANES;
     assert!(
-        batch <= stride && y.len() >= size && t.len() >= size && dy.len() >= size,
+        batch <= stride && y.len() == size && t.len() == size && dy.len() == size,
         "lane loss: buffer sizes"
     );
     let n = T::lit((batch * outputs) as f64);
@@ -411,9 +412,9 @@ pub(crate) fn mse<T: Real>(
             let (p, q) = (lane(y, at), lane(t, at));
             let g = lane_mut(dy, at);
             for l in 0..LANES {
-                let d = p[l] - q[l];
-                total[l] += d * d;
-                g[l] = (d + d) / n;
+                let (square, g_l) = crate::train::loss::squared_error(p[l], q[l], n);
+                total[l] += square;
+                g[l] = g_l;
             }
         }
     }
