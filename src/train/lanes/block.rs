@@ -83,6 +83,14 @@ fn lane_finite<T: Real>(lanes: &[T], l: usize) -> bool {
     lanes.chunks_exact(LANES).all(|run| run[l].is_finite())
 }
 
+/// Which widened batch buffer a scatter writes: the first layer's inputs,
+/// or the targets of the losses computed in lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Feed {
+    Inputs,
+    Targets,
+}
+
 /// One dense layer, widened.
 #[derive(Debug, Clone)]
 struct LaneLayer<A, T> {
@@ -328,22 +336,44 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
         }
     }
 
-    /// Lane `l`'s input: rows `rows` of the column-major `n x inputs` data `x`.
-    pub(crate) fn scatter_rows(&mut self, l: usize, x: &[T], n: usize, rows: &[usize]) {
+    fn feed_mut(&mut self, which: Feed) -> &mut AlignedVec<T> {
+        match which {
+            Feed::Inputs => &mut self.x,
+            Feed::Targets => &mut self.t,
+        }
+    }
+
+    /// Lane `l`'s inputs or targets: rows `rows` of the column-major
+    /// `n x columns` data `data`.
+    pub(crate) fn scatter_rows(
+        &mut self,
+        which: Feed,
+        l: usize,
+        data: &[T],
+        n: usize,
+        rows: &[usize],
+    ) {
         let stride = self.stride;
-        for (p, col) in x.chunks_exact(n).enumerate() {
+        let buf = self.feed_mut(which);
+        for (p, col) in data.chunks_exact(n).enumerate() {
             for (b, &r) in rows.iter().enumerate() {
-                self.x[(p * stride + b) * LANES + l] = col[r];
+                buf[(p * stride + b) * LANES + l] = col[r];
             }
         }
     }
 
-    /// Lane `l`'s input from a matrix view of `batch x inputs`.
-    pub(crate) fn scatter_view(&mut self, l: usize, x: &crate::compute::matrix::MatRef<'_, T>) {
+    /// Lane `l`'s inputs or targets from a matrix view of `batch x columns`.
+    pub(crate) fn scatter_view(
+        &mut self,
+        which: Feed,
+        l: usize,
+        view: &crate::compute::matrix::MatRef<'_, T>,
+    ) {
         let (batch, stride) = (self.batch, self.stride);
-        for p in 0..x.ncols() {
+        let buf = self.feed_mut(which);
+        for p in 0..view.ncols() {
             for b in 0..batch {
-                self.x[(p * stride + b) * LANES + l] = x[(b, p)];
+                buf[(p * stride + b) * LANES + l] = view[(b, p)];
             }
         }
     }
@@ -376,18 +406,8 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
         get_rows(y, l, self.stride, out, self.batch);
     }
 
-    /// Lane `l`'s targets from a matrix view of `batch x outputs`.
-    pub(crate) fn scatter_target(&mut self, l: usize, y: &crate::compute::matrix::MatRef<'_, T>) {
-        let (batch, stride) = (self.batch, self.stride);
-        for o in 0..y.ncols() {
-            for b in 0..batch {
-                self.t[(o * stride + b) * LANES + l] = y[(b, o)];
-            }
-        }
-    }
-
     /// The mean squared error of every lane's last forward pass against
-    /// its targets ([`scatter_target`](Self::scatter_target)), each lane's
+    /// its targets ([`Feed::Targets`]), each lane's
     /// value and gradient exactly as `Loss::Mse` gives them for its member;
     /// the gradient goes to the lanes `active` marks, zero to the others.
     pub(crate) fn mse_losses(&mut self, active: &[bool; LANES]) -> [T; LANES] {

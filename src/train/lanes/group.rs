@@ -14,7 +14,7 @@ use crate::train::metrics::MetricSums;
 use crate::train::optim::Optimizer;
 use crate::train::trainer::{gather_rows, EpochStats, Trainer};
 
-use super::block::LaneBlock;
+use super::block::{Feed, LaneBlock};
 use super::compat::dense_layers;
 use super::LANES;
 
@@ -295,7 +295,7 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
         self.lanes.set_batch(rows);
         for l in 0..m {
             if self.members[l].in_lanes {
-                self.lanes.scatter_view(l, &batch(l).0);
+                self.lanes.scatter_view(Feed::Inputs, l, &batch(l).0);
             }
         }
         self.lanes.forward();
@@ -303,7 +303,7 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
             let mut active = [false; LANES];
             for l in 0..m {
                 if self.members[l].in_lanes {
-                    self.lanes.scatter_target(l, &batch(l).1);
+                    self.lanes.scatter_view(Feed::Targets, l, &batch(l).1);
                     active[l] = true;
                 }
             }
@@ -473,8 +473,13 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
                     let trainer = &mut self.members[l].trainer;
                     trainer.set_step_in_epoch(step);
                     let x = data[l].x();
-                    self.lanes
-                        .scatter_rows(l, x.as_slice(), n, trainer.batch_rows(start, end));
+                    self.lanes.scatter_rows(
+                        Feed::Inputs,
+                        l,
+                        x.as_slice(),
+                        n,
+                        trainer.batch_rows(start, end),
+                    );
                 }
             }
             self.lanes.forward();
@@ -484,9 +489,12 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
                 let mut active = [false; LANES];
                 for l in 0..self.members.len() {
                     if running(&progress[l]) && self.members[l].in_lanes {
+                        // Straight from the data: the targets are gathered
+                        // once, below, for the member's metrics.
                         let rows_of = self.members[l].trainer.batch_rows(start, end);
-                        gather_rows(data[l].y(), rows_of, &mut self.target);
-                        self.lanes.scatter_target(l, &self.target.view());
+                        let y = data[l].y();
+                        self.lanes
+                            .scatter_rows(Feed::Targets, l, y.as_slice(), n, rows_of);
                         active[l] = true;
                     }
                 }
