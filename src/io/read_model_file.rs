@@ -60,7 +60,8 @@ pub(crate) fn read_model_file(path: &Path) -> Result<Vec<u8>> {
             ModelErrorKind::TooLarge,
             format!(
                 "{}: declares {data_len} bytes of tensor data, more than the {MAX_STREAM_MODEL_BYTES} \
-                 read from a stream (a pipe, FIFO or device); save the model to a regular file to load it",
+                 a model read from a stream (a pipe, FIFO or device) may declare; save the model to a \
+                 regular file to load it",
                 path.display()
             ),
         ));
