@@ -13,7 +13,9 @@
 //! README's Performance section gives the sittings and their machines).
 //!
 //! Reproducibility: for a given library, thread count and CPU path, a product
-//! is bit-identical from run to run. Switching library changes the summation
+//! is bit-identical from run to run, also while other products run at the
+//! same time (with faer, a product that meets another in flight runs on one
+//! thread with the pool's sums). Switching library changes the summation
 //! order, so the last bits of results may change.
 
 use crate::error::{Error, Result};
@@ -145,9 +147,11 @@ pub fn gemm_backend() -> GemmBackend {
 }
 
 /// `c = a · b + beta · c` through faer's x86-64 kernels, on strided
-/// storage, when no other such product is running and the CPU has AVX2+FMA
-/// or AVX-512; returns `false` (and touches nothing) otherwise, and the
-/// caller computes the product with matrixmultiply.
+/// storage, when the CPU has AVX2+FMA or AVX-512; returns `false` (and
+/// touches nothing) otherwise, and the caller computes the product with
+/// matrixmultiply. Whether faer computes a product depends on its shape and
+/// the CPU alone, never on what else is running, so a product's bits do
+/// not depend on the timing of other threads.
 ///
 /// Why the kernel crate and not faer itself: for products of this size
 /// faer 0.24 calls exactly this function (`private_gemm_x86::gemm`, the
@@ -155,14 +159,27 @@ pub fn gemm_backend() -> GemmBackend {
 /// leaves out faer's linear-algebra crate and its small-matrix and complex
 /// kernels, which took more than half of a fresh build.
 ///
-/// Why one at a time: the kernels keep a packing buffer of twice the L3
-/// cache per thread (520 MiB on a 260 MiB-L3 Xeon), and when that
-/// thread-local buffer is already in use, as when a pool thread waiting
-/// inside one product steals a job that starts another, they allocate
-/// a fresh one for the call. Eight user threads predicting at once then
-/// reserved 8 x 520 MiB, and a container's address-space limit aborted the
-/// process. With one product in flight, and that product always on rayon's
-/// pool, the buffers exist once per pool thread and are never duplicated.
+/// Memory: the kernels keep a packing buffer of twice the L3 cache per
+/// thread (520 MiB on a 260 MiB-L3 Xeon), and when that thread-local buffer
+/// is in use, as when a pool thread waiting inside one product steals a job
+/// that starts another, they allocate a fresh one for the call. So every
+/// product runs on rayon's pool (a user thread's call is handed to it);
+/// before that, eight user threads predicting at once reserved 8 x 520 MiB,
+/// and a container's address-space limit aborted the process. And only one
+/// product at a time uses the whole pool; one that finds it in flight runs
+/// on one thread. A one-thread product never waits, so it never steals, and
+/// the only thread that steals while its buffer is in use is the one that
+/// runs the product in flight: beside the buffer of each pool thread, at
+/// most one fresh buffer exists at any moment, for the length of one call.
+///
+/// Why a product that finds another in flight still runs here, on one
+/// thread: it used to fall back to matrixmultiply, whose sums run in
+/// another order, so two trainings running at once (the lab's workers on
+/// full-batch studies) got results that changed from run to run with which
+/// of their products met. The kernels sum every element over the same
+/// blocks of the inner dimension in the same order whatever their thread
+/// count (a test compares one thread with the pool's), and on one thread
+/// they never enter the thread team (`spindle`) of the product in flight.
 ///
 /// # Safety
 /// As [`Sealed::gemm_raw`](crate::compute::real::sealed::Sealed::gemm_raw);
@@ -190,9 +207,7 @@ where
     T: crate::compute::real::Real,
 {
     use private_gemm_x86::{Accum, DstKind, IType, InstrSet};
-    use std::sync::atomic::AtomicBool;
 
-    static FAER_BUSY: AtomicBool = AtomicBool::new(false);
     /// Frees the slot when the product ends, also if it unwinds.
     struct Slot;
     impl Drop for Slot {
@@ -215,13 +230,12 @@ where
     } else {
         return false;
     };
-    if FAER_BUSY
+    // The first product in flight may use the whole pool; one that finds
+    // it busy runs on one thread (same bits, see above).
+    let parallel = FAER_BUSY
         .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        return false;
-    }
-    let _slot = Slot;
+        .is_ok();
+    let _slot = parallel.then_some(Slot);
 
     let accum = if beta == T::zero() {
         Accum::Replace
@@ -236,7 +250,11 @@ where
         }
         Accum::Add
     };
-    let threads = rayon::current_num_threads().max(1);
+    let threads = if parallel && !faer_one_thread() {
+        rayon::current_num_threads().max(1)
+    } else {
+        1
+    };
     // Raw pointers as addresses, so the closure below may cross to a pool
     // thread; the caller keeps the memory alive and untouched until this
     // function returns (`rayon::scope` returns after the closure has run).
@@ -284,8 +302,133 @@ where
     true
 }
 
+/// Whether a faer product is in flight (its thread count is the pool's).
+#[cfg(all(feature = "faer", target_arch = "x86_64"))]
+static FAER_BUSY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set by tests: every faer product on one thread, as one that finds
+/// another in flight runs.
+#[cfg(all(test, feature = "faer", target_arch = "x86_64"))]
+static FAER_ONE_THREAD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(all(test, feature = "faer", target_arch = "x86_64"))]
+fn faer_one_thread() -> bool {
+    FAER_ONE_THREAD.load(Ordering::Relaxed)
+}
+
+#[cfg(all(not(test), feature = "faer", target_arch = "x86_64"))]
+fn faer_one_thread() -> bool {
+    false
+}
+
+/// Runs every faer product on one thread while `on` (for tests that compare
+/// the two ways a product runs).
+#[cfg(all(test, feature = "faer", target_arch = "x86_64"))]
+fn set_faer_one_thread(on: bool) {
+    FAER_ONE_THREAD.store(on, Ordering::Relaxed);
+}
+
 /// Products with fewer multiply-adds than this go to matrixmultiply even
 /// when faer is chosen: faer's gain is on large products, and each call
 /// from outside rayon's pool costs a hand-off to a pool thread.
 #[cfg(all(feature = "faer", target_arch = "x86_64"))]
 pub(crate) const FAER_MIN_PRODUCT: usize = 1 << 22;
+
+#[cfg(all(test, feature = "faer", target_arch = "x86_64"))]
+mod faer_tests {
+    use super::*;
+
+    /// `a · b` (column-major, `m x k` by `k x n`) through faer, or `None`
+    /// when the CPU has neither AVX2+FMA nor AVX-512.
+    fn faer_product(a: &[f32], b: &[f32], (m, k, n): (usize, usize, usize)) -> Option<Vec<f32>> {
+        let mut c = vec![0.0f32; m * n];
+        // SAFETY: the buffers hold m x k, k x n and m x n column-major values.
+        let done = unsafe {
+            try_faer_gemm(
+                private_gemm_x86::DType::F32,
+                m,
+                k,
+                n,
+                a.as_ptr(),
+                1,
+                m as isize,
+                b.as_ptr(),
+                1,
+                k as isize,
+                0.0,
+                c.as_mut_ptr(),
+                1,
+                m as isize,
+            )
+        };
+        done.then_some(c)
+    }
+
+    /// `len` values in [-1, 1) from a linear congruential sequence.
+    fn random(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Square-ish, deep (several blocks of the inner dimension), wide, and
+    /// tall enough that one thread walks the tiles by rows; sizes that leave
+    /// partial tiles at the edges.
+    const SHAPES: [(usize, usize, usize); 8] = [
+        (4096, 64, 64),
+        (2048, 300, 96),
+        (96, 1500, 40),
+        (6000, 48, 8),
+        (64, 128, 2048),
+        (37, 700, 45),
+        (50, 64, 300),
+        (40000, 40, 24),
+    ];
+
+    #[test]
+    fn a_faer_product_has_the_same_bits_on_one_thread_as_on_the_pool() {
+        for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
+            let (a, b) = (random(m * k, 2 * i as u64), random(k * n, 2 * i as u64 + 1));
+            set_faer_one_thread(false);
+            let Some(pool) = faer_product(&a, &b, (m, k, n)) else {
+                return;
+            };
+            set_faer_one_thread(true);
+            let one = faer_product(&a, &b, (m, k, n)).expect("the CPU ran faer above");
+            set_faer_one_thread(false);
+            assert_eq!(bits(&pool), bits(&one), "shape {m} x {k} x {n}");
+        }
+    }
+
+    #[test]
+    fn a_faer_product_that_finds_another_in_flight_still_runs_in_faer_with_the_same_bits() {
+        let (m, k, n) = SHAPES[0];
+        let (a, b) = (random(m * k, 11), random(k * n, 12));
+        let Some(alone) = faer_product(&a, &b, (m, k, n)) else {
+            return;
+        };
+        // Another product in flight (the slot taken as a running product takes it).
+        while FAER_BUSY
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+        let beside = faer_product(&a, &b, (m, k, n));
+        FAER_BUSY.store(false, Ordering::Release);
+        let beside = beside.expect("a busy slot no longer sends the product elsewhere");
+        assert_eq!(bits(&alone), bits(&beside));
+    }
+}

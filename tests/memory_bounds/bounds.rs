@@ -4,7 +4,7 @@
 //! that only one measures at a time.
 #![cfg(feature = "io")]
 
-use crate::watch::{alone, peak_during};
+use crate::watch::{alone, peak_and_largest_during, peak_during};
 use mixact::{Act, Error, ModelErrorKind, Network};
 
 const MB: usize = 1 << 20;
@@ -133,7 +133,7 @@ fn a_gzip_bomb_csv_costs_a_bounded_multiple_of_its_text() {
 }
 
 #[test]
-fn eight_threads_predicting_300_rows_reserve_memory_for_300_rows() {
+fn eight_threads_predicting_300_rows_reserve_memory_for_300_rows_and_at_most_one_kernel_buffer() {
     use mixact::Dense;
     use rand::SeedableRng;
     let _turn = alone();
@@ -146,17 +146,11 @@ fn eight_threads_predicting_300_rows_reserve_memory_for_300_rows() {
     .unwrap();
     let x = nalgebra::DMatrix::from_fn(300, 130, |i, j| ((i * 7 + j) % 13) as f32 / 13.0);
     // Whatever the product library keeps per pool thread is made once, here:
-    // one pool thread after the other, since faer takes one product at a time
-    // (a second concurrent one goes to matrixmultiply and would leave its
-    // thread's buffer unmade).
-    let one_at_a_time = std::sync::Mutex::new(());
-    let want = rayon::broadcast(|_| {
-        let _turn = one_at_a_time.lock().unwrap();
-        net.predict(&x).unwrap()
-    })
-    .pop()
-    .unwrap();
-    let (_, peak) = peak_during(|| {
+    // every pool thread predicts, and its products use its own buffer.
+    let want = rayon::broadcast(|_| net.predict(&x).unwrap())
+        .pop()
+        .unwrap();
+    let (_, peak, largest) = peak_and_largest_during(|| {
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..8).map(|_| s.spawn(|| net.predict(&x))).collect();
             for h in handles {
@@ -165,11 +159,19 @@ fn eight_threads_predicting_300_rows_reserve_memory_for_300_rows() {
         })
     });
     // Each call copies the network (68 k weights) and holds a few 300 x 130
-    // activations: well under 2 MB; eight of them under 16 MB.
-    assert!(peak <= 16 * MB, "peak {peak} bytes");
+    // activations: well under 2 MB; eight of them under 16 MB. Beside them,
+    // faer's kernels take a fresh packing buffer (twice the L3 cache) for a
+    // product that a pool thread runs while it waits inside another; one
+    // such buffer may be live, never two, whatever the number of callers.
+    let kernel_buffer = if largest > 16 * MB { largest } else { 0 };
+    assert!(
+        peak <= 16 * MB + kernel_buffer,
+        "peak {peak} bytes, largest allocation {largest}"
+    );
     println!(
-        "8 threads x predict(300 x 130): peak {:.1} MB",
-        peak as f64 / MB as f64
+        "8 threads x predict(300 x 130): peak {:.1} MB (a kernel buffer: {:.1} MB)",
+        peak as f64 / MB as f64,
+        kernel_buffer as f64 / MB as f64
     );
 }
 

@@ -1,6 +1,7 @@
 //! The one global allocator of this binary, watching what the tests need:
 //! per thread, how many allocations and the largest one; for the process,
-//! how many allocations and the peak of live bytes.
+//! the peak of live bytes and the largest allocation; for marked threads
+//! (a test's own pool), how many allocations.
 //!
 //! Per-thread figures are undisturbed by other threads, so tests that read
 //! only those run side by side ([`shared`]); tests that read process-wide
@@ -16,18 +17,23 @@ pub struct Watch;
 thread_local! {
     static THREAD_COUNT: Cell<usize> = const { Cell::new(0) };
     static THREAD_LARGEST: Cell<usize> = const { Cell::new(0) };
+    static MARKED: Cell<bool> = const { Cell::new(false) };
 }
-static COUNT: AtomicUsize = AtomicUsize::new(0);
+static MARKED_COUNT: AtomicUsize = AtomicUsize::new(0);
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
 static TURNS: RwLock<()> = RwLock::new(());
 
 fn allocated(size: usize) {
     THREAD_COUNT.with(|c| c.set(c.get() + 1));
     THREAD_LARGEST.with(|l| l.set(l.get().max(size)));
-    COUNT.fetch_add(1, Ordering::SeqCst);
+    if MARKED.with(Cell::get) {
+        MARKED_COUNT.fetch_add(1, Ordering::SeqCst);
+    }
     let now = LIVE.fetch_add(size, Ordering::Relaxed) + size;
     PEAK.fetch_max(now, Ordering::Relaxed);
+    LARGEST.fetch_max(size, Ordering::Relaxed);
 }
 
 unsafe impl GlobalAlloc for Watch {
@@ -73,11 +79,21 @@ pub fn thread_largest_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
     (r, largest)
 }
 
-/// Allocations by every thread while `f` runs (call under [`alone`]).
-pub fn process_allocations_during(f: impl FnOnce()) -> usize {
-    let before = COUNT.load(Ordering::SeqCst);
+/// Marks the calling thread: [`marked_allocations_during`] counts its
+/// allocations from now on.
+pub fn mark_thread() {
+    MARKED.with(|m| m.set(true));
+}
+
+/// Allocations by marked threads while `f` runs.
+///
+/// Not every thread's: the test harness's own threads allocate whenever a
+/// test starts or ends (a thread for the next test, the line that reports
+/// the last), also while a test that runs [`alone`] counts.
+pub fn marked_allocations_during(f: impl FnOnce()) -> usize {
+    let before = MARKED_COUNT.load(Ordering::SeqCst);
     f();
-    COUNT.load(Ordering::SeqCst) - before
+    MARKED_COUNT.load(Ordering::SeqCst) - before
 }
 
 /// The peak of live bytes above the starting level while `f` runs (call
@@ -87,4 +103,11 @@ pub fn peak_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
     PEAK.store(start, Ordering::Relaxed);
     let r = f();
     (r, PEAK.load(Ordering::Relaxed).saturating_sub(start))
+}
+
+/// As [`peak_during`], with the largest single allocation while `f` runs.
+pub fn peak_and_largest_during<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
+    LARGEST.store(0, Ordering::Relaxed);
+    let (r, peak) = peak_during(f);
+    (r, peak, LARGEST.load(Ordering::Relaxed))
 }

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod concurrent_runs;
 mod ensemble;
 mod errors;
 mod evaluation;
