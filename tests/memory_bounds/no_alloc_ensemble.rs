@@ -1,8 +1,9 @@
 //! A steady-state ensemble step allocates nothing on any thread that runs
 //! it: a count of the allocations of every thread of the pool the steps run
 //! on, taken while no other test runs. (A count over the whole process also
-//! caught the test harness, which allocates whenever a test starts or ends:
-//! three runs in six failed while another process loaded the cores.)
+//! caught the test harness, which allocates whenever a test starts or ends,
+//! and the exiting threads of the previous test's pool: three runs in six
+//! failed while another process loaded the cores.)
 //!
 //! The steps run from a thread of a rayon pool of their own. Called from a
 //! thread outside any pool, each step's hand-off goes through rayon's global
@@ -11,21 +12,31 @@
 //! process; that is rayon's, not the step's, and the count would catch it
 //! or not by where the tests before left the queue.
 
-use crate::watch::{alone, mark_thread, marked_allocations_during};
+use crate::watch::{alone, mark_thread, marked_allocations_during, new_mark};
 use mixact::{mask, Act, Adam, Dense, Ensemble, FitConfig, Loss, Network, Trainer};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// Runs `f` on a thread of a two-thread rayon pool made for it, whose
-/// threads are marked (their allocations count).
-fn in_own_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+/// threads carry the mark `f` is given (their allocations count).
+///
+/// Each thread first registers with crossbeam's epoch collector, which
+/// rayon's deques otherwise do on the thread's first steal: a one-time block
+/// per thread, which a loaded machine delays until a counted step when the
+/// other thread did all the stealing while the steps warmed up (the count
+/// caught it under a concurrent lab run).
+fn in_own_pool<R: Send>(f: impl FnOnce(usize) -> R + Send) -> R {
+    let mark = new_mark();
     rayon::ThreadPoolBuilder::new()
         .num_threads(2)
-        .start_handler(|_| mark_thread())
+        .start_handler(move |_| {
+            drop(crossbeam_epoch::pin());
+            mark_thread(mark);
+        })
         .build()
         .expect("a rayon pool")
-        .install(f)
+        .install(|| f(mark))
 }
 
 #[test]
@@ -50,11 +61,11 @@ fn steady_state_ensemble_steps_allocate_nothing_on_any_thread() {
     let y = DMatrix::<f32>::from_fn(32, 1, |i, _| (i % 2) as f32);
     let batches = vec![(x.as_view(), y.as_view()); 20];
     let mut losses: Vec<mixact::Result<f32>> = (0..20).map(|_| Ok(0.0)).collect();
-    let n = in_own_pool(|| {
+    let n = in_own_pool(|mark| {
         for _ in 0..5 {
             ensemble.step(&batches, &mut losses).unwrap();
         }
-        marked_allocations_during(|| {
+        marked_allocations_during(mark, || {
             for _ in 0..20 {
                 ensemble.step(&batches, &mut losses).unwrap();
             }
@@ -89,11 +100,11 @@ fn steady_state_lane_ensemble_steps_allocate_nothing_on_any_thread() {
     let y = DMatrix::<f32>::from_fn(32, 1, |i, _| (i % 2) as f32);
     let batches = vec![(x.as_view(), y.as_view()); 20];
     let mut losses: Vec<mixact::Result<f32>> = (0..20).map(|_| Ok(0.0)).collect();
-    let n = in_own_pool(|| {
+    let n = in_own_pool(|mark| {
         for _ in 0..5 {
             lanes.step(&batches, &mut losses).unwrap();
         }
-        marked_allocations_during(|| {
+        marked_allocations_during(mark, || {
             for _ in 0..20 {
                 lanes.step(&batches, &mut losses).unwrap();
             }

@@ -17,9 +17,12 @@ pub struct Watch;
 thread_local! {
     static THREAD_COUNT: Cell<usize> = const { Cell::new(0) };
     static THREAD_LARGEST: Cell<usize> = const { Cell::new(0) };
-    static MARKED: Cell<bool> = const { Cell::new(false) };
+    static MARK: Cell<usize> = const { Cell::new(0) };
 }
 static MARKED_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// The mark whose threads' allocations count now (0: none).
+static COUNTED_MARK: AtomicUsize = AtomicUsize::new(0);
+static NEXT_MARK: AtomicUsize = AtomicUsize::new(1);
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 static LARGEST: AtomicUsize = AtomicUsize::new(0);
@@ -28,7 +31,8 @@ static TURNS: RwLock<()> = RwLock::new(());
 fn allocated(size: usize) {
     THREAD_COUNT.with(|c| c.set(c.get() + 1));
     THREAD_LARGEST.with(|l| l.set(l.get().max(size)));
-    if MARKED.with(Cell::get) {
+    let mark = MARK.with(Cell::get);
+    if mark != 0 && mark == COUNTED_MARK.load(Ordering::SeqCst) {
         MARKED_COUNT.fetch_add(1, Ordering::SeqCst);
     }
     let now = LIVE.fetch_add(size, Ordering::Relaxed) + size;
@@ -79,20 +83,29 @@ pub fn thread_largest_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
     (r, largest)
 }
 
-/// Marks the calling thread: [`marked_allocations_during`] counts its
-/// allocations from now on.
-pub fn mark_thread() {
-    MARKED.with(|m| m.set(true));
+/// A mark no thread carries yet, for the threads of one measurement.
+pub fn new_mark() -> usize {
+    NEXT_MARK.fetch_add(1, Ordering::SeqCst)
 }
 
-/// Allocations by marked threads while `f` runs.
+/// Gives the calling thread `mark`: [`marked_allocations_during`] with that
+/// mark counts its allocations.
+pub fn mark_thread(mark: usize) {
+    MARK.with(|m| m.set(mark));
+}
+
+/// Allocations by the threads that carry `mark` while `f` runs.
 ///
 /// Not every thread's: the test harness's own threads allocate whenever a
 /// test starts or ends (a thread for the next test, the line that reports
-/// the last), also while a test that runs [`alone`] counts.
-pub fn marked_allocations_during(f: impl FnOnce()) -> usize {
+/// the last), also while a test that runs [`alone`] counts; and the threads
+/// of a pool an earlier test dropped may still be exiting, which frees and
+/// allocates in their thread-local destructors.
+pub fn marked_allocations_during(mark: usize, f: impl FnOnce()) -> usize {
     let before = MARKED_COUNT.load(Ordering::SeqCst);
+    COUNTED_MARK.store(mark, Ordering::SeqCst);
     f();
+    COUNTED_MARK.store(0, Ordering::SeqCst);
     MARKED_COUNT.load(Ordering::SeqCst) - before
 }
 
