@@ -364,20 +364,17 @@ mod faer_tests {
         done.then_some(c)
     }
 
-    /// `len` values in [-1, 1) from a linear congruential sequence.
+    /// `len` values in [-1, 1), from `seed`.
     fn random(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
     }
+
+    /// One of these tests at a time: the second holds the slot of the
+    /// product in flight, which would turn the first's pool run into a
+    /// one-thread run and its comparison into one that cannot fail.
+    static ONE_TEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|x| x.to_bits()).collect()
@@ -399,6 +396,7 @@ mod faer_tests {
 
     #[test]
     fn a_faer_product_has_the_same_bits_on_one_thread_as_on_the_pool() {
+        let _turn = ONE_TEST.lock().unwrap_or_else(|e| e.into_inner());
         for (i, &(m, k, n)) in SHAPES.iter().enumerate() {
             let (a, b) = (random(m * k, 2 * i as u64), random(k * n, 2 * i as u64 + 1));
             set_faer_one_thread(false);
@@ -414,6 +412,7 @@ mod faer_tests {
 
     #[test]
     fn a_faer_product_that_finds_another_in_flight_still_runs_in_faer_with_the_same_bits() {
+        let _turn = ONE_TEST.lock().unwrap_or_else(|e| e.into_inner());
         let (m, k, n) = SHAPES[0];
         let (a, b) = (random(m * k, 11), random(k * n, 12));
         let Some(alone) = faer_product(&a, &b, (m, k, n)) else {
