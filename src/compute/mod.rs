@@ -9,6 +9,7 @@ pub(crate) mod disjoint;
 pub(crate) mod fastmath;
 pub(crate) mod matrix;
 pub(crate) mod pool;
+pub(crate) mod prefetch;
 pub mod product;
 pub(crate) mod real;
 #[cfg(target_arch = "x86_64")]

@@ -213,6 +213,64 @@ fn lane_steps_then_solo_steps_equal_solo_steps_throughout_on_every_kernel_path()
 }
 
 #[test]
+fn batches_given_as_strided_views_train_lanes_as_their_contiguous_copies() {
+    // Each member's batch is a block of rows and columns of a larger matrix
+    // (a view whose columns are not adjacent in memory), and its targets
+    // part of a column of a wider one: the lanes read such views value by
+    // value, contiguous ones as slices.
+    let k = 5;
+    let wide: Vec<(DMatrix<f32>, DMatrix<f32>)> = (0..k)
+        .map(|m| {
+            let x = DMatrix::from_fn(64, 3, |i, j| ((i * 5 + j * 11 + m) as f32 * 0.23).sin());
+            let y = DMatrix::from_fn(64, 2, |i, j| ((i + j + m) % 3) as f32 - 1.0);
+            (x, y)
+        })
+        .collect();
+    let strided: Vec<(nalgebra::DMatrixView<f32>, nalgebra::DMatrixView<f32>)> = wide
+        .iter()
+        .map(|(x, y)| (x.view((16, 1), (32, 2)), y.view((5, 1), (32, 1))))
+        .collect();
+    let copies: Vec<_> = strided
+        .iter()
+        .map(|(x, y)| (x.clone_owned(), y.clone_owned()))
+        .collect();
+    let trained = |views: Vec<(_, _)>| {
+        let members = (0..k as u64).map(|s| (net(s, 16), adam(s))).collect();
+        let mut lanes = LaneEnsemble::new(members).unwrap();
+        let mut losses: Vec<mixact::Result<f32>> = (0..k).map(|_| Ok(0.0)).collect();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            lanes.step(&views, &mut losses).unwrap();
+            seen.push(
+                losses
+                    .iter()
+                    .map(|l| l.as_ref().unwrap().to_bits())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let finals: Vec<_> = lanes
+            .into_members()
+            .into_iter()
+            .map(|(mut n, _)| params(&mut n))
+            .collect();
+        (seen, finals)
+    };
+    let from_views = trained(
+        strided
+            .iter()
+            .map(|(x, y)| (x.as_view(), y.as_view()))
+            .collect(),
+    );
+    let from_copies = trained(
+        copies
+            .iter()
+            .map(|(x, y)| (x.as_view(), y.as_view()))
+            .collect(),
+    );
+    assert_eq!(from_views, from_copies);
+}
+
+#[test]
 fn lane_tiles_with_leftover_rows_neurons_and_inputs_match_solo_steps_on_every_kernel_path() {
     // 13 hidden neurons (a wide tile of 8 and 5 left over), 31 rows (odd:
     // a row left after the 2-row tiles, 7 after the 8-row ones), 16 members.

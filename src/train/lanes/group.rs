@@ -3,6 +3,7 @@
 
 use crate::compute::activation::ActivationSet;
 use crate::compute::matrix::{copy_col, Buf, MatRef};
+use crate::compute::prefetch::prefetch_view;
 use crate::compute::real::Real;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -237,6 +238,12 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
         going[..self.members.len()].fill(true);
         let steps = batches.first().map_or(0, |b| b.len());
         for t in 0..steps {
+            for (l, seq) in batches.iter().enumerate() {
+                if let Some((x, y)) = seq.get(t + 1).filter(|_| going[l]) {
+                    prefetch_view(x);
+                    prefetch_view(y);
+                }
+            }
             self.step_with(|l| batches[l][t], going, losses);
             for (g, loss) in going.iter_mut().zip(losses.iter()) {
                 *g &= loss.is_ok();
