@@ -450,28 +450,28 @@ fn a_wrong_number_of_batches_or_data_sets_is_an_error() {
     assert!(matches!(lanes.fit_each(&[&d]), Err(Error::Length { .. })));
 }
 
-#[test]
-fn a_step_sequence_equals_solo_steps_and_a_failing_member_stops_at_its_failure() {
-    let k = 6;
-    let steps = 12;
-    // Member 4's targets explode after a few steps under plain SGD.
-    let seqs: Vec<Vec<(DMatrix<f32>, DMatrix<f32>)>> = (0..k)
-        .map(|m| {
-            (0..steps)
-                .map(|t| {
-                    let x = DMatrix::from_fn(16, 2, |i, j| {
-                        ((i * 5 + j + t * 3 + m) as f32 * 0.31).sin()
-                    });
-                    let scale = if m == 4 { 1e7 } else { 1.0 };
-                    let y = DMatrix::from_fn(16, 1, |i, _| scale * (((i + t) % 3) as f32 - 1.0));
-                    (x, y)
-                })
-                .collect()
+/// Member `m`'s sequence of `steps` batches of 16 rows; the members in
+/// `failing` get targets that explode under plain SGD after a few steps.
+fn sequence(m: usize, steps: usize, failing: &[usize]) -> Vec<(DMatrix<f32>, DMatrix<f32>)> {
+    (0..steps)
+        .map(|t| {
+            let x = DMatrix::from_fn(16, 2, |i, j| ((i * 5 + j + t * 3 + m) as f32 * 0.31).sin());
+            let scale = if failing.contains(&m) { 1e7 } else { 1.0 };
+            let y = DMatrix::from_fn(16, 1, |i, _| scale * (((i + t) % 3) as f32 - 1.0));
+            (x, y)
         })
-        .collect();
-    let sgd = |s: u64| Trainer::new(Loss::Mse, Sgd::new(0.3).unwrap(), config(s, 1)).unwrap();
+        .collect()
+}
+
+/// Runs a step sequence of `k` members `hidden` wide (plain SGD at `lr`)
+/// on a pool of `threads` threads and checks every member against its solo steps: the
+/// same parameters and last loss, and only the `failing` members fail.
+fn check_step_sequence(k: usize, hidden: usize, lr: f32, failing: &[usize], threads: usize) {
+    let steps = 24;
+    let seqs: Vec<_> = (0..k).map(|m| sequence(m, steps, failing)).collect();
+    let sgd = |s: u64| Trainer::new(Loss::Mse, Sgd::new(lr).unwrap(), config(s, 1)).unwrap();
     let mut lanes =
-        LaneEnsemble::new((0..k as u64).map(|s| (net(s, 8), sgd(s))).collect()).unwrap();
+        LaneEnsemble::new((0..k as u64).map(|s| (net(s, hidden), sgd(s))).collect()).unwrap();
     let views: Vec<Vec<_>> = seqs
         .iter()
         .map(|seq| {
@@ -482,10 +482,14 @@ fn a_step_sequence_equals_solo_steps_and_a_failing_member_stops_at_its_failure()
         .collect();
     let refs: Vec<&[_]> = views.iter().map(|v| v.as_slice()).collect();
     let mut losses: Vec<mixact::Result<f32>> = (0..k).map(|_| Ok(0.0)).collect();
-    lanes.step_sequence(&refs, &mut losses).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| lanes.step_sequence(&refs, &mut losses).unwrap());
     let members = lanes.into_members();
     for (m, (mut got, _)) in members.into_iter().enumerate() {
-        let (mut n, mut t) = (net(m as u64, 8), sgd(m as u64));
+        let (mut n, mut t) = (net(m as u64, hidden), sgd(m as u64));
         let mut last: mixact::Result<f32> = Ok(0.0);
         for (x, y) in &seqs[m] {
             last = t.step(&mut n, x.as_view(), y.as_view());
@@ -499,8 +503,31 @@ fn a_step_sequence_equals_solo_steps_and_a_failing_member_stops_at_its_failure()
             (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "member {m}"),
             (a, b) => panic!("member {m}: lanes {a:?}, solo {b:?}"),
         }
-        assert_eq!(losses[m].is_err(), m == 4, "only member 4 fails");
+        assert_eq!(
+            losses[m].is_err(),
+            failing.contains(&m),
+            "member {m} fails?"
+        );
     }
+}
+
+#[test]
+fn a_step_sequence_equals_solo_steps_and_a_failing_member_stops_at_its_failure() {
+    check_step_sequence(6, 8, 0.3, &[4], 2);
+}
+
+/// Twenty members: a block of sixteen, and four stepped alone beside it on
+/// the pool's other thread; a member fails in each.
+#[test]
+fn a_block_and_the_members_beside_it_step_their_sequences_exactly_as_alone() {
+    check_step_sequence(20, 32, 0.02, &[4, 18], 2);
+    check_step_sequence(16, 32, 0.02, &[9], 2);
+}
+
+/// With one thread, the members beside the block step after it.
+#[test]
+fn a_block_and_the_members_beside_it_on_a_one_thread_pool_step_exactly_as_alone() {
+    check_step_sequence(20, 32, 0.02, &[4, 18], 1);
 }
 
 #[test]
