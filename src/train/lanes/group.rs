@@ -17,6 +17,7 @@ use crate::train::trainer::{gather_rows, EpochStats, Trainer};
 
 use super::block::{Feed, LaneBlock};
 use super::compat::dense_layers;
+use super::handoff::GradHandoff;
 use super::LANES;
 
 /// One member: its network and trainer, and whether it trains in its lane.
@@ -97,6 +98,11 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
             target,
             grad: Vec::with_capacity(64),
         }
+    }
+
+    /// Layers in the block.
+    pub(super) fn depth(&self) -> usize {
+        self.lanes.depth()
     }
 
     /// Writes lane `l`'s parameters and optimiser state back to its member.
@@ -185,8 +191,12 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
 
     /// Backward and update for every lane; members whose update went
     /// non-finite leave with the guard's error, as `report` receives it.
-    fn backward_and_update(&mut self, mut report: impl FnMut(usize, Error)) {
-        self.lanes.backward();
+    fn backward_and_update(
+        &mut self,
+        handoff: Option<&GradHandoff<T>>,
+        mut report: impl FnMut(usize, Error),
+    ) {
+        self.lanes.backward(handoff);
         // Every member's optimiser has the same settings (checked when the
         // lanes were made, and a trainer in lanes cannot be reached to change them).
         let first = self.members.iter().position(|m| m.in_lanes).unwrap_or(0);
@@ -224,30 +234,54 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
         batches: &[(MatRef<'_, T>, MatRef<'_, T>)],
         losses: &mut [Result<T>],
     ) {
-        self.step_with(|l| batches[l], [true; LANES], losses);
+        self.step_with(|l| batches[l], [true; LANES], losses, None);
     }
 
     /// Members' step sequences (`batches[l]` for member `l`), one step at a
-    /// time; a member stops at its first failing step.
+    /// time; a member stops at its first failing step. With a `handoff`,
+    /// the lanes' weight gradients are offered to a helper thread.
     pub(super) fn step_sequence(
         &mut self,
         batches: &[&[(MatRef<'_, T>, MatRef<'_, T>)]],
         losses: &mut [Result<T>],
+        handoff: Option<&GradHandoff<T>>,
     ) {
-        let mut going = [false; LANES];
-        going[..self.members.len()].fill(true);
+        let mut going = self.sequence_start();
         let steps = batches.first().map_or(0, |b| b.len());
         for t in 0..steps {
-            for (l, seq) in batches.iter().enumerate() {
-                if let Some((x, y)) = seq.get(t + 1).filter(|_| going[l]) {
-                    prefetch_view(x);
-                    prefetch_view(y);
-                }
+            if let Some(h) = handoff {
+                h.begin_step();
             }
-            self.step_with(|l| batches[l][t], going, losses);
-            for (g, loss) in going.iter_mut().zip(losses.iter()) {
-                *g &= loss.is_ok();
+            self.sequence_step(batches, t, &mut going, losses, handoff);
+        }
+    }
+
+    /// Which members step at the start of a sequence: all of them.
+    pub(super) fn sequence_start(&self) -> [bool; LANES] {
+        let mut going = [false; LANES];
+        going[..self.members.len()].fill(true);
+        going
+    }
+
+    /// Step `t` of [`step_sequence`](Self::step_sequence): the members
+    /// `going` marks step, and those whose step fails stop.
+    pub(super) fn sequence_step(
+        &mut self,
+        batches: &[&[(MatRef<'_, T>, MatRef<'_, T>)]],
+        t: usize,
+        going: &mut [bool; LANES],
+        losses: &mut [Result<T>],
+        handoff: Option<&GradHandoff<T>>,
+    ) {
+        for (l, seq) in batches.iter().enumerate() {
+            if let Some((x, y)) = seq.get(t + 1).filter(|_| going[l]) {
+                prefetch_view(x);
+                prefetch_view(y);
             }
+        }
+        self.step_with(|l| batches[l][t], *going, losses, handoff);
+        for (g, loss) in going.iter_mut().zip(losses.iter()) {
+            *g &= loss.is_ok();
         }
     }
 
@@ -257,6 +291,7 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
         batch: impl Fn(usize) -> (MatRef<'b, T>, MatRef<'b, T>),
         going: [bool; LANES],
         losses: &mut [Result<T>],
+        handoff: Option<&GradHandoff<T>>,
     ) where
         T: 'b,
     {
@@ -331,7 +366,7 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
                 losses[l] = self.loss_of(l, rows, outputs);
             }
         }
-        self.backward_and_update(|l, e| losses[l] = Err(e));
+        self.backward_and_update(handoff, |l, e| losses[l] = Err(e));
     }
 
     pub(super) fn fit(&mut self, data: &[&Dataset<T>]) -> Vec<Result<Vec<EpochStats>>> {
@@ -532,7 +567,7 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
                     }
                 }
             }
-            self.backward_and_update(|l, e| {
+            self.backward_and_update(None, |l, e| {
                 outcomes[l] = Some(Err(e));
                 progress[l] = Progress::Done;
             });

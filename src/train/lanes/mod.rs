@@ -40,9 +40,13 @@
 //! steps.
 
 mod block;
+mod choice;
 mod compat;
 mod group;
+mod handoff;
 mod kernels;
+
+use std::time::Instant;
 
 use rayon::prelude::*;
 
@@ -55,9 +59,11 @@ use crate::layers::network::Network;
 use crate::train::optim::Optimizer;
 use crate::train::trainer::{EpochStats, Trainer};
 
+use choice::HandoffChoice;
 pub(crate) use compat::exact_in_lanes;
 use compat::{lane_compatibility, BLOCK_COST};
 use group::Group;
+use handoff::{CloseOnDrop, GradHandoff, Pacing};
 pub(crate) use kernels::LANES;
 
 /// K networks of one architecture trained in SIMD lanes (see the module
@@ -93,6 +99,12 @@ pub struct LaneEnsemble<A: ActivationSet, T: Real, O> {
     /// Members per group (the last may hold fewer).
     per_group: usize,
     len: usize,
+    /// When one block holds every member in lanes (the others, if any,
+    /// train alone beside it): its weight gradients' hand-off to a second
+    /// thread in [`step_sequence`](Self::step_sequence).
+    handoff: Option<GradHandoff<T>>,
+    /// Whether a step sequence uses the hand-off, by what it has measured.
+    choice: HandoffChoice,
 }
 
 impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
@@ -144,10 +156,14 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
             let in_lanes = !(solo_rest && g == blocks - 1);
             groups.push(Group::new(chunk, steps, in_lanes));
         }
+        let one_block = groups.len() == 1 || (solo_rest && groups.len() == 2);
+        let handoff = one_block.then(|| GradHandoff::new(groups[0].depth()));
         LaneEnsemble {
             groups,
             per_group,
             len,
+            handoff,
+            choice: HandoffChoice::default(),
         }
     }
 
@@ -235,7 +251,13 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
     /// result of its last step taken. The lane blocks run their sequences in
     /// parallel, so the threads meet once per call instead of once per step
     /// (on a 2-core VM a hand-off between threads cost about as much as a
-    /// step). Allocates nothing per step.
+    /// step). With a single block, a second thread may compute its weight
+    /// gradients while the block goes on with its input gradients (and
+    /// trains the members beside the block, if any): each call is timed, and
+    /// the calls go the way that has been faster lately, the other tried
+    /// one call in sixteen, because the helper loses time where the two
+    /// threads do not each have a core. Same bits either way. Allocates
+    /// nothing per step.
     ///
     /// # Errors
     /// [`Error::Length`] when `batches` or `losses` do not have one entry
@@ -255,6 +277,45 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
                 got: other.len(),
             });
         }
+        if self.handoff.is_none() || rayon::current_num_threads() < 2 {
+            self.step_sequence_apart(batches, losses);
+            return Ok(());
+        }
+        let hand_off = self.choice.hand_off();
+        let start = Instant::now();
+        match &self.handoff {
+            Some(h) if hand_off => {
+                // The block runs on the pool thread the scope starts on; the
+                // helper is a task any other thread may take. Nothing the
+                // block does waits for the helper to start, so a pool busy
+                // elsewhere only means the block does its gradients itself.
+                let (owner, beside) = self.groups.split_first_mut().expect("a group");
+                let at = self.per_group.min(batches.len());
+                let (own_batches, beside_batches) = batches.split_at(at);
+                let (own_losses, beside_losses) = losses.split_at_mut(at);
+                h.open();
+                rayon::scope(|scope| {
+                    let beside = beside
+                        .first_mut()
+                        .map(|group| (group, beside_batches, beside_losses));
+                    scope.spawn(move |_| help(h, beside));
+                    let _close = CloseOnDrop(h);
+                    owner.step_sequence(own_batches, own_losses, Some(h));
+                });
+            }
+            _ => self.step_sequence_apart(batches, losses),
+        }
+        self.choice.record(hand_off, steps, start.elapsed());
+        Ok(())
+    }
+
+    /// [`step_sequence`](Self::step_sequence) with each group on its own
+    /// thread and no hand-off.
+    fn step_sequence_apart(
+        &mut self,
+        batches: &[&[(MatRef<'_, T>, MatRef<'_, T>)]],
+        losses: &mut [Result<T>],
+    ) {
         // On the pool, handed off once: a pool thread runs the first block
         // while the others take the rest (one task per other block, per
         // call). With the caller running a block itself, the caller and both
@@ -269,13 +330,12 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
         let first = work.next();
         rayon::scope(|scope| {
             for ((group, batches), losses) in work {
-                scope.spawn(move |_| group.step_sequence(batches, losses));
+                scope.spawn(move |_| group.step_sequence(batches, losses, None));
             }
             if let Some(((group, batches), losses)) = first {
-                group.step_sequence(batches, losses);
+                group.step_sequence(batches, losses, None);
             }
         });
-        Ok(())
     }
 
     /// Trains member `i` on `data[i]` for its trainer's epochs, as
@@ -295,6 +355,54 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
             .zip(data.par_chunks(self.per_group))
             .flat_map_iter(|(group, data)| group.fit(data))
             .collect())
+    }
+}
+
+/// The members training alone beside a block: their group, step
+/// sequences and losses.
+type Beside<'g, 'b, A, T, O> = (
+    &'g mut Group<A, T, O>,
+    &'g [&'g [(MatRef<'b, T>, MatRef<'b, T>)]],
+    &'g mut [Result<T>],
+);
+
+/// The helper thread of a single block's step sequence: runs the block's
+/// published gradient jobs as they come and, in between, the sequence of
+/// the members training alone `beside` it, never ahead of the block's step
+/// (so that it is free when the block's jobs come); returns when the block
+/// has ended and the members beside it are done.
+fn help<A: ActivationSet, T: Real, O: Optimizer<T>>(
+    handoff: &GradHandoff<T>,
+    beside: Option<Beside<'_, '_, A, T, O>>,
+) {
+    let mut beside = beside.map(|(group, batches, losses)| {
+        let going = group.sequence_start();
+        let steps = batches.first().map_or(0, |b| b.len());
+        (group, batches, losses, going, steps)
+    });
+    let mut t = 0;
+    let mut pacing = Pacing::new();
+    loop {
+        if handoff.help_once() {
+            pacing.worked();
+            continue;
+        }
+        let begun = handoff.begun();
+        // Once the block has stood down no job comes: the members beside
+        // it step on unpaced, as they would without a hand-off.
+        let paced = !handoff.stood_down();
+        if let Some((group, batches, losses, going, steps)) = &mut beside {
+            if t < *steps && ((t as u64) < begun || !paced) {
+                group.sequence_step(batches, t, going, losses, None);
+                t += 1;
+                pacing.worked();
+                continue;
+            }
+        }
+        if begun == u64::MAX || !paced {
+            return;
+        }
+        pacing.wait(begun);
     }
 }
 
@@ -328,5 +436,113 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
     /// A lane ensemble of members already checked by [`exact_in_lanes`].
     pub(crate) fn from_checked(members: Vec<(Network<A, T>, Trainer<T, O>)>, steps: u64) -> Self {
         Self::build(members, steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use nalgebra::DMatrix;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::{mask, Act, Dense, FitConfig, Layer, Loss, Sgd};
+
+    fn member(seed: u64) -> (Network<Act>, Trainer<f32, Sgd<f32>>) {
+        let mut r = ChaCha8Rng::seed_from_u64(seed);
+        let m = mask::pattern(&[Act::Relu, Act::Tanh, Act::Sigmoid, Act::Gelu], 32).unwrap();
+        let net = Network::new(vec![
+            Dense::per_neuron(2, &m, &mut r).unwrap().into(),
+            Dense::per_neuron(32, &m, &mut r).unwrap().into(),
+            Dense::new(32, 1, Act::Identity, &mut r).unwrap().into(),
+        ])
+        .unwrap();
+        let config = FitConfig {
+            seed,
+            ..FitConfig::default()
+        };
+        (
+            net,
+            Trainer::new(Loss::Mse, Sgd::new(0.02).unwrap(), config).unwrap(),
+        )
+    }
+
+    fn params(net: &mut Network<Act>) -> Vec<u32> {
+        let mut v = Vec::new();
+        net.visit_params(&mut |p| v.extend(p.value.iter().map(|x| x.to_bits())));
+        v
+    }
+
+    /// Twenty members step a sequence in four calls on two threads with
+    /// the block's hand-off set up by `tune`; each ends with its solo
+    /// steps' bits.
+    fn check_handoff(tune: impl FnOnce(&mut GradHandoff<f32>)) {
+        let (k, steps) = (20, 200);
+        let seqs: Vec<Vec<(DMatrix<f32>, DMatrix<f32>)>> = (0..k)
+            .map(|m| {
+                (0..steps)
+                    .map(|t| {
+                        let x = DMatrix::from_fn(32, 2, |i, j| ((i * 7 + j + t + m) as f32).sin());
+                        let y = DMatrix::from_fn(32, 1, |i, _| ((i + t) % 3) as f32 - 1.0);
+                        (x, y)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut lanes = LaneEnsemble::new((0..k as u64).map(member).collect()).unwrap();
+        tune(lanes.handoff.as_mut().expect("one block: a hand-off"));
+        let views: Vec<Vec<_>> = seqs
+            .iter()
+            .map(|s| s.iter().map(|(x, y)| (x.as_view(), y.as_view())).collect())
+            .collect();
+        let mut losses: Vec<Result<f32>> = (0..k).map(|_| Ok(0.0)).collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        // Four calls: the first hands off, the second does not (each way
+        // is tried once), the others as measured.
+        for part in 0..4 {
+            let refs: Vec<&[_]> = views
+                .iter()
+                .map(|v| &v[part * steps / 4..(part + 1) * steps / 4])
+                .collect();
+            pool.install(|| lanes.step_sequence(&refs, &mut losses).unwrap());
+        }
+        for (m, (mut got, _)) in lanes.into_members().into_iter().enumerate() {
+            let (mut net, mut trainer) = member(m as u64);
+            let mut last = 0.0;
+            for (x, y) in &seqs[m] {
+                last = trainer.step(&mut net, x.as_view(), y.as_view()).unwrap();
+            }
+            assert_eq!(params(&mut got), params(&mut net), "member {m}");
+            assert_eq!(losses[m].as_ref().unwrap().to_bits(), last.to_bits());
+        }
+    }
+
+    /// No patience: every job the helper has claimed and not finished is
+    /// abandoned, its inputs set aside, and the block never stands down.
+    #[test]
+    fn jobs_abandoned_at_every_chance_leave_every_member_exact() {
+        check_handoff(|h| {
+            h.patience = Duration::ZERO;
+            h.stand_down_after = u32::MAX;
+        });
+    }
+
+    /// The block stands down after its first abandoned job.
+    #[test]
+    fn a_block_that_stands_down_leaves_every_member_exact() {
+        check_handoff(|h| {
+            h.patience = Duration::ZERO;
+            h.stand_down_after = 1;
+        });
+    }
+
+    #[test]
+    fn a_block_with_the_default_hand_off_leaves_every_member_exact() {
+        check_handoff(|_| {});
     }
 }
