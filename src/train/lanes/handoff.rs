@@ -314,9 +314,10 @@ impl<T: Real> GradHandoff<T> {
             return false;
         }
         // SAFETY: CLAIMED gives this thread the job and the spare buffers
-        // until it leaves CLAIMED; the owner wrote both before READY, and
-        // keeps the job's inputs alive and unwritten until it has taken the
-        // result or abandoned the job (which this thread then sees).
+        // until it leaves CLAIMED or ABANDONED; the owner wrote both before
+        // READY, and keeps the job's inputs alive and unwritten until it has
+        // taken the result, or, having abandoned the job, in the slot's
+        // quarantine until this thread lets go.
         unsafe {
             let job = (*slot.job.get()).expect("a published slot has a job");
             let (input, dz) = job.inputs();
