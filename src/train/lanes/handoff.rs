@@ -357,18 +357,28 @@ impl<T> GradJob<T> {
 }
 
 /// The helper's pacing: it naps once the owner has made no progress for
-/// [`IDLE_SPIN`], so that on a core it shares with the owner (a loaded
-/// machine) it does not take the owner's time spinning.
+/// [`IDLE_SPIN`], or four of the owner's steps if those are longer (a large
+/// network's step is no sign of a paused owner), so that on a core it
+/// shares with the owner (a loaded machine) it does not take the owner's
+/// time spinning.
 pub(super) struct Pacing {
+    /// When the helper last saw progress: its own work, or a new step begun.
     since: Instant,
+    /// The owner's steps begun, when last seen, and when that count changed.
     seen: u64,
+    seen_at: Instant,
+    /// How long the owner's last step took, as the helper saw it.
+    step: Duration,
 }
 
 impl Pacing {
     pub(super) fn new() -> Self {
+        let now = Instant::now();
         Pacing {
-            since: Instant::now(),
+            since: now,
             seen: 0,
+            seen_at: now,
+            step: Duration::ZERO,
         }
     }
 
@@ -377,13 +387,24 @@ impl Pacing {
         self.since = Instant::now();
     }
 
-    /// Waits a little: a spin, or a nap when the owner has begun no step for a while.
+    /// How long the helper waits without progress before it naps.
+    fn patience(&self) -> Duration {
+        IDLE_SPIN.max(self.step * 4)
+    }
+
+    /// Waits a little: a yield, or a nap when the owner has begun no step
+    /// for a while.
     pub(super) fn wait(&mut self, begun: u64) {
         if begun != self.seen {
+            let now = Instant::now();
+            if begun == self.seen + 1 {
+                self.step = now - self.seen_at;
+            }
             self.seen = begun;
-            self.since = Instant::now();
+            self.seen_at = now;
+            self.since = now;
         }
-        if self.since.elapsed() > IDLE_SPIN {
+        if self.since.elapsed() > self.patience() {
             std::thread::sleep(NAP);
             self.since = Instant::now();
         } else {
@@ -522,6 +543,20 @@ mod tests {
         // The helper lets go.
         handoff.slots[0].state.store(IDLE, Ordering::Release);
         assert!(b.publish(&handoff));
+    }
+
+    #[test]
+    fn a_helper_waits_longer_before_a_nap_when_the_blocks_steps_are_long() {
+        let mut p = Pacing::new();
+        assert_eq!(p.patience(), IDLE_SPIN);
+        p.wait(1);
+        std::thread::sleep(Duration::from_millis(2));
+        p.wait(2);
+        assert!(
+            p.patience() >= Duration::from_millis(8),
+            "{:?}",
+            p.patience()
+        );
     }
 
     #[test]
