@@ -52,10 +52,10 @@ const ABANDONED: u8 = 4;
 /// 6 µs for a 32 x 32 layer of sixteen lanes at batch 32).
 const PATIENCE: Duration = Duration::from_micros(3);
 
-/// How long the helper spins without the block making progress before it
-/// sleeps, and for how long: the block's steps take tens of microseconds,
-/// so a wait this long means the two share a core and spinning takes time
-/// from the block.
+/// How long the helper waits (yielding) without the block making progress
+/// before it sleeps, at least (see [`Pacing`]), and for how long: the
+/// block's steps take tens of microseconds, so a wait this long means the
+/// block is paused, perhaps by the helper itself sharing its core.
 const IDLE_SPIN: Duration = Duration::from_micros(100);
 const NAP: Duration = Duration::from_millis(1);
 
