@@ -209,11 +209,16 @@ impl<T: Real> GradHandoff<T> {
         if self.stood_down() || slot.state.load(Ordering::Acquire) != IDLE {
             return false;
         }
-        // SAFETY: the slot is IDLE, so no thread reads its job or spare buffers.
+        // SAFETY: the slot is IDLE, so no thread reads its job, its spare
+        // buffers or its quarantine. The quarantine is sized here, with the
+        // spare buffers, so that abandoning a job later allocates nothing.
         unsafe {
             let (gw, gb) = &mut *slot.spare.get();
             gw.resize(gw_len, T::zero());
             gb.resize(gb_len, T::zero());
+            let (q_input, q_dz) = &mut *slot.quarantine.get();
+            q_input.resize(input.len(), T::zero());
+            q_dz.resize(dz.len(), T::zero());
             *slot.job.get() = Some(GradJob {
                 input: input.as_ptr(),
                 input_len: input.len(),
@@ -273,9 +278,7 @@ impl<T: Real> GradHandoff<T> {
             let (input, dz) = unsafe { &mut *slot.quarantine.get() };
             std::mem::swap(b.input, input);
             std::mem::swap(b.dz, dz);
-            let zero = T::zero();
-            b.input.resize(input.len(), zero);
-            b.dz.resize(dz.len(), zero);
+            debug_assert!(b.input.len() == input.len() && b.dz.len() == dz.len());
         }
     }
 

@@ -25,7 +25,9 @@
 //! - **No allocation per step** once a batch size has been seen (the
 //!   divergence and early-stopping paths may allocate; called from a thread
 //!   outside rayon's pool, rayon's own job queue takes a 1.5 KiB block once
-//!   every 63 hand-offs).
+//!   every 63 hand-offs). A single block's weight-gradient hand-off to a
+//!   second thread (in [`LaneEnsemble::step_sequence`]) takes its buffers
+//!   with its first job.
 //!
 //! What runs in lanes: networks that are chains of [`Dense`](crate::Dense)
 //! layers (any activation set, per-neuron masks included) with the same
