@@ -103,9 +103,12 @@ fn lane_finite<T: Real>(lanes: &[T], l: usize) -> bool {
 /// this core's caches (the input and the pre-activation gradient) with
 /// inputs + outputs. Handing off a 32 -> 1 output layer's job too (64 KiB
 /// moved for 32 multiply-adds a row) gave 3.31-3.44 ms per 100 steps of
-/// 20 members against 3.25-3.36 without it.
-fn worth_handing_off(shape: Shape) -> bool {
-    shape.inputs * shape.outputs >= 8 * (shape.inputs + shape.outputs)
+/// 20 members against 3.25-3.36 without it (`step_times lanes 20`,
+/// alternating). The first layer's are never handed off: it reads the
+/// batch, whose lanes [`LaneBlock::clear_lane`] zeroes for good, so that
+/// buffer must stay put (a handed-off job's input may be exchanged).
+fn worth_handing_off(layer: usize, inputs: usize, outputs: usize) -> bool {
+    layer > 0 && inputs * outputs >= 8 * (inputs + outputs)
 }
 
 /// Which widened batch buffer a scatter writes: the first layer's inputs,
@@ -217,6 +220,12 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
     /// Layers in the block.
     pub(crate) fn depth(&self) -> usize {
         self.layers.len()
+    }
+
+    /// Whether any layer's weight gradients are [`worth_handing_off`] (else
+    /// a helper thread would have nothing to do).
+    pub(crate) fn hands_off_any(&self) -> bool {
+        (self.layers.iter().enumerate()).any(|(i, l)| worth_handing_off(i, l.inputs, l.outputs))
     }
 
     pub(crate) fn steps(&self) -> u64 {
@@ -472,13 +481,11 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
 
     /// Every lane back through every layer: activation derivatives, then
     /// the parameter gradients and (below the first layer) the input gradient.
-    /// With a `handoff`, the parameter gradients of every layer above the
-    /// first that is [`worth_handing_off`] are offered to a helper thread,
-    /// which may compute them while this one goes on; all are in place when
-    /// this returns (the layer's input and `dz` buffers may have been
-    /// exchanged for others: see [`GradHandoff::finish`]). (The first layer
-    /// reads the batch, whose lanes [`clear_lane`](Self::clear_lane) zeroes
-    /// for good, so its buffer must stay put.)
+    /// With a `handoff`, the parameter gradients of every layer
+    /// [`worth_handing_off`] are offered to a helper thread, which may
+    /// compute them while this one goes on; all are in place when this
+    /// returns (the layer's input and `dz` buffers may have been exchanged
+    /// for others: see [`GradHandoff::finish`]).
     pub(crate) fn backward(&mut self, handoff: Option<&GradHandoff<T>>) {
         let (run, at) = (self.batch * LANES, self.stride * LANES);
         for i in (0..self.layers.len()).rev() {
@@ -503,7 +510,7 @@ impl<A: ActivationSet, T: Real> LaneBlock<A, T> {
                 // SAFETY: until `finish` below, this loop only reads this
                 // layer's `dz` and the input (the layers below write their
                 // own `dz` and `dx`), and the buffers are not resized.
-                Some(h) if i > 0 && worth_handing_off(shape) => unsafe {
+                Some(h) if worth_handing_off(i, layer.inputs, layer.outputs) => unsafe {
                     h.publish(i, input, &layer.dz, (layer.gw.len(), layer.gb.len()), shape)
                 },
                 _ => false,

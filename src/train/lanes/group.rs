@@ -105,6 +105,11 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> Group<A, T, O> {
         self.lanes.depth()
     }
 
+    /// Whether a helper thread could take any of the block's weight gradients.
+    pub(super) fn hands_off_any(&self) -> bool {
+        self.lanes.hands_off_any()
+    }
+
     /// Writes lane `l`'s parameters and optimiser state back to its member.
     pub(super) fn export(&mut self, l: usize) {
         let m = &mut self.members[l];

@@ -1,8 +1,8 @@
 //! The weight gradients of a lane block, handed to a second thread.
 //!
-//! Why: an ensemble of 17 to 25 members is one block of sixteen plus a few
-//! members trained alone, and on two cores the block bounds the step while
-//! the other core idles most of it. The block's weight gradients (a fifth of
+//! Why: an ensemble of up to 25 members is one block of at most sixteen,
+//! plus up to nine members trained alone beside it, and on two cores the
+//! block bounds the step while the other core idles most of it. The block's weight gradients (a fifth of
 //! its step) depend on nothing the rest of the backward pass writes, so
 //! another thread can compute them while the block goes on with its input
 //! gradients.

@@ -102,8 +102,9 @@ pub struct LaneEnsemble<A: ActivationSet, T: Real, O> {
     per_group: usize,
     len: usize,
     /// When one block holds every member in lanes (the others, if any,
-    /// train alone beside it): its weight gradients' hand-off to a second
-    /// thread in [`step_sequence`](Self::step_sequence).
+    /// train alone beside it) and has a layer worth it: its weight
+    /// gradients' hand-off to a second thread in
+    /// [`step_sequence`](Self::step_sequence).
     handoff: Option<GradHandoff<T>>,
     /// Whether a step sequence uses the hand-off, by what it has measured.
     choice: HandoffChoice,
@@ -159,7 +160,8 @@ impl<A: ActivationSet, T: Real, O: Optimizer<T>> LaneEnsemble<A, T, O> {
             groups.push(Group::new(chunk, steps, in_lanes));
         }
         let one_block = groups.len() == 1 || (solo_rest && groups.len() == 2);
-        let handoff = one_block.then(|| GradHandoff::new(groups[0].depth()));
+        let handoff =
+            (one_block && groups[0].hands_off_any()).then(|| GradHandoff::new(groups[0].depth()));
         LaneEnsemble {
             groups,
             per_group,
@@ -541,6 +543,26 @@ mod tests {
             h.patience = Duration::ZERO;
             h.stand_down_after = 1;
         });
+    }
+
+    /// An 8-wide hidden layer's weight gradients are too little work to
+    /// move between cores, so no helper is started for them.
+    #[test]
+    fn a_block_with_no_layer_worth_handing_off_has_no_hand_off() {
+        let narrow = |seed: u64| {
+            let mut r = ChaCha8Rng::seed_from_u64(seed);
+            let net: Network<Act> = Network::new(vec![
+                Dense::new(2, 8, Act::Tanh, &mut r).unwrap().into(),
+                Dense::new(8, 8, Act::Tanh, &mut r).unwrap().into(),
+                Dense::new(8, 1, Act::Identity, &mut r).unwrap().into(),
+            ])
+            .unwrap();
+            (net, member(seed).1)
+        };
+        let lanes = LaneEnsemble::new((0..20).map(narrow).collect()).unwrap();
+        assert!(lanes.handoff.is_none());
+        let wide = LaneEnsemble::new((0..20).map(member).collect()).unwrap();
+        assert!(wide.handoff.is_some());
     }
 
     #[test]
