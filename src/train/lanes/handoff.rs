@@ -308,14 +308,25 @@ impl<T: Real> GradHandoff<T> {
 
     /// Helper: runs slot `i`'s job if it is published and unclaimed; true if this call ran it.
     fn try_run(&self, i: usize) -> bool {
-        let slot = &self.slots[i];
-        if slot
+        let claimed = self.claim(i);
+        if claimed {
+            self.run_claimed(i);
+        }
+        claimed
+    }
+
+    /// Helper: takes slot `i`'s job if it is published and unclaimed.
+    fn claim(&self, i: usize) -> bool {
+        self.slots[i]
             .state
             .compare_exchange(READY, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return false;
-        }
+            .is_ok()
+    }
+
+    /// Helper: runs the job of slot `i`, which this thread has claimed, and
+    /// lets it go: done, or free again if the owner abandoned it meanwhile.
+    fn run_claimed(&self, i: usize) {
+        let slot = &self.slots[i];
         // SAFETY: CLAIMED gives this thread the job and the spare buffers
         // until it leaves CLAIMED or ABANDONED; the owner wrote both before
         // READY, and keeps the job's inputs alive and unwritten until it has
@@ -335,7 +346,6 @@ impl<T: Real> GradHandoff<T> {
             // Abandoned: the owner computed it; the slot is free again.
             slot.state.store(IDLE, Ordering::Release);
         }
-        true
     }
 
     /// Helper: runs one published job, the latest layer's first; true if it ran one.
@@ -447,16 +457,18 @@ mod tests {
         fn new() -> Self {
             let (batch, inputs, outputs) = (5, 3, 9);
             let stride = row_stride(batch);
+            // Plain arithmetic, not `sin`: Miri varies libm results, and
+            // these tests are meant to run under it (the protocol's checker).
             let values = |n: usize, k: f32| {
                 let mut v = AlignedVec::filled(n, 0.0);
                 for (i, x) in v.iter_mut().enumerate() {
-                    *x = (i as f32 * k).sin();
+                    *x = (i % 13) as f32 * k - 1.0;
                 }
                 v
             };
             Buffers {
-                input: values(inputs * stride * LANES, 0.37),
-                dz: values(outputs * stride * LANES, 0.73),
+                input: values(inputs * stride * LANES, 0.15),
+                dz: values(outputs * stride * LANES, 0.125),
                 gw: AlignedVec::filled(weight_row(inputs) * outputs * LANES, f32::NAN),
                 gb: AlignedVec::filled(outputs * LANES, f32::NAN),
                 shape: Shape::layer(batch, stride, inputs, outputs),
@@ -546,6 +558,45 @@ mod tests {
         // The helper lets go.
         handoff.slots[0].state.store(IDLE, Ordering::Release);
         assert!(b.publish(&handoff));
+    }
+
+    /// A helper that has claimed a job and is still running it when the
+    /// block gives up on it: the block gets the kernel's bits, and its
+    /// writes to its buffers right after `finish` (the next step's) go to
+    /// other memory than the helper reads. The helper's reads are ordered
+    /// after its claim only, so under Miri, whose race detector orders
+    /// accesses by synchronisation and not by timing, a block writing the
+    /// job's own inputs fails this test (checked by removing the set-aside).
+    #[test]
+    fn a_block_abandoning_a_running_job_gets_the_kernels_bits_and_never_writes_what_the_helper_reads(
+    ) {
+        let want = Buffers::expected();
+        let mut handoff = GradHandoff::<f32>::new(1);
+        handoff.patience = Duration::ZERO;
+        let mut b = Buffers::new();
+        assert!(b.publish(&handoff));
+        let claimed = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert!(handoff.claim(0));
+                claimed.store(true, Ordering::Release);
+                handoff.run_claimed(0);
+            });
+            while !claimed.load(Ordering::Acquire) {
+                spin_loop();
+            }
+            b.finish(&handoff);
+            assert_eq!(b.result(), want);
+            // The next step overwrites the block's buffers at once.
+            b.input.fill(0.5);
+            b.dz.fill(-0.5);
+        });
+        assert_eq!(
+            handoff.slots[0].state.load(Ordering::Acquire),
+            IDLE,
+            "let go"
+        );
+        assert!(b.publish(&handoff), "the slot is free again");
     }
 
     #[test]
