@@ -181,6 +181,22 @@ pub fn gemm_backend() -> GemmBackend {
 /// count (a test compares one thread with the pool's), and on one thread
 /// they never enter the thread team (`spindle`) of the product in flight.
 ///
+/// Why a product of up to [`SPLIT_COLUMNS_UP_TO`] multiply-adds that may
+/// use the pool is cut into column blocks, one one-thread product per
+/// thread, joined once: the kernels' own thread team shares its packed
+/// panels between the threads and claims each tile through atomics, so its
+/// cores exchange cache lines all through the product. On the shared VM of
+/// docs/performance.md the MLP step of `mlp_train_step/mixed4` (784-512-
+/// 512-10, batch 128) took 1.15-1.40 ms split against 1.26-2.45 through
+/// the team, faster in 9 of 10 alternating runs of `step_times mlp`, and
+/// 1.31 against 2.45 in the one pair that met a phase of slow traffic
+/// between the vCPUs (`core_round_trip`). Larger products
+/// (`layer_fwd_bwd`'s 256 x 1024 x 1024) were 1-5% slower split, each
+/// thread packing all of `a`, so they use the team. Each block sums its elements as the whole product does (the inner
+/// dimension's blocks do not depend on the column count), so the bits are
+/// the same, as a test checks; and a thread that has finished its block
+/// holds no buffer while it waits for the others.
+///
 /// # Safety
 /// As [`Sealed::gemm_raw`](crate::compute::real::sealed::Sealed::gemm_raw);
 /// `T` must be the float `dtype` names.
@@ -259,7 +275,45 @@ where
     // thread; the caller keeps the memory alive and untouched until this
     // function returns (`rayon::scope` returns after the closure has run).
     let (a, b, c) = (a as usize, b as usize, c as usize);
-    let product = move || {
+    let size = std::mem::size_of::<T>() as isize;
+    // Columns `start..start + cols` of `c`, on one thread.
+    let columns = move |start: usize, cols: usize| {
+        let alpha = T::one();
+        let b = (b as isize + start as isize * csb * size) as usize;
+        let c = (c as isize + start as isize * csc * size) as usize;
+        // SAFETY: as this function's contract; the columns are inside `c`
+        // and `b`, and alpha lives until the call ends.
+        unsafe {
+            private_gemm_x86::gemm(
+                dtype,
+                IType::U64,
+                instructions,
+                m,
+                cols,
+                k,
+                c as *mut (),
+                rsc,
+                csc,
+                core::ptr::null(),
+                core::ptr::null(),
+                DstKind::Full,
+                accum,
+                a as *const (),
+                rsa,
+                csa,
+                false,
+                core::ptr::null(),
+                0,
+                b as *const (),
+                rsb,
+                csb,
+                false,
+                &raw const alpha as *const (),
+                1,
+            )
+        }
+    };
+    let whole = move || {
         let alpha = T::one();
         // SAFETY: as this function's contract; alpha lives until the call ends.
         unsafe {
@@ -292,6 +346,26 @@ where
             )
         }
     };
+    let product = move || {
+        if threads <= 1 || n < 32 * threads {
+            columns(0, n);
+            return;
+        }
+        if m.saturating_mul(n).saturating_mul(k) > SPLIT_COLUMNS_UP_TO {
+            whole();
+            return;
+        }
+        let chunk = n.div_ceil(threads).next_multiple_of(16);
+        rayon::scope(|scope| {
+            let mut start = chunk;
+            while start < n {
+                let cols = chunk.min(n - start);
+                scope.spawn(move |_| columns(start, cols));
+                start += chunk;
+            }
+            columns(0, chunk.min(n));
+        });
+    };
     if rayon::current_thread_index().is_some() {
         product();
     } else {
@@ -301,6 +375,13 @@ where
     }
     true
 }
+
+/// Products of at most this many multiply-adds (m x k x n) that may use
+/// the pool are split into column blocks, one per thread, each a one-thread
+/// product; larger ones use the kernels' own thread team (see
+/// [`try_faer_gemm`] for the measurements that set it between the MLP
+/// step's 5.1e7 and a 1024-wide layer's 2.7e8).
+const SPLIT_COLUMNS_UP_TO: usize = 1 << 27;
 
 /// Whether a faer product is in flight (its thread count is the pool's).
 #[cfg(all(feature = "faer", target_arch = "x86_64"))]
@@ -382,8 +463,10 @@ mod faer_tests {
 
     /// Square-ish, deep (several blocks of the inner dimension), wide, and
     /// tall enough that one thread walks the tiles by rows; sizes that leave
-    /// partial tiles at the edges.
-    const SHAPES: [(usize, usize, usize); 8] = [
+    /// partial tiles at the edges and column blocks of unequal widths; one
+    /// past `SPLIT_COLUMNS_UP_TO`, which the kernels' thread team computes.
+    const SHAPES: [(usize, usize, usize); 9] = [
+        (520, 512, 520),
         (4096, 64, 64),
         (2048, 300, 96),
         (96, 1500, 40),
