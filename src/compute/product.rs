@@ -192,7 +192,9 @@ pub fn gemm_backend() -> GemmBackend {
 /// 1.31 against 2.45 in the one pair that met a phase of slow traffic
 /// between the vCPUs (`core_round_trip`). Larger products
 /// (`layer_fwd_bwd`'s 256 x 1024 x 1024) were 1-5% slower split, each
-/// thread packing all of `a`, so they use the team. Each block sums its elements as the whole product does (the inner
+/// thread packing all of `a`, so they use the team; so do products with
+/// fewer than 32 columns a thread, which the team splits by rows. Each
+/// block sums its elements as the whole product does (the inner
 /// dimension's blocks do not depend on the column count), so the bits are
 /// the same, as a test checks; and a thread that has finished its block
 /// holds no buffer while it waits for the others.
@@ -347,11 +349,12 @@ where
         }
     };
     let product = move || {
-        if threads <= 1 || n < 32 * threads {
-            columns(0, n);
-            return;
-        }
-        if m.saturating_mul(n).saturating_mul(k) > SPLIT_COLUMNS_UP_TO {
+        // One thread, too few columns to cut (a tall product the team
+        // splits by rows), or large enough for the team's shared packing.
+        if threads <= 1
+            || n < 32 * threads
+            || m.saturating_mul(n).saturating_mul(k) > SPLIT_COLUMNS_UP_TO
+        {
             whole();
             return;
         }
@@ -381,6 +384,7 @@ where
 /// product; larger ones use the kernels' own thread team (see
 /// [`try_faer_gemm`] for the measurements that set it between the MLP
 /// step's 5.1e7 and a 1024-wide layer's 2.7e8).
+#[cfg(all(feature = "faer", target_arch = "x86_64"))]
 const SPLIT_COLUMNS_UP_TO: usize = 1 << 27;
 
 /// Whether a faer product is in flight (its thread count is the pool's).
