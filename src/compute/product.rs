@@ -278,8 +278,8 @@ where
     // function returns (`rayon::scope` returns after the closure has run).
     let (a, b, c) = (a as usize, b as usize, c as usize);
     let size = std::mem::size_of::<T>() as isize;
-    // Columns `start..start + cols` of `c`, on one thread.
-    let columns = move |start: usize, cols: usize| {
+    // Columns `start..start + cols` of `c` on `threads` threads.
+    let columns = move |start: usize, cols: usize, threads: usize| {
         let alpha = T::one();
         let b = (b as isize + start as isize * csb * size) as usize;
         let c = (c as isize + start as isize * csc * size) as usize;
@@ -311,39 +311,6 @@ where
                 csb,
                 false,
                 &raw const alpha as *const (),
-                1,
-            )
-        }
-    };
-    let whole = move || {
-        let alpha = T::one();
-        // SAFETY: as this function's contract; alpha lives until the call ends.
-        unsafe {
-            private_gemm_x86::gemm(
-                dtype,
-                IType::U64,
-                instructions,
-                m,
-                n,
-                k,
-                c as *mut (),
-                rsc,
-                csc,
-                core::ptr::null(),
-                core::ptr::null(),
-                DstKind::Full,
-                accum,
-                a as *const (),
-                rsa,
-                csa,
-                false,
-                core::ptr::null(),
-                0,
-                b as *const (),
-                rsb,
-                csb,
-                false,
-                &raw const alpha as *const (),
                 threads,
             )
         }
@@ -355,7 +322,7 @@ where
             || n < 32 * threads
             || m.saturating_mul(n).saturating_mul(k) > SPLIT_COLUMNS_UP_TO
         {
-            whole();
+            columns(0, n, threads);
             return;
         }
         let chunk = n.div_ceil(threads).next_multiple_of(16);
@@ -363,10 +330,10 @@ where
             let mut start = chunk;
             while start < n {
                 let cols = chunk.min(n - start);
-                scope.spawn(move |_| columns(start, cols));
+                scope.spawn(move |_| columns(start, cols, 1));
                 start += chunk;
             }
-            columns(0, chunk.min(n));
+            columns(0, chunk.min(n), 1);
         });
     };
     if rayon::current_thread_index().is_some() {
